@@ -1,0 +1,162 @@
+"""The connector contract: the few verbs the engine needs from any system.
+
+A connector is built from its connection's settings (``Connector.Settings``, a pydantic model) and
+speaks the canonical model of ``mapping.model``. It translates every vendor exception into the tree of
+``campaign_bridge.errors`` at its boundary and applies its retry policy in one place.
+
+Required verbs:
+  ``list_containers``  every campaign/list/… the connection can see, with capabilities
+  ``read_members``     members of one container, fully or since a watermark
+  ``lookup_people``    people by email, in batches of at most ``lookup_batch_size``
+  ``apply_changes``    adds / status changes / removals on one container, at most ``write_batch_size``
+
+Optional abilities are the ``Supports*`` protocols below; check them with ``isinstance``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from campaign_bridge.errors import FatalError
+from campaign_bridge.mapping.model import (
+    ApiUsage,
+    Change,
+    ChangeOutcome,
+    Container,
+    CreateOutcome,
+    MemberRecord,
+    PersonDraft,
+    PersonRecord,
+)
+from campaign_bridge.mapping.segment import Segment
+from campaign_bridge.mapping.semantics import SEMANTICS, Role
+
+Clock = Callable[[], datetime]
+
+#: Calls a connection may spend in one run unless its settings say otherwise.
+DEFAULT_API_BUDGET_PER_RUN = 50_000
+
+
+class ConnectionSettings(BaseModel):
+    """Settings every connection has; each connector extends this with its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    api_budget: int = Field(
+        default=DEFAULT_API_BUDGET_PER_RUN,
+        gt=0,
+        description="At most this many API calls per run; the run stops cleanly and resumes next time.",
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Seconds before one HTTP call is abandoned.")
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """Where an incremental read resumes: a source modification stamp and an id tie-break."""
+
+    at: datetime
+    tie_id: str = ""
+
+
+class Connector(ABC):
+    """One connection to one system. Not thread-safe: one engine run uses one instance."""
+
+    #: The ``type:`` of a connection in the client file.
+    system: ClassVar[str]
+    #: The settings model validated for this connection at config load.
+    Settings: ClassVar[type[ConnectionSettings]] = ConnectionSettings
+    #: Largest number of changes ``apply_changes`` accepts in one call.
+    write_batch_size: ClassVar[int] = 200
+    #: Largest number of emails ``lookup_people`` accepts in one call.
+    lookup_batch_size: ClassVar[int] = 200
+    #: ``read_members(since=…)`` returns only records modified since the watermark.
+    reads_incrementally: ClassVar[bool] = False
+    #: An incremental read reports removed memberships (``MemberRecord.removed``).
+    sees_removals_incrementally: ClassVar[bool] = False
+
+    def __init__(self, name: str, settings: ConnectionSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    @property
+    def role(self) -> Role:
+        return SEMANTICS[self.system].role
+
+    @abstractmethod
+    def list_containers(self) -> Sequence[Container]:
+        """Every container this connection can see, with capabilities. Raises the error tree."""
+
+    def find_container(self, key: str, name: str) -> Container:
+        """The container a rule names by ``key`` (campaign, list…) and name or id.
+
+        Raises ``FatalError`` naming the close matches when there is none, or several with that name.
+        """
+        from campaign_bridge.mapping.semantics import kinds_for
+
+        kinds = {k.kind for k in kinds_for(self.system, key)}
+        candidates = [c for c in self.list_containers() if c.kind in kinds]
+        found = [c for c in candidates if c.id == name] or [c for c in candidates if c.name == name]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            ids = ", ".join(c.id for c in found)
+            raise FatalError(f"{self.name}: {len(found)} {key}s are named {name!r} ({ids}); name one by id")
+        import difflib
+
+        close = difflib.get_close_matches(name, [c.name for c in candidates], n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise FatalError(f"{self.name}: no {key} named {name!r}{hint}")
+
+    @abstractmethod
+    def read_members(
+        self, container: Container, since: Watermark | None = None, until: datetime | None = None
+    ) -> Iterator[MemberRecord]:
+        """Members of ``container``: all of them when ``since`` is None, else those modified in
+        ``[since.at, until]`` (``>=``: the engine applies its look-back and de-duplicates), with
+        removals flagged where ``sees_removals_incrementally``. Ordered by (modified_at, tie_id)
+        when incremental."""
+
+    @abstractmethod
+    def lookup_people(self, emails: Sequence[str]) -> dict[str, list[PersonRecord]]:
+        """Records matching each (normalised) email; an email with no match is absent from the
+        result. Values are escaped by the connector: an email holding a quote matches only itself."""
+
+    @abstractmethod
+    def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        """Apply up to ``write_batch_size`` changes; one outcome per change, in order.
+
+        A record the target refuses is an outcome (REJECTED), not an exception. Exceptions mean the
+        whole call failed: ``TransientError``/``RateLimitedError`` (nothing or an unknown part applied:
+        the engine re-reads outcomes by re-applying, which is idempotent), ``QuotaExhaustedError``,
+        ``FatalError``.
+        """
+
+    def usage(self) -> ApiUsage:
+        """API calls this instance has made, and the vendor's own counters where it reports them."""
+        return ApiUsage()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sessions and pools."""
+
+
+@runtime_checkable
+class SupportsSegments(Protocol):
+    """The connector can read people matching a canonical ``Segment`` (translated natively)."""
+
+    def read_segment(
+        self, segment: Segment, since: Watermark | None = None, until: datetime | None = None
+    ) -> Iterator[MemberRecord]: ...
+
+
+@runtime_checkable
+class SupportsCreatePeople(Protocol):
+    """The connector can create people (a Salesforce Lead, a HubSpot contact) for ``create_missing``."""
+
+    def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]: ...

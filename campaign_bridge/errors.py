@@ -1,0 +1,84 @@
+"""The one error tree of campaign-bridge, ordered by what the caller should do.
+
+::
+
+    CampaignBridgeError                  base of everything we raise on purpose
+    ├── TransientError                   retry soon (5xx, timeout, reset, garbage body)
+    │   └── RateLimitedError             wait ``retry_after`` seconds, then retry
+    ├── QuotaExhaustedError              stop the run; the next run resumes (daily limit spent)
+    ├── FatalError                       stop; a person must act (bad credentials, missing object)
+    │   ├── AuthError                    credentials refused or session not refreshable
+    │   ├── ConfigError                  the client file is wrong; lists *every* problem with file:line
+    │   └── LeaseHeldError               another worker runs this rule right now
+    └── RecordRejectedError              skip this record, log why, carry on
+
+Vendor exceptions never pass ``connectors/``: each connector translates them with a table keyed by
+status and vendor error code and chains the original (``raise ... from exc``).
+Messages never contain secrets: connectors build them from status, code and vendor message only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class CampaignBridgeError(Exception):
+    """Base of every error campaign-bridge raises on purpose."""
+
+
+class TransientError(CampaignBridgeError):
+    """A failure worth retrying as it is: 5xx, timeout, dropped connection, unreadable body."""
+
+
+class RateLimitedError(TransientError):
+    """The vendor asked us to slow down; wait ``retry_after`` seconds before the next call."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExhaustedError(CampaignBridgeError):
+    """A daily (or other long-window) allocation is spent: stop now, the next run resumes."""
+
+
+class FatalError(CampaignBridgeError):
+    """Retrying will not help: a person has to change something."""
+
+
+class AuthError(FatalError):
+    """The system refused our credentials, or an expired session could not be renewed."""
+
+
+class LeaseHeldError(FatalError):
+    """Another worker holds this rule's lease; this run did nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a configuration file, located as precisely as we can."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}"
+
+
+class ConfigError(FatalError):
+    """The configuration is invalid. ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RecordRejectedError(CampaignBridgeError):
+    """The target refused one record (validation rule, invalid email, required field)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
