@@ -1,0 +1,169 @@
+"""Checks that need the whole validated file: references, semantics of each system, rule cycles."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
+from campaign_bridge.errors import Problem
+from campaign_bridge.mapping.segment import fields_of
+from campaign_bridge.mapping.semantics import SEMANTICS, Role, kinds_for, static_target_refusal
+
+if TYPE_CHECKING:
+    from campaign_bridge.config.loader import Located
+
+
+def _hint(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def semantic_problems(
+    config: ClientConfig, rules: list[tuple[int, Rule]], doc: Located, known_connections: set[str]
+) -> list[Problem]:
+    """Problems of the rules that validated on their own; ``rules`` pairs each with its index in the file."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, rule in rules:
+        base = ("rules", i)
+        if rule.name in seen:
+            problems.append(doc.problem((*base, "name"), f"rule name {rule.name!r} is used twice"))
+        seen[rule.name] = i
+        roles: dict[str, Role] = {}
+        for side, endpoint, alias in (("source", rule.source, "from"), ("target", rule.target, "to")):
+            path = (*base, alias)
+            problems.extend(_endpoint_problems(config, doc, endpoint, side, path, known_connections, roles))
+        if (
+            rule.source.connection == rule.target.connection
+            and rule.source.container_name == rule.target.container_name
+        ):
+            problems.append(doc.problem((*base, "to"), f"rule {rule.name!r} reads and writes the same container"))
+        if roles.get("source") is Role.CRM and rule.match.create_missing in ("lead",):
+            problems.append(
+                doc.problem(
+                    (*base, "match", "create_missing"), "create_missing: lead only makes sense for a CRM target"
+                )
+            )
+    problems.extend(_cycle_problems(rules, doc))
+    return problems
+
+
+def _endpoint_problems(
+    config: ClientConfig,
+    doc: Located,
+    ep: Endpoint,
+    side: str,
+    path: tuple[str | int, ...],
+    known: set[str],
+    roles: dict[str, Role],
+) -> list[Problem]:
+    out: list[Problem] = []
+    conn = config.connections.get(ep.connection)
+    if conn is None:
+        if ep.connection not in known:
+            out.append(
+                doc.problem(
+                    (*path, "connection"),
+                    f"unknown connection {ep.connection!r}{_hint(ep.connection, sorted(known))}",
+                )
+            )
+        return out
+    system = conn.type
+    sem = SEMANTICS[system]
+    roles[side] = sem.role
+    key = ep.key
+    if key == "segment":
+        if side == "target":
+            out.append(
+                doc.problem((*path, "segment"), "a segment can only be a source: it is a filter, not a container")
+            )
+        else:
+            segment = ep.parsed_segment
+            assert segment is not None
+            # Every segment field must be one the system can filter on; connectors publish that list.
+            supported = _segment_fields(system)
+            if supported is not None:
+                bad = sorted(fields_of(segment) - supported)
+                if bad:
+                    out.append(
+                        doc.problem(
+                            (*path, "segment"),
+                            f"{system} cannot filter people on {', '.join(bad)}; it can on: {', '.join(sorted(supported))}",
+                        )
+                    )
+        return out
+    if not kinds_for(system, key):
+        out.append(doc.problem((*path, key), f"{system} has no '{key}' containers; it has: {', '.join(sem.keys)}"))
+        return out
+    if side == "target":
+        refusal = static_target_refusal(system, key)
+        if refusal:
+            out.append(doc.problem((*path, key), f"cannot write to this {key}: {refusal}"))
+        has_status = any(k.has_status for k in kinds_for(system, key))
+        if has_status and ep.status is None:
+            out.append(doc.problem((*path, key), f"a {system} {key} target needs 'status': the member status to set"))
+        if not has_status and ep.status is not None:
+            out.append(doc.problem((*path, "status"), f"a {system} {key} has no member status; remove 'status'"))
+        if ep.member_status is not None:
+            out.append(
+                doc.problem((*path, "member_status"), "member_status filters a source; on a target use 'status'")
+            )
+    else:
+        if ep.status is not None:
+            out.append(
+                doc.problem((*path, "status"), "'status' sets a target's member status; on a source use member_status")
+            )
+        if ep.member_status is not None and not any(k.has_status for k in kinds_for(system, key)):
+            out.append(doc.problem((*path, "member_status"), f"a {system} {key} has no member statuses to filter on"))
+    return out
+
+
+def _segment_fields(system: str) -> set[str] | None:
+    """Canonical fields the system's connector can filter on, or None when it does not say."""
+    from campaign_bridge.connectors.registry import connector_class
+
+    try:
+        cls = connector_class(system)
+    except (KeyError, ImportError):
+        return None
+    fields = getattr(cls, "segment_fields", None)
+    return set(fields) if fields is not None else None
+
+
+def _cycle_problems(rules: list[tuple[int, Rule]], doc: Located) -> list[Problem]:
+    """Rule A feeds container X, rule B reads X and feeds Y, … back to A's source: refuse."""
+    node = {
+        r.name: (
+            (r.source.connection, r.source.key, r.source.container_name),
+            (r.target.connection, r.target.key, r.target.container_name),
+        )
+        for _, r in rules
+    }
+    readers: dict[tuple[str, str, str], list[str]] = {}
+    for name, (src, _) in node.items():
+        readers.setdefault(src, []).append(name)
+    problems: list[Problem] = []
+    reported: set[frozenset[str]] = set()
+    index = {r.name: i for i, r in rules}
+
+    def visit(start: str, current: str, trail: list[str]) -> None:
+        for nxt in readers.get(node[current][1], []):
+            if nxt == start:
+                cycle = [*trail, start]
+                key = frozenset(trail)
+                if key not in reported:
+                    reported.add(key)
+                    shown = " → ".join(cycle)
+                    problems.append(
+                        doc.problem(
+                            ("rules", index[start], "to"),
+                            f"rule cycle: {shown} (each rule feeds the next one's source; break the loop)",
+                        )
+                    )
+            elif nxt not in trail:
+                visit(start, nxt, [*trail, nxt])
+
+    for name in node:
+        visit(name, name, [name])
+    return problems

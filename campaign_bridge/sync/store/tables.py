@@ -1,0 +1,146 @@
+"""The state store's tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+Nothing here holds a secret: connection settings are never stored, only connection *names*.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: One row per person campaign-bridge has seen, across systems.
+persons = Table(
+    "persons",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("email", String(320), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: The identity crosswalk: which record in which connection is which person.
+person_refs = Table(
+    "person_refs",
+    metadata,
+    Column("connection", String(100), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("person_key", String(32), ForeignKey("persons.key"), nullable=False, index=True),
+    Column("email", String(320)),
+    # active | converted | merged | deleted; ``survivor_id`` names the record that membership follows
+    Column("state", String(16), nullable=False, default="active"),
+    Column("survivor_id", String(64)),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+#: What each rule last saw in its source (lets an incremental read rebuild the desired set).
+source_members = Table(
+    "source_members",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("person_key", String(32), nullable=False),
+    Column("status", String(100)),
+    Column("modified_at", DateTime(timezone=True)),
+    Index("ix_source_members_rule_person", "rule", "person_key"),
+)
+
+#: The membership ledger: what each rule wants in its target and what it has written there.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("person_key", String(32), primary_key=True),
+    Column("connection", String(100), nullable=False),
+    Column("container_id", String(64), nullable=False),
+    Column("target_record_id", String(64)),
+    Column("target_kind", String(40)),
+    Column("status", String(100)),
+    # True when this rule added the member (so mirror mode may remove it)
+    Column("owned", Boolean, nullable=False, default=False),
+    # present | pending | failed | dead | rejected | blocked
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("written_at", DateTime(timezone=True)),
+    Index("ix_ledger_target", "connection", "container_id", "person_key"),
+)
+
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("tie_id", String(64), nullable=False, default=""),
+    Column("full_read_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client", String(100), nullable=False),
+    Column("rule", String(200), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),  # plan | sync | reconcile
+    Column("status", String(16), nullable=False),  # running | ok | held | failed | stopped | nothing
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("read_full", Boolean, nullable=False, default=False),
+    Column("counts", JSON, nullable=False, default=dict),
+    Column("api_calls", JSON, nullable=False, default=dict),
+    Column("timings", JSON, nullable=False, default=dict),
+    Column("error", Text),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("held", Boolean, nullable=False, default=False),
+    Column("summary", JSON, nullable=False),
+)
+
+#: The decision log: every record not applied exactly as asked, and every change made, with why.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, index=True),
+    Column("rule", String(200), nullable=False, index=True),
+    Column("kind", String(40), nullable=False, index=True),
+    Column("person_key", String(32), index=True),
+    Column("email", String(320), index=True),
+    Column("container", String(300)),
+    Column("detail", Text, nullable=False),
+    Column("is_conflict", Boolean, nullable=False, default=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
