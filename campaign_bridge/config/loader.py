@@ -192,7 +192,7 @@ def _data_loc(data: Any, prefix: Path_, loc: Path_) -> Path_:
         inside_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
         if inside_dict or inside_list:
             out.append(part)
-            node = node[part]  # type: ignore[index]
+            node = node[part]
         elif i == len(loc) - 1 and isinstance(node, dict):
             out.append(part)  # a missing or extra key: keep it for the message
     return tuple(out)

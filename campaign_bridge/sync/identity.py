@@ -1,0 +1,231 @@
+"""The identity crosswalk: which person a source record is, and which target record a person is.
+
+Source side: a record is known by (connection, record id) first, then by normalised email; a converted
+lead or merged record is followed to its survivor. Target side: the crosswalk first (no API call for
+people seen before), then one batched lookup, then ``create_missing``. Every ambiguity is a decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from campaign_bridge.config.models import Match
+from campaign_bridge.connectors.base import Connector, SupportsCreatePeople
+from campaign_bridge.mapping.model import MemberRecord, PersonDraft, PersonRecord, RecordRef, normalise_email
+from campaign_bridge.mapping.semantics import Role
+from campaign_bridge.sync.plan import Decision, Kind
+from campaign_bridge.sync.store.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    record: MemberRecord
+    person_key: str
+    email: str | None
+
+
+class SourceResolver:
+    """Map source member records to person keys; ``persist`` False (a plan) writes nothing."""
+
+    def __init__(self, store: Store, connection: str, now: datetime, *, persist: bool) -> None:
+        self.store, self.connection, self.now, self.persist = store, connection, now, persist
+
+    def resolve(self, records: Sequence[MemberRecord]) -> tuple[list[Resolved], list[Decision]]:
+        decisions: list[Decision] = []
+        ids = {r.person.ref.id for r in records} | {r.person.survivor.id for r in records}
+        known = self.store.refs_by_ids(self.connection, ids)
+        emails = {normalise_email(r.person.email) for r in records} - {None}
+        by_email = self.store.persons_by_emails(e for e in emails if e is not None)
+        fresh: dict[str | None, str] = {}
+        new_emails: list[str | None] = []
+        out: list[Resolved] = []
+        ref_rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for rec in records:
+            person, survivor = rec.person, rec.person.survivor
+            email = normalise_email(person.email)
+            hit = known.get(survivor.id) or known.get(person.ref.id)
+            key = hit.person_key if hit else (by_email.get(email) if email else None)
+            if key is None:
+                if email is not None and email in fresh:
+                    key = fresh[email]
+                else:
+                    key = f"new:{len(new_emails)}"
+                    new_emails.append(email)
+                    if email is not None:
+                        fresh[email] = key
+            out.append(Resolved(rec, key, email))
+            ref_rows[(survivor.id, "")] = self._ref_row(survivor, key, email, "active", None)
+            if survivor != person.ref:
+                state = "converted" if person.converted_to else "merged"
+                previous = known.get(person.ref.id)
+                if previous is None or previous.state != state:
+                    kind = Kind.LEAD_CONVERTED if person.converted_to else Kind.RECORD_MERGED
+                    decisions.append(
+                        Decision(kind, key, email, f"{person.ref} is now {survivor}; membership follows {survivor}")
+                    )
+                ref_rows[(person.ref.id, "")] = self._ref_row(person.ref, key, email, state, survivor.id)
+            if person.deleted:
+                decisions.append(Decision(Kind.RECORD_DELETED, key, email, f"{person.ref} was deleted in the source"))
+        real = (
+            self.store.add_persons(new_emails, self.now)
+            if self.persist
+            else [f"plan-{i}" for i in range(len(new_emails))]
+        )
+        mapping = {f"new:{i}": k for i, k in enumerate(real)}
+        out = [Resolved(r.record, mapping.get(r.person_key, r.person_key), r.email) for r in out]
+        decisions = [
+            Decision(d.kind, mapping.get(d.person_key or "", d.person_key), d.email, d.detail) for d in decisions
+        ]
+        if self.persist:
+            rows = [
+                {**row, "person_key": mapping.get(row["person_key"], row["person_key"])} for row in ref_rows.values()
+            ]
+            self.store.upsert_refs(rows)
+        return out, decisions
+
+    def _ref_row(self, ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None) -> dict[str, Any]:
+        return {
+            "connection": self.connection,
+            "record_id": ref.id,
+            "kind": ref.kind,
+            "person_key": key,
+            "email": email,
+            "state": state,
+            "survivor_id": survivor,
+            "seen_at": self.now,
+        }
+
+
+class TargetResolver:
+    """Find (or create) each person's record in the target system."""
+
+    def __init__(self, store: Store, connector: Connector, match: Match, now: datetime, *, persist: bool) -> None:
+        self.store, self.connector, self.match, self.now, self.persist = store, connector, match, now, persist
+        create = match.create_missing
+        if create is None:
+            create = "contact" if connector.role is Role.MA else "skip"
+        self.create = create
+
+    def resolve(self, wanted: dict[str, str | None]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
+        """``wanted``: {person key: email}. Returns refs found, decisions, and {person key: why unresolved}."""
+        conn = self.connector.name
+        found: dict[str, RecordRef] = {}
+        decisions: list[Decision] = []
+        unresolved: dict[str, str] = {}
+        for key, rows in self.store.refs_of_persons(conn, wanted).items():
+            active = [r for r in rows if r.state == "active"]
+            if active:
+                best = self._prefer([RecordRef(conn, r.kind, r.record_id) for r in active])
+                found[key] = best
+        missing = {k: e for k, e in wanted.items() if k not in found}
+        by_email: dict[str, list[str]] = {}
+        for key, email in missing.items():
+            if email is None:
+                unresolved[key] = "the person has no email address to match on"
+                decisions.append(Decision(Kind.UNMATCHED_PERSON, key, None, unresolved[key]))
+            else:
+                by_email.setdefault(email, []).append(key)
+        emails = sorted(by_email)
+        step = self.connector.lookup_batch_size
+        records: dict[str, list[PersonRecord]] = {}
+        for i in range(0, len(emails), step):
+            records.update(self.connector.lookup_people(emails[i : i + step]))
+        new_refs: list[dict[str, Any]] = []
+        to_create: list[tuple[str, str]] = []
+        for email in emails:
+            candidates = _survivors(records.get(email, []))
+            for key in by_email[email]:
+                if not candidates:
+                    to_create.append((key, email))
+                    continue
+                chosen = self._prefer(candidates)
+                if len(candidates) > 1:
+                    others = ", ".join(str(c) for c in candidates if c != chosen)
+                    decisions.append(
+                        Decision(
+                            Kind.AMBIGUOUS_IDENTITY,
+                            key,
+                            email,
+                            f"{len(candidates)} records share this email; chose {chosen} (prefer {self.match.prefer}) over {others}",
+                        )
+                    )
+                found[key] = chosen
+                new_refs.extend(self._ref_row(c, key, email) for c in candidates)
+        if to_create:
+            created, more, why = self._create(to_create)
+            found.update(created)
+            decisions.extend(more)
+            unresolved.update(why)
+            new_refs.extend(
+                self._ref_row(ref, key, email) for key, (ref, email) in self._with_email(created, to_create).items()
+            )
+        if self.persist and new_refs:
+            self.store.upsert_refs(new_refs)
+        return found, decisions, unresolved
+
+    @staticmethod
+    def _with_email(created: dict[str, RecordRef], asked: list[tuple[str, str]]) -> dict[str, tuple[RecordRef, str]]:
+        emails = dict(asked)
+        return {k: (ref, emails[k]) for k, ref in created.items()}
+
+    def _create(self, asked: list[tuple[str, str]]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
+        decisions: list[Decision] = []
+        why: dict[str, str] = {}
+        created: dict[str, RecordRef] = {}
+        if self.create == "skip" or not isinstance(self.connector, SupportsCreatePeople):
+            reason = (
+                "no record with this email in the target, and the rule says create_missing: skip"
+                if self.create == "skip"
+                else f"no record with this email, and {self.connector.system} cannot create people"
+            )
+            for key, email in asked:
+                why[key] = reason
+                decisions.append(Decision(Kind.UNMATCHED_PERSON, key, email, reason))
+            return created, decisions, why
+        kind = {"lead": "Lead", "contact": "Contact" if self.connector.role is Role.CRM else "contact"}[self.create]
+        if not self.persist:
+            for key, email in asked:
+                why[key] = f"would create a {kind} for {email}"
+            return created, decisions, why
+        step = self.connector.lookup_batch_size
+        for i in range(0, len(asked), step):
+            chunk = asked[i : i + step]
+            outcomes = self.connector.create_people([PersonDraft(email, kind) for _, email in chunk])
+            for (key, email), outcome in zip(chunk, outcomes, strict=True):
+                if outcome.record is not None:
+                    created[key] = outcome.record.ref
+                    decisions.append(Decision(Kind.CREATED_PERSON, key, email, f"created {outcome.record.ref}"))
+                else:
+                    why[key] = f"the target refused to create this person: {outcome.code}: {outcome.message}"
+                    decisions.append(Decision(Kind.REJECTED_RECORD, key, email, why[key]))
+        return created, decisions, why
+
+    def _prefer(self, refs: list[RecordRef]) -> RecordRef:
+        preferred = self.match.prefer.lower()
+        return sorted(refs, key=lambda r: (r.kind.lower() != preferred, r.id))[0]
+
+    def _ref_row(self, ref: RecordRef, key: str, email: str) -> dict[str, Any]:
+        return {
+            "connection": self.connector.name,
+            "record_id": ref.id,
+            "kind": ref.kind,
+            "person_key": key,
+            "email": email,
+            "state": "active",
+            "survivor_id": None,
+            "seen_at": self.now,
+        }
+
+
+def _survivors(records: list[PersonRecord]) -> list[RecordRef]:
+    """Distinct surviving records: a converted lead counts as its contact."""
+    seen: dict[str, RecordRef] = {}
+    for r in records:
+        if r.deleted:
+            continue
+        s = r.survivor
+        seen.setdefault(s.id, s)
+    return list(seen.values())
