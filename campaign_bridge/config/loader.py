@@ -299,7 +299,10 @@ def load_config_text(text: str, file: str = "<text>", environ: Mapping[str, str]
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, doc, Rule, ("rules", i)))
     if config is not None:
-        config = config.model_copy(update={"connections": connections, "rules": tuple(r for _, r in rules)})
+        lines = {r.name: doc.line(("rules", i)) or 0 for i, r in rules}
+        config = config.model_copy(
+            update={"connections": connections, "rules": tuple(r for _, r in rules), "rule_lines": lines}
+        )
         known = set(doc.data.get("connections") or {})
         problems.extend(semantic_problems(config, rules, doc, known_connections=known))
     if problems:

@@ -203,6 +203,7 @@ class ClientConfig(_Frozen):
     defaults: Defaults = Defaults()
     rules: tuple[Rule, ...] = ()
     path: str = Field(default="<memory>", exclude=True)
+    rule_lines: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     @property
     def state_url(self) -> str:

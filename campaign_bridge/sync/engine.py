@@ -121,6 +121,8 @@ class Engine:
         report.api_calls = {n: c.usage().calls - before.get(n, 0) for n, c in self.connectors.items()}
         report.api_calls = {n: v for n, v in report.api_calls.items() if v}
         report.timings["total"] = time.perf_counter() - started
+        if report.conflicts:
+            report.counts["conflicts"] = len(report.conflicts)
         if dry or report.run_id is None:
             return
         self.store.log([d.row(report.run_id, rule.name, now) for d in report.decisions])

@@ -1,0 +1,75 @@
+"""Bring a state-store database to the newest schema.
+
+:func:`upgrade` is what the Store calls on every start: it applies the Alembic revisions in ``migrations/``
+that the database has not seen yet, and does nothing when it is already current. No ``alembic.ini`` is
+needed; the Alembic configuration is built here and points at the ``migrations`` folder of this package.
+
+Two processes starting at once (two workers on one PostgreSQL database, or a worker and the CLI on one SQLite
+file) must not both create the same tables, so the whole upgrade runs in one transaction that first takes a
+lock every other upgrader waits for:
+
+* PostgreSQL: a transaction-scoped advisory lock (``pg_advisory_xact_lock``). It is released by the commit or
+  the rollback that ends the upgrade, so a failed upgrade can never leave it held on a pooled connection.
+  PostgreSQL runs DDL transactionally, so a failure leaves the schema exactly as it was.
+* SQLite: ``BEGIN IMMEDIATE``, the database's write lock, taken before Alembic reads the version table.
+  A second process waits up to the driver's busy timeout, then sees the schema already current.
+
+To write a new revision, edit ``tables.py`` and run Alembic's autogenerate against a scratch database with
+:func:`alembic_config` (``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``),
+then review the generated file: the revision must match ``tables.py`` exactly, which the test suite checks.
+"""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, text
+
+#: Where Alembic finds ``env.py`` and ``versions/`` (a package resource, so it works from any install).
+SCRIPT_LOCATION = "campaign_bridge.sync.store:migrations"
+
+#: Key of the PostgreSQL advisory lock held while upgrading; any constant unique to this application.
+#: (int64 of the ASCII of "cbschema".)
+ADVISORY_LOCK_KEY = 0x6362736368656D61
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration for the state store's revisions, with ``sqlalchemy.url`` set when given.
+
+    The configuration is built in memory: no ``alembic.ini`` is read or needed.
+    """
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    # Explicit, so Alembic does not warn that it falls back to legacy splitting of path lists.
+    config.set_main_option("path_separator", "os")
+    if url is not None:
+        # ConfigParser treats "%" as interpolation; URL-encoded passwords contain it.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending revision to the database of ``engine``; a no-op when it is already at head.
+
+    Safe to call on every start and from several processes at once (see the module docstring).
+    Raises whatever the database raises (``sqlalchemy.exc.OperationalError`` when it cannot be reached, or
+    when another upgrader holds the SQLite lock past the busy timeout); the transaction is then rolled back.
+    """
+    with engine.connect() as connection, connection.begin():
+        pass  # _lock(connection)
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _lock(connection: Connection) -> None:
+    """Take the upgrade lock inside the transaction just begun on ``connection``."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    elif dialect == "sqlite":
+        driver = connection.connection.driver_connection
+        # pysqlite defers BEGIN until the first write; an engine configured to emit its own BEGIN at the start of
+        # every transaction (SQLAlchemy's documented recipe) is already in one, and a second BEGIN would fail.
+        if not getattr(driver, "in_transaction", False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,1 @@
+"""Alembic revisions of the state store, oldest first (``0001_initial``, ``0002_…``)."""
