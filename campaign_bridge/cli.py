@@ -66,7 +66,9 @@ def validate(config_file: str, offline: bool) -> None:
             click.echo(f"{config_file}: cannot check the live systems: {exc}", err=True)
             raise SystemExit(EXIT_CONFIG) from None
     checked = "file" if offline else "file and live containers"
-    click.echo(f"{config_file}: valid ({len(config.rules)} rules, {len(config.connections)} connections; checked {checked})")
+    click.echo(
+        f"{config_file}: valid ({len(config.rules)} rules, {len(config.connections)} connections; checked {checked})"
+    )
 
 
 @main.command()
@@ -82,7 +84,13 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
     if not enabled:
         yield lambda stage, done, total: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=err,
+        transient=True,
+    ) as bar:
         tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
@@ -191,7 +199,12 @@ def sync(config_file: str, rule: str | None, as_json: bool, full: bool) -> None:
 
 
 _config_opt = click.option(
-    "--config", "-c", "config_file", envvar="CAMPAIGN_BRIDGE_CONFIG", required=True, type=click.Path(dir_okay=False),
+    "--config",
+    "-c",
+    "config_file",
+    envvar="CAMPAIGN_BRIDGE_CONFIG",
+    required=True,
+    type=click.Path(dir_okay=False),
     help="The client file (or set CAMPAIGN_BRIDGE_CONFIG).",
 )
 
@@ -221,9 +234,16 @@ def runs(config_file: str, rule: str | None, limit: int, as_json: bool) -> None:
     for r in rows:
         c = r["counts"] or {}
         table.add_row(
-            str(r["id"]), r["rule"], r["mode"], r["status"], f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
-            str(c.get("added", 0)), str(c.get("removed", 0)), str(c.get("conflicts", "")),
-            ", ".join(f"{k}={v}" for k, v in (r["api_calls"] or {}).items()), (r["error"] or "")[:80],
+            str(r["id"]),
+            r["rule"],
+            r["mode"],
+            r["status"],
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S}",
+            str(c.get("added", 0)),
+            str(c.get("removed", 0)),
+            str(c.get("conflicts", "")),
+            ", ".join(f"{k}={v}" for k, v in (r["api_calls"] or {}).items()),
+            (r["error"] or "")[:80],
         )
     out.print(table)
 

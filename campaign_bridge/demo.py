@@ -100,13 +100,19 @@ def _seed_ma(ma: MemoryData, now: datetime) -> None:
     recent, old = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=90)).isoformat()
     ma.add_person("ada@northwind.example", "contact", score=80, last_activity_at=recent)
     ma.add_person(
-        "linus@initech.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=recent, score=55
+        "linus@initech.example",
+        "contact",
+        last_form_submitted="Pricing request",
+        last_form_submitted_at=recent,
+        score=55,
     )
     ma.add_person(
         "new.buyer@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=recent
     )
     ma.add_person("stale@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=old)
-    ma.add_person("bad address@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=recent)
+    ma.add_person(
+        "bad address@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=recent
+    )
     ma.add_person("bounced@initech.example", "contact", hard_bounced=True)
     ma.add_person("soft@hooli.example", "contact", soft_bounce_count=5)
     ma.add_person("quiet@litware.example", "contact", last_activity_at=old, soft_bounce_count=1)

@@ -146,7 +146,7 @@ class Engine:
     def _target(self, rule: Rule) -> _Target:
         conn = self._connector(rule.target.connection)
         container = conn.find_container(rule.target.key, rule.target.container_name)
-        refusal = target_refusal(conn.system, container.kind) if container.writable else None
+        refusal = target_refusal(conn.system, container.kind)
         if not container.writable:
             refusal = refusal or f"{conn.system} says {container.name!r} cannot be written"
         if refusal:

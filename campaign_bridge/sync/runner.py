@@ -54,12 +54,14 @@ def live_problems(config: ClientConfig, connectors: dict[str, Connector], lines:
                 problems.append(Problem(config.path, where, f"rule {rule.name!r} {side}: {exc}"))
                 continue
             if side == "to":
-                refusal = target_refusal(conn.system, container.kind) if container.writable else None
+                refusal = target_refusal(conn.system, container.kind)
                 if not container.writable:
                     refusal = refusal or "the system says it cannot be written"
                 if refusal:
                     problems.append(
-                        Problem(config.path, where, f"rule {rule.name!r} to: cannot write to {container.name!r}: {refusal}")
+                        Problem(
+                            config.path, where, f"rule {rule.name!r} to: cannot write to {container.name!r}: {refusal}"
+                        )
                     )
                 if container.has_status and rule.target.status and container.status(rule.target.status) is None:
                     labels = ", ".join(s.label for s in container.statuses)
@@ -102,14 +104,21 @@ def explain(store: Store, config: ClientConfig, email: str) -> list[dict[str, An
         elif mine:
             verdict = f"not in {target}: see the decisions below"
         else:
-            verdict = f"not in {target}: not in this rule's source ({rule.source.connection}:{rule.source.container_name})"
+            verdict = (
+                f"not in {target}: not in this rule's source ({rule.source.connection}:{rule.source.container_name})"
+            )
         out.append(
             {
                 "rule": rule.name,
                 "target": target,
                 "verdict": verdict,
                 "decisions": [
-                    {"at": d["at"].isoformat() if d["at"] else None, "kind": d["kind"], "detail": d["detail"], "run_id": d["run_id"]}
+                    {
+                        "at": d["at"].isoformat() if d["at"] else None,
+                        "kind": d["kind"],
+                        "detail": d["detail"],
+                        "run_id": d["run_id"],
+                    }
                     for d in mine[:10]
                 ],
             }

@@ -1,0 +1,287 @@
+"""The engine's behaviour as an admin sees it: what lands in the target, and what the log says."""
+
+from __future__ import annotations
+
+from campaign_bridge.mapping.model import ContainerKind
+from campaign_bridge.sync.plan import Kind
+from tests.sync.world import World
+
+MIRROR = """
+  - name: web
+    from: {connection: crm, campaign: Webinar, member_status: [Responded]}
+    to: {connection: ma, list: Nurture}
+    mode: mirror
+"""
+
+
+def _kinds(report) -> list[str]:  # type: ignore[no-untyped-def]
+    return [d.kind.value for d in report.conflicts]
+
+
+def test_crm_campaign_to_ma_list_adds_then_idles_without_writes(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    for i in range(4):
+        world.crm.add_member(camp, world.crm_person(f"p{i}@x.com"), "Responded" if i < 3 else "Sent")
+    cfg = world.config(MIRROR)
+    first = world.sync(cfg, "web")
+    assert first.status == "ok"
+    assert world.ma_emails(lst) == {"p0@x.com", "p1@x.com", "p2@x.com"}
+    calls_before = world.ma.calls
+    second = world.sync(cfg, "web")
+    assert second.counts.get("added", 0) == 0
+    assert not second.full_read
+    # An idle run makes no write and no lookup in the target: only the container listing.
+    assert world.ma.calls - calls_before == 1
+
+
+def test_mirror_removes_only_what_the_rule_added(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a, b = world.crm_person("a@x.com"), world.crm_person("b@x.com")
+    world.crm.add_member(camp, a, "Responded")
+    world.crm.add_member(camp, b, "Responded")
+    manual = world.ma_person("b@x.com")
+    world.ma.add_member(lst, manual)  # b was put in the list by hand before the rule ran
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    world.crm.remove_member(camp, a)
+    world.crm.remove_member(camp, b)
+    report = world.sync(cfg, "web")
+    assert report.counts.get("removed") == 1
+    assert world.ma_emails(lst) == {"b@x.com"}
+    assert Kind.LEFT_IN_PLACE in {d.kind for d in report.decisions}
+
+
+def test_additive_never_removes(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a = world.crm_person("a@x.com")
+    world.crm.add_member(camp, a, "Responded")
+    cfg = world.config(MIRROR.replace("mirror", "additive"))
+    world.sync(cfg, "web")
+    world.crm.remove_member(camp, a)
+    world.sync(cfg, "web", full=True)
+    assert world.ma_emails(lst) == {"a@x.com"}
+
+
+def test_safety_limit_holds_a_large_removal(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ids = [world.crm_person(f"p{i}@x.com") for i in range(30)]
+    for pid in ids:
+        world.crm.add_member(camp, pid, "Responded")
+    cfg = world.config(MIRROR + "    safety: {max_removals: 5}\n")
+    world.sync(cfg, "web")
+    for pid in ids[:20]:
+        world.crm.remove_member(camp, pid)
+    report = world.sync(cfg, "web")
+    assert report.status == "held"
+    assert "max_removals=5" in report.message
+    assert len(world.ma_emails(lst)) == 30
+    assert "held_plan" in _kinds(report)
+
+
+def test_plan_writes_nothing(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("a@x.com"), "Responded")
+    cfg = world.config(MIRROR)
+    report = world.engine(cfg).plan("web")
+    assert [i.email for i in report.adds] == ["a@x.com"]
+    assert world.ma_emails(lst) == set()
+    assert world.store.runs() == []
+    assert world.sync(cfg, "web").counts["added"] == 1
+
+
+MA_TO_CRM = """
+  - name: {name}
+    from: {{connection: ma, list: {source}}}
+    to: {{connection: crm, campaign: Event, status: {status}}}
+    match: {{prefer: contact, create_missing: {create}}}
+"""
+
+
+def _event(world: World) -> str:
+    return world.campaign("Event", [("Invited", False), ("Registered", False), ("Attended", True)])
+
+
+def test_status_collision_never_moves_backwards(world: World) -> None:
+    camp = _event(world)
+    reg, att = world.ma_list("Registrants"), world.ma_list("Attendees")
+    person = world.ma_person("ada@x.com")
+    world.ma.add_member(reg, person)
+    world.ma.add_member(att, person)
+    world.crm_person("ada@x.com")
+    cfg = world.config(
+        MA_TO_CRM.format(name="attended", source="Attendees", status="Attended", create="skip")
+        + MA_TO_CRM.format(name="registered", source="Registrants", status="Registered", create="skip")
+    )
+    world.sync(cfg, "attended")
+    report = world.sync(cfg, "registered")
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
+    assert "status_collision" in _kinds(report)
+
+
+def test_status_upgrades_an_existing_member(world: World) -> None:
+    camp = _event(world)
+    att = world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("ada@x.com"))
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), "Invited")
+    cfg = world.config(MA_TO_CRM.format(name="attended", source="Attendees", status="Attended", create="skip"))
+    report = world.sync(cfg, "attended")
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
+    assert report.counts.get("status_changed") == 1
+
+
+def test_ambiguous_identity_prefers_contact_and_logs(world: World) -> None:
+    camp = _event(world)
+    att = world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("dup@x.com"))
+    world.crm_person("dup@x.com", "Lead")
+    contact = world.crm_person("dup@x.com", "Contact")
+    cfg = world.config(MA_TO_CRM.format(name="r", source="Attendees", status="Attended", create="skip"))
+    report = world.sync(cfg, "r")
+    assert list(world.crm.members(camp)) == [contact]
+    assert "ambiguous_identity" in _kinds(report)
+
+
+def test_unmatched_person_is_skipped_or_created_as_the_rule_says(world: World) -> None:
+    camp = _event(world)
+    att = world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("stranger@x.com"))
+    skip = world.config(MA_TO_CRM.format(name="r", source="Attendees", status="Attended", create="skip"))
+    report = world.sync(skip, "r")
+    assert world.crm_members(camp) == {}
+    assert "unmatched_person" in _kinds(report)
+    create = world.config(MA_TO_CRM.format(name="r2", source="Attendees", status="Attended", create="lead"))
+    world.sync(create, "r2")
+    assert world.crm_members(camp) == {"stranger@x.com": "Attended"}
+    assert next(p for p in world.crm.people.values() if p.email == "stranger@x.com").kind == "Lead"
+
+
+def test_rejected_record_is_logged_and_the_rest_applied(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    for email in ("good@x.com", "refused@x.com"):
+        world.crm.add_member(camp, world.crm_person(email), "Responded")
+        world.ma_person(email)
+    world.ma.containers[lst].reject["refused@x.com"] = ("INVALID_EMAIL", "blocked by a validation rule")
+    report = world.sync(world.config(MIRROR), "web")
+    assert world.ma_emails(lst) == {"good@x.com"}
+    rejected = [d for d in report.conflicts if d.kind is Kind.REJECTED_RECORD]
+    assert len(rejected) == 1
+    assert "blocked by a validation rule" in rejected[0].detail
+
+
+def test_lead_conversion_keeps_one_membership(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    lead = world.crm_person("conv@x.com", "Lead")
+    world.crm.add_member(camp, lead, "Responded")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    contact = world.crm_person("conv@x.com", "Contact")
+    world.crm.convert(lead, contact)
+    report = world.sync(cfg, "web")
+    assert world.ma_emails(lst) == {"conv@x.com"}
+    assert len(world.ma.members(lst)) == 1
+    assert report.counts.get("removed", 0) == 0
+    assert "lead_converted" in _kinds(report)
+
+
+def test_deleted_source_record_is_logged(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    pid = world.crm_person("gone@x.com")
+    world.crm.add_member(camp, pid, "Responded")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    world.crm.people[pid].deleted = True
+    world.crm.remove_member(camp, pid)
+    report = world.sync(cfg, "web")
+    assert world.ma_emails(lst) == set()
+    assert report.counts.get("removed") == 1
+
+
+EXCLUSIVE = """
+  - name: {name}
+    from: {{connection: crm, campaign: {source}}}
+    to: {{connection: ma, campaign: {target}}}
+    exclusive: {policy}
+"""
+
+
+def test_exclusive_target_keeps_first_touch(world: World) -> None:
+    c1, c2 = world.campaign("Spring"), world.campaign("Autumn")
+    t1 = world.ma_list("Spring touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    t2 = world.ma_list("Autumn touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    pid = world.crm_person("both@x.com")
+    world.crm.add_member(c1, pid)
+    world.crm.add_member(c2, pid)
+    world.ma_person("both@x.com")
+    cfg = world.config(
+        EXCLUSIVE.format(name="spring", source="Spring", target="Spring touch", policy="keep_first")
+        + EXCLUSIVE.format(name="autumn", source="Autumn", target="Autumn touch", policy="keep_first")
+    )
+    world.sync(cfg, "spring")
+    report = world.sync(cfg, "autumn")
+    assert world.ma_emails(t1) == {"both@x.com"}
+    assert world.ma_emails(t2) == set()
+    assert "exclusive_target" in _kinds(report)
+
+
+def test_exclusive_target_latest_wins_moves_the_person(world: World) -> None:
+    c1, c2 = world.campaign("Spring"), world.campaign("Autumn")
+    t1 = world.ma_list("Spring touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    t2 = world.ma_list("Autumn touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    pid = world.crm_person("both@x.com")
+    world.crm.add_member(c1, pid)
+    world.crm.add_member(c2, pid)
+    world.ma_person("both@x.com")
+    cfg = world.config(
+        EXCLUSIVE.format(name="spring", source="Spring", target="Spring touch", policy="keep_first")
+        + EXCLUSIVE.format(name="autumn", source="Autumn", target="Autumn touch", policy="latest_wins")
+    )
+    world.sync(cfg, "spring")
+    report = world.sync(cfg, "autumn")
+    assert world.ma_emails(t2) == {"both@x.com"}
+    assert world.ma_emails(t1) == set()
+    assert "exclusive_target" in _kinds(report)
+
+
+def test_transient_failures_retry_then_dead_letter(world: World) -> None:
+    from campaign_bridge.errors import TransientError
+
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("a@x.com"), "Responded")
+    world.ma_person("a@x.com")
+    cfg = world.config(MIRROR, defaults="defaults: {max_attempts: 2}")
+    engine = world.engine(cfg)
+    real_apply = engine.connectors["ma"].apply_changes
+
+    def failing(*args, **kw):  # type: ignore[no-untyped-def]
+        raise TransientError("503 from the target")
+
+    engine.connectors["ma"].apply_changes = failing  # type: ignore[method-assign]
+    first = engine.sync("web")
+    assert first.status == "partial"
+    world.clock.tick(60)
+    second = engine.sync("web")
+    assert "dead_letter" in _kinds(second)
+    engine.connectors["ma"].apply_changes = real_apply  # type: ignore[method-assign]
+    world.clock.tick(60)
+    assert engine.sync("web").counts.get("added", 0) == 0  # dead items wait for `retry`
+    world.store.requeue("web")
+    world.clock.tick(60)
+    assert engine.sync("web").counts.get("added") == 1
+    assert world.ma_emails(lst) == {"a@x.com"}
+
+
+def test_lease_prevents_two_workers_running_one_rule(world: World) -> None:
+    import pytest
+
+    from campaign_bridge.errors import LeaseHeldError
+    from campaign_bridge.sync.engine import LEASE_SECONDS
+
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    cfg = world.config(MIRROR)
+    from datetime import timedelta
+
+    now = world.clock()
+    assert world.store.try_lease("web", "other-host", now + timedelta(seconds=LEASE_SECONDS), now)
+    with pytest.raises(LeaseHeldError, match="another worker"):
+        world.engine(cfg).sync("web")
