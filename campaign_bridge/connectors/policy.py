@@ -69,7 +69,7 @@ class CallPolicy:
                     f"the system asked us to wait {exc.retry_after:.0f}s; stopping, the next run resumes"
                 ) from exc
             return exc.retry_after
-        backoff = wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait)
+        backoff = wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait)
         return float(backoff(state))
 
     def call(self, fn: Callable[[], T]) -> T:

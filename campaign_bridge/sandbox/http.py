@@ -168,6 +168,9 @@ class Faults:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle + delayed ACK stall each
+    # keep-alive request by ~40 ms and the sandbox, not campaign-bridge, becomes what we measure.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
