@@ -14,12 +14,19 @@ lock every other upgrader waits for:
 * SQLite: ``BEGIN IMMEDIATE``, the database's write lock, taken before Alembic reads the version table.
   A second process waits up to the driver's busy timeout, then sees the schema already current.
 
-To write a new revision, edit ``tables.py`` and run Alembic's autogenerate against a scratch database with
-:func:`alembic_config` (``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``),
-then review the generated file: the revision must match ``tables.py`` exactly, which the test suite checks.
+Within one process, upgrades also take turns on a thread lock, whatever their database: Alembic's ``op`` and
+``context`` are module-level proxies, so two upgrades running at once in two threads would send each other's
+DDL to the wrong connection.
+
+To write a new revision, edit ``tables.py``, upgrade a scratch database to head, run Alembic's autogenerate
+against it (``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``), review the
+generated file and run ``ruff check --fix`` and ``ruff format`` on it. The revisions must build exactly the
+schema of ``tables.py``: the test suite compares the two on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
+
+import threading
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +38,8 @@ SCRIPT_LOCATION = "campaign_bridge.sync.store:migrations"
 #: Key of the PostgreSQL advisory lock held while upgrading; any constant unique to this application.
 #: (int64 of the ASCII of "cbschema".)
 ADVISORY_LOCK_KEY = 0x6362736368656D61
+
+_in_process = threading.Lock()
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -51,12 +60,12 @@ def alembic_config(url: str | None = None) -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply every pending revision to the database of ``engine``; a no-op when it is already at head.
 
-    Safe to call on every start and from several processes at once (see the module docstring).
+    Safe to call on every start, and from several threads and processes at once (see the module docstring).
     Raises whatever the database raises (``sqlalchemy.exc.OperationalError`` when it cannot be reached, or
     when another upgrader holds the SQLite lock past the busy timeout); the transaction is then rolled back.
     """
-    with engine.connect() as connection, connection.begin():
-        pass  # _lock(connection)
+    with _in_process, engine.connect() as connection, connection.begin():
+        _lock(connection)
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
