@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from campaign_bridge.mapping.model import ContainerKind
 from campaign_bridge.sync.plan import Kind
 from tests.sync.world import World
@@ -204,41 +206,29 @@ EXCLUSIVE = """
 """
 
 
-def test_exclusive_target_keeps_first_touch(world: World) -> None:
+@pytest.mark.parametrize(
+    ("second_policy", "lands_in"),
+    [("keep_first", "Spring touch"), ("latest_wins", "Autumn touch")],
+)
+def test_exclusive_target_policy_decides_the_one_slot(world: World, second_policy: str, lands_in: str) -> None:
     c1, c2 = world.campaign("Spring"), world.campaign("Autumn")
-    t1 = world.ma_list("Spring touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
-    t2 = world.ma_list("Autumn touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    slots = {
+        name: world.ma_list(name, ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+        for name in ("Spring touch", "Autumn touch")
+    }
     pid = world.crm_person("both@x.com")
     world.crm.add_member(c1, pid)
     world.crm.add_member(c2, pid)
     world.ma_person("both@x.com")
     cfg = world.config(
         EXCLUSIVE.format(name="spring", source="Spring", target="Spring touch", policy="keep_first")
-        + EXCLUSIVE.format(name="autumn", source="Autumn", target="Autumn touch", policy="keep_first")
+        + EXCLUSIVE.format(name="autumn", source="Autumn", target="Autumn touch", policy=second_policy)
     )
     world.sync(cfg, "spring")
     report = world.sync(cfg, "autumn")
-    assert world.ma_emails(t1) == {"both@x.com"}
-    assert world.ma_emails(t2) == set()
-    assert "exclusive_target" in _kinds(report)
-
-
-def test_exclusive_target_latest_wins_moves_the_person(world: World) -> None:
-    c1, c2 = world.campaign("Spring"), world.campaign("Autumn")
-    t1 = world.ma_list("Spring touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
-    t2 = world.ma_list("Autumn touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
-    pid = world.crm_person("both@x.com")
-    world.crm.add_member(c1, pid)
-    world.crm.add_member(c2, pid)
-    world.ma_person("both@x.com")
-    cfg = world.config(
-        EXCLUSIVE.format(name="spring", source="Spring", target="Spring touch", policy="keep_first")
-        + EXCLUSIVE.format(name="autumn", source="Autumn", target="Autumn touch", policy="latest_wins")
-    )
-    world.sync(cfg, "spring")
-    report = world.sync(cfg, "autumn")
-    assert world.ma_emails(t2) == {"both@x.com"}
-    assert world.ma_emails(t1) == set()
+    assert {name: world.ma_emails(lid) for name, lid in slots.items()} == {
+        name: ({"both@x.com"} if name == lands_in else set()) for name in slots
+    }
     assert "exclusive_target" in _kinds(report)
 
 
@@ -271,8 +261,6 @@ def test_transient_failures_retry_then_dead_letter(world: World) -> None:
 
 
 def test_lease_prevents_two_workers_running_one_rule(world: World) -> None:
-    import pytest
-
     from campaign_bridge.errors import LeaseHeldError
     from campaign_bridge.sync.engine import LEASE_SECONDS
 
