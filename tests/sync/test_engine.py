@@ -273,3 +273,18 @@ def test_lease_prevents_two_workers_running_one_rule(world: World) -> None:
     assert world.store.try_lease("web", "other-host", now + timedelta(seconds=LEASE_SECONDS), now)
     with pytest.raises(LeaseHeldError, match="another worker"):
         world.engine(cfg).sync("web")
+
+
+def test_merged_record_membership_follows_the_survivor(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    loser = world.crm_person("old@x.com")
+    world.crm.add_member(camp, loser, "Responded")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    survivor = world.crm_person("new@x.com")
+    world.crm.people[loser].merged_into = survivor
+    world.crm.people[loser].modified_at = world.clock()
+    world.crm.add_member(camp, loser, "Responded")  # the member row is touched by the merge
+    report = world.sync(cfg, "web")
+    assert "record_merged" in _kinds(report)
+    assert len(world.ma.members(lst)) == 1  # one person, not a duplicate
