@@ -1,0 +1,145 @@
+"""The Salesforce connector: campaigns and their members (Leads and Contacts), over simple-salesforce.
+
+Layout: ``settings`` (the connection's config), ``auth`` (login flows), ``client`` (session, budget,
+``Sforce-Limit-Info``, retries and the error table applied in one place), ``errors`` (the table),
+``soql`` and ``segments`` (escaping, builders, segment translation), ``reads``, ``writes``
+(sObject Collections) and ``bulk`` (Bulk API 2.0 above ``settings.bulk_threshold``).
+
+Everything raises only the tree of ``campaign_bridge.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+import requests
+
+from campaign_bridge.connectors.base import Clock, ConnectionSettings, Connector, Watermark
+from campaign_bridge.connectors.policy import CallPolicy
+from campaign_bridge.connectors.salesforce import bulk, reads, writes
+from campaign_bridge.connectors.salesforce.client import ORG_RESERVE_FRACTION, SalesforceClient
+from campaign_bridge.connectors.salesforce.settings import SalesforceSettings
+from campaign_bridge.connectors.salesforce.soql import soql_quote
+from campaign_bridge.errors import FatalError
+from campaign_bridge.mapping.model import (
+    ApiUsage,
+    Change,
+    ChangeOutcome,
+    Container,
+    CreateOutcome,
+    MemberRecord,
+    PersonDraft,
+    PersonRecord,
+)
+from campaign_bridge.mapping.segment import Segment
+
+__all__ = [
+    "ORG_RESERVE_FRACTION",
+    "SalesforceConnector",
+    "SalesforceSettings",
+    "SupportsBulkApply",
+    "soql_quote",
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@runtime_checkable
+class SupportsBulkApply(Protocol):
+    """The connector can apply more than ``write_batch_size`` changes in one Bulk API job.
+
+    The engine may call ``apply_bulk`` instead of batching ``apply_changes`` when a plan holds more than
+    ``settings.bulk_threshold`` changes for one container; outcomes are the same as ``apply_changes``'.
+    """
+
+    def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]: ...
+
+
+class SalesforceConnector(Connector):
+    """A Salesforce org. Parts are passed in for tests: ``policy`` (retries; inject a no-op sleep),
+    ``session`` (a ``requests.Session`` whose adapters are wrapped, never replaced), ``clock`` (segment
+    windows such as ``within: 30d``) and ``bulk_poll_seconds`` (Bulk API job polling interval)."""
+
+    system = "salesforce"
+    Settings: ClassVar[type[ConnectionSettings]] = SalesforceSettings
+    write_batch_size = writes.COLLECTION_LIMIT
+    lookup_batch_size = 200
+    reads_incrementally = True
+    sees_removals_incrementally = True
+
+    def __init__(
+        self,
+        name: str,
+        settings: ConnectionSettings,
+        *,
+        policy: CallPolicy | None = None,
+        session: requests.Session | None = None,
+        clock: Clock = _utcnow,
+        bulk_poll_seconds: float = bulk.DEFAULT_POLL_SECONDS,
+    ) -> None:
+        if not isinstance(settings, SalesforceSettings):
+            raise FatalError(f"{name}: expected Salesforce settings, got {type(settings).__name__}")
+        super().__init__(name, settings)
+        self.settings: SalesforceSettings = settings
+        self.client = SalesforceClient(name, settings, policy=policy, session=session)
+        self.clock: Callable[[], datetime] = clock
+        self.bulk_poll_seconds = bulk_poll_seconds
+
+    def list_containers(self) -> Sequence[Container]:
+        """Every campaign, with its statuses ordered by SortOrder (two queries)."""
+        return reads.list_campaigns(self.client, self.name)
+
+    def read_members(
+        self, container: Container, since: Watermark | None = None, until: datetime | None = None
+    ) -> Iterator[MemberRecord]:
+        """Campaign members: full (``query``) or since a watermark (``queryAll``, removals flagged);
+        past ``settings.bulk_threshold`` members, through a Bulk API 2.0 query job."""
+        return reads.read_members(
+            self.client,
+            self.name,
+            container.id,
+            since,
+            until,
+            bulk_threshold=self.settings.bulk_threshold,
+            bulk_poll_seconds=self.bulk_poll_seconds,
+        )
+
+    def read_segment(
+        self, segment: Segment, since: Watermark | None = None, until: datetime | None = None
+    ) -> Iterator[MemberRecord]:
+        """Leads and Contacts matching ``segment``; see ``segments`` for the field map. Raises
+        ``FatalError`` for fields Salesforce cannot filter on."""
+        return reads.read_segment(self.client, self.name, segment, self.clock(), since, until)
+
+    def lookup_people(self, emails: Sequence[str]) -> dict[str, list[PersonRecord]]:
+        """Contacts and Leads by email (two queries per ``lookup_batch_size`` emails)."""
+        return reads.lookup_people(self.client, self.name, emails, self.lookup_batch_size)
+
+    def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]:
+        """New Leads (required LastName/Company default to ``[not provided]``), one outcome per draft."""
+        return writes.create_people(self.client, self.name, drafts)
+
+    def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        """Adds, status changes and removals through Collections; above ``settings.bulk_threshold``
+        changes, through one Bulk API 2.0 job per operation instead."""
+        if len(changes) > self.settings.bulk_threshold:
+            return self.apply_bulk(container, changes)
+        outcomes: list[ChangeOutcome] = []
+        for start in range(0, len(changes), self.write_batch_size):
+            outcomes += writes.apply_changes(self.client, container.id, changes[start : start + self.write_batch_size])
+        return outcomes
+
+    def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        """``apply_changes`` through Bulk API 2.0 ingest jobs (see ``bulk``)."""
+        return bulk.apply_bulk(self.client, container.id, changes, self.bulk_poll_seconds)
+
+    def usage(self) -> ApiUsage:
+        """Calls made (every HTTP attempt) and the org's ``Sforce-Limit-Info`` counters."""
+        return self.client.usage()
+
+    def close(self) -> None:
+        self.client.close()

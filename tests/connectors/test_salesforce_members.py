@@ -1,0 +1,175 @@
+"""Campaign members and people against the Salesforce emulator: paging, conversions, escaping, partial
+failures, limits and retries, as a user of the connector sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from campaign_bridge.connectors.policy import CallPolicy
+from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.errors import QuotaExhaustedError
+from campaign_bridge.mapping.model import Change, ChangeAction, OutcomeState, RecordRef
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from tests.contract.harness_memory import FakeClock
+from tests.contract.harness_salesforce import no_wait_policy, settings_for
+
+QUERY_PATH = r"/services/data/v[\d.]+/query"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SalesforceSandbox]:
+    with SalesforceSandbox() as running:
+        running.state.clock = FakeClock()
+        yield running
+
+
+@pytest.fixture
+def conn(sandbox: SalesforceSandbox) -> SalesforceConnector:
+    return SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), bulk_poll_seconds=0)
+
+
+def test_large_campaign_is_read_in_pages_of_2000(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
+    cid = sandbox.state.add_campaign("Big webinar")
+    ids = sandbox.state.bulk_add_contacts([f"p{i}@example.com" for i in range(5000)])
+    sandbox.state.bulk_add_members(cid, ids)
+    container = conn.find_container("campaign", cid)
+    sandbox.server.reset_log()
+    rows = list(conn.read_members(container))
+    assert len(rows) == 5000
+    assert {r.person.ref.id for r in rows} == set(ids)
+    assert sandbox.server.calls(QUERY_PATH, "GET") == 3
+
+
+def test_converted_lead_member_names_its_contact(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
+    cid = sandbox.state.add_campaign("Conversions")
+    lead = sandbox.state.add_lead("convert.me@example.com")
+    sandbox.state.add_member(cid, lead, "Sent")
+    contact = sandbox.state.convert_lead(lead)
+    rows = list(conn.read_members(conn.find_container("campaign", cid)))
+    assert len(rows) == 1
+    person = rows[0].person
+    assert person.ref == RecordRef("sf", "Lead", lead)
+    assert person.converted_to == RecordRef("sf", "Contact", contact)
+    assert person.survivor.id == contact
+    found = conn.lookup_people(["convert.me@example.com"])["convert.me@example.com"]
+    lead_record = next(r for r in found if r.ref.kind == "Lead")
+    assert lead_record.converted_to == RecordRef("sf", "Contact", contact)
+
+
+def test_a_quote_in_an_email_neither_breaks_nor_widens_a_lookup(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    quoted = sandbox.state.add_contact("o'neil@example.com")
+    sandbox.state.add_contact("oneil@example.com")
+    sandbox.state.add_lead("o'neil@example.com")
+    hostile = "x' OR Email != 'y@example.com"
+    found = conn.lookup_people(["O'Neil@example.com", hostile, "back\\slash@example.com"])
+    assert set(found) == {"o'neil@example.com"}
+    assert {r.ref.kind for r in found["o'neil@example.com"]} == {"Contact", "Lead"}
+    assert quoted in {r.ref.id for r in found["o'neil@example.com"]}
+
+
+def test_partial_collections_failure_rejects_only_the_bad_items(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    cid = sandbox.state.add_campaign("Partial", statuses=[("Sent", False), ("Responded", True)])
+    good = [RecordRef("sf", "Contact", sandbox.state.add_contact(f"ok{i}@example.com")) for i in range(3)]
+    bad = RecordRef("sf", "Contact", sandbox.state.add_contact("bad@example.com"))
+    changes = [Change(ChangeAction.ADD, good[0], "Sent"), Change(ChangeAction.ADD, bad, "Exploded")]
+    changes += [Change(ChangeAction.ADD, r, "Responded") for r in good[1:]]
+    outcomes = conn.apply_changes(conn.find_container("campaign", cid), changes)
+    assert [o.state for o in outcomes] == [
+        OutcomeState.APPLIED,
+        OutcomeState.REJECTED,
+        OutcomeState.APPLIED,
+        OutcomeState.APPLIED,
+    ]
+    assert outcomes[1].code
+    assert outcomes[1].message
+    assert sandbox.state.members(cid) == {good[0].id: "Sent", good[1].id: "Responded", good[2].id: "Responded"}
+
+
+def test_mixed_batch_of_adds_status_changes_and_removals(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
+    cid = sandbox.state.add_campaign("Mixed", statuses=[("Sent", False), ("Responded", True)])
+    lead = RecordRef("sf", "Lead", sandbox.state.add_lead("lead@example.com"))
+    stay, leave, fresh = (RecordRef("sf", "Contact", sandbox.state.add_contact(f"{n}@example.com")) for n in "slf")
+    sandbox.state.add_member(cid, stay.id, "Sent")
+    sandbox.state.add_member(cid, leave.id, "Sent")
+    container = conn.find_container("campaign", cid)
+    sandbox.server.reset_log()
+    outcomes = conn.apply_changes(
+        container,
+        [
+            Change(ChangeAction.SET_STATUS, stay, "Responded"),
+            Change(ChangeAction.REMOVE, leave),
+            Change(ChangeAction.ADD, lead, "Sent"),
+            Change(ChangeAction.ADD, stay, "Sent"),
+            Change(ChangeAction.REMOVE, fresh),
+            Change(ChangeAction.SET_STATUS, fresh, "Responded"),
+        ],
+    )
+    assert [o.state for o in outcomes] == [
+        OutcomeState.APPLIED,
+        OutcomeState.APPLIED,
+        OutcomeState.APPLIED,
+        OutcomeState.ALREADY_PRESENT,
+        OutcomeState.ALREADY_ABSENT,
+        OutcomeState.REJECTED,
+    ]
+    assert outcomes[3].current_status == "Sent"  # read before this batch's status change
+    assert sandbox.state.members(cid) == {stay.id: "Responded", lead.id: "Sent"}
+    # one lookup query, then one create, one update and one delete
+    assert sandbox.server.calls(QUERY_PATH, "GET") == 1
+    assert sandbox.server.calls(r"/composite/sobjects") == 3
+
+
+def test_daily_limit_answer_stops_with_a_clear_message(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
+    sandbox.state.set_daily_limit(sandbox.state.api_usage)
+    with pytest.raises(QuotaExhaustedError, match="daily API limit is spent.*next run resumes"):
+        conn.list_containers()
+
+
+def test_org_reserve_is_never_spent(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
+    sandbox.state.set_daily_limit(100)
+    sandbox.state.api_usage = 93  # other integrations spent most of today's calls
+    conn.list_containers()  # two queries: the org now reports 95 of 100 used
+    sandbox.server.reset_log()
+    with pytest.raises(QuotaExhaustedError, match="stopping before the last 5%"):
+        conn.list_containers()
+    assert sandbox.server.calls(QUERY_PATH) == 0
+    usage = conn.usage()
+    assert usage.limit == sandbox.state.daily_limit
+    assert usage.used == sandbox.state.api_usage
+
+
+def test_transient_503_drop_and_garbage_are_retried(sandbox: SalesforceSandbox) -> None:
+    patient = CallPolicy(attempts=5, sleep=lambda _: None)
+    conn = SalesforceConnector("sf", settings_for(sandbox), policy=patient)
+    cid = sandbox.state.add_campaign("Flaky")
+    conn.list_containers()  # logged in
+    sandbox.server.faults.configure(error_status=503)
+    sandbox.server.faults.queue("error", 2)
+    sandbox.server.faults.queue("drop")
+    sandbox.server.faults.queue("garbage")
+    assert cid in {c.id for c in conn.list_containers()}
+    assert sandbox.server.faults.injected == {"error": 2, "drop": 1, "garbage": 1, "slow": 0}
+
+
+def test_campaigns_and_their_statuses_come_in_two_queries(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    statuses = [("Invited", False), ("Registered", False), ("Attended", True), ("No-show", False)]
+    ids = [sandbox.state.add_campaign(f"Event {i}", statuses=statuses, BudgetedCost=1500.0) for i in range(12)]
+    sandbox.server.reset_log()
+    found = {c.id: c for c in conn.list_containers()}
+    assert sandbox.server.calls(QUERY_PATH, "GET") == 2
+    event = found[ids[3]]
+    assert [s.label for s in event.statuses] == ["Invited", "Registered", "Attended", "No-show"]
+    assert [s.label for s in event.statuses if s.responded] == ["Attended"]
+    assert event.default_status is not None
+    assert event.default_status.label == "Invited"
+    assert event.details is not None
+    assert event.details.type == "Webinar"
+    assert event.details.budgeted_cost == 1500.0
