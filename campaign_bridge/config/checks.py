@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
@@ -14,8 +15,9 @@ if TYPE_CHECKING:
     from campaign_bridge.config.loader import Located
 
 
-def _hint(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+def did_you_mean(word: str, options: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest option, or an empty string."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -65,7 +67,7 @@ def _endpoint_problems(
             out.append(
                 doc.problem(
                     (*path, "connection"),
-                    f"unknown connection {ep.connection!r}{_hint(ep.connection, sorted(known))}",
+                    f"unknown connection {ep.connection!r}{did_you_mean(ep.connection, sorted(known))}",
                 )
             )
         return out

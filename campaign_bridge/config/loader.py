@@ -7,7 +7,6 @@ written in the file, unknown connections, targets that cannot hold membership, r
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from campaign_bridge.config.checks import semantic_problems
+from campaign_bridge.config.checks import did_you_mean, semantic_problems
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import ConnectionSettings
 from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
@@ -118,11 +117,6 @@ def _interpolate(doc: Located, environ: Mapping[str, str], problems: list[Proble
     doc.data = walk(doc.data, ())
 
 
-def _hint(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _model_keys(model: type[BaseModel], loc: Path_) -> list[str]:
     """The keys allowed where ``loc`` points, walking nested models (for "did you mean")."""
     current: Any = model
@@ -162,7 +156,7 @@ def _pydantic_problems(exc: ValidationError, doc: Located, model: type[BaseModel
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
             allowed = _model_keys(model, loc[:-1])
-            msg = f"unknown key '{key}' in {doc.describe(full[:-1]) or 'the file'}{_hint(key, allowed)}"
+            msg = f"unknown key '{key}' in {doc.describe(full[:-1]) or 'the file'}{did_you_mean(key, allowed)}"
         elif err["type"] == "missing":
             msg = f"{where}: required key is missing"
             full = full[:-1]
@@ -239,7 +233,7 @@ def _validate_connections(doc: Located, problems: list[Problem]) -> dict[str, Co
             problems.append(
                 doc.problem(
                     (*path, "type"),
-                    f"connection {name!r}: unknown type {type_!r}{_hint(str(type_), CONNECTOR_TYPES)}"
+                    f"connection {name!r}: unknown type {type_!r}{did_you_mean(str(type_), CONNECTOR_TYPES)}"
                     f" (known: {', '.join(CONNECTOR_TYPES)})",
                 )
             )

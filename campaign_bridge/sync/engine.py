@@ -11,6 +11,7 @@ converges with no duplicates and nothing lost.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -524,7 +525,7 @@ class Engine:
                 rows = self.store.ledger(it.other_rule, [it.person_key])
                 row = rows.get(it.person_key)
                 if row is not None:
-                    handover.append({**_row_dict(row), "owned": True})
+                    handover.append({**dataclasses.asdict(row), "owned": True})
         self.store.write_ledger(handover, [(rule.name, it.person_key) for it in items])
 
     def _record(
@@ -699,23 +700,6 @@ def _ref(row: LedgerRow | None) -> RecordRef | None:
     if row is None or row.target_record_id is None or row.target_kind is None:
         return None
     return RecordRef(row.connection, row.target_kind, row.target_record_id)
-
-
-def _row_dict(row: LedgerRow) -> dict[str, Any]:
-    return {
-        "rule": row.rule,
-        "person_key": row.person_key,
-        "connection": row.connection,
-        "container_id": row.container_id,
-        "target_record_id": row.target_record_id,
-        "target_kind": row.target_kind,
-        "status": row.status,
-        "owned": row.owned,
-        "state": row.state,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "written_at": row.written_at,
-    }
 
 
 def _advance(old: Watermark | None, records: list[MemberRecord], now: datetime) -> Watermark:
