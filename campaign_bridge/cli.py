@@ -319,5 +319,8 @@ def demo(directory: str, as_json: bool) -> None:
     raise SystemExit(code)
 
 
+# -- commands that live with their parts (one add_command line each) ---------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -13,9 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from tests.pg_server import PostgresServer, find_bindir
+
+# The test command is reproducible: property tests draw the same examples on every run, so a red CI is
+# a regression, not a roll of the dice. CB_HYPOTHESIS=explore draws new ones (run it when hunting bugs).
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile("explore" if os.environ.get("CB_HYPOTHESIS") == "explore" else "repeatable")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -210,6 +210,7 @@ class Engine:
         wanted_statuses = {s.casefold() for s in rule.source.member_status or ()}
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
+        leaving: set[str] = set()
         emails: dict[str, str | None] = {}
         for r in resolved:
             rid = (
@@ -232,8 +233,9 @@ class Engine:
                 emails[r.person_key] = r.email
             else:
                 deletes.append(rid)
+                leaving.add(r.person_key)
                 emails.setdefault(r.person_key, r.email)
-        desired, touched = self._desired(rule, upserts, deletes, full, dry)
+        desired, touched = self._desired(rule, upserts, deletes, leaving, full)
         report.timings["resolve"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -272,18 +274,22 @@ class Engine:
         return self.store.ledger_keys_in_state(rule.name, ("failed",))
 
     def _desired(
-        self, rule: Rule, upserts: list[dict[str, Any]], deletes: list[str], full: bool, dry: bool
+        self, rule: Rule, upserts: list[dict[str, Any]], deletes: list[str], leaving: set[str], full: bool
     ) -> tuple[set[str], set[str]]:
-        """Persons the target should hold (among ``touched``), and the persons this read touched."""
+        """Persons the target should hold (among ``touched``), and the persons this read touched.
+
+        ``leaving`` are the persons of the records that left, as the crosswalk knows them. They count even
+        when the snapshot has already forgotten the record: a run that crashed after writing the snapshot
+        but before removing the member must not make the next run blind to the removal.
+        """
         present = {u["person_key"] for u in upserts}
         if full:
             previous = self.store.snapshot_persons(rule.name)
             return present, present | previous
-        gone_records = self.store.snapshot_records(rule.name, deletes)
-        leaving = set(gone_records.values()) - present
+        gone = (set(self.store.snapshot_records(rule.name, deletes).values()) | leaving) - present
         # A person whose record left may still be in the source through another record (Lead + Contact).
-        still = self.store.persons_with_other_records(rule.name, leaving, set(deletes))
-        return present | still, present | set(gone_records.values())
+        still = self.store.persons_with_other_records(rule.name, gone, set(deletes))
+        return present | still, present | gone
 
     # -- diff ----------------------------------------------------------------------------------
     def _diff(
