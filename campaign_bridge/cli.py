@@ -23,6 +23,7 @@ from rich.table import Table
 from campaign_bridge.config.loader import load_config
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, FatalError, LeaseHeldError
+from campaign_bridge.reconciler.cli import reconcile
 from campaign_bridge.sync.plan import RunReport
 
 # Scripts and CI get wide, uncoloured tables rather than wrapping at 80 columns.
@@ -319,7 +320,8 @@ def demo(directory: str, as_json: bool) -> None:
     raise SystemExit(code)
 
 
-# -- commands that live with their parts (one add_command line each) ---------------------------------
+# Commands that live with their parts.
+main.add_command(reconcile)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -144,3 +144,21 @@ decisions = Table(
     Column("is_conflict", Boolean, nullable=False, default=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+#: What each reconcile found (one row per finding) and what ``--repair`` did about it; its run is in ``runs``.
+reconcile_findings = Table(
+    "reconcile_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("rule", String(200), nullable=False, index=True),
+    # missing | unowned | status_mismatch | stale_identity | orphan_ledger_row
+    Column("kind", String(40), nullable=False),
+    Column("person_key", String(32)),
+    Column("email", String(320)),
+    Column("record", String(200)),
+    Column("detail", Text, nullable=False),
+    # what --repair did: restored | respected | status_raised | status_adopted | repointed | forgotten | failed
+    Column("action", String(40)),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,254 @@
+"""One reconcile of one rule: lease → full read of source and target → compare → (repair) → record.
+
+A reconcile takes the rule's lease like a sync does, so the two never run at once for one rule. Without
+``repair`` it writes only its own record: a ``runs`` row (mode ``reconcile``), one ``reconcile_findings``
+row per finding, and a decision per drifted person (so ``explain`` can tell it). With ``repair`` it also
+applies each finding's ``Fix``: changes through the target connector's ``apply_changes`` in batches, their
+outcomes recorded in the ledger exactly as ``sync`` records its own, then the ledger and crosswalk
+bookkeeping. It never removes a member from a target.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from campaign_bridge.config.models import ClientConfig, Rule
+from campaign_bridge.connectors.base import Connector
+from campaign_bridge.errors import (
+    CampaignBridgeError,
+    FatalError,
+    LeaseHeldError,
+    QuotaExhaustedError,
+    TransientError,
+)
+from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, OutcomeState
+from campaign_bridge.reconciler import store as findings_store
+from campaign_bridge.reconciler.compare import Side, TargetComparison, desired_people, source_findings
+from campaign_bridge.reconciler.report import Action, Finding, FindingKind, ReconcileReport
+from campaign_bridge.sync.engine import LEASE_SECONDS, Engine, _Target, utcnow
+from campaign_bridge.sync.identity import SourceResolver
+from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
+from campaign_bridge.sync.store.store import Store
+
+Clock = Callable[[], datetime]
+
+_STALE_KINDS = {"deleted": Kind.RECORD_DELETED, "converted": Kind.LEAD_CONVERTED, "merged": Kind.RECORD_MERGED}
+
+
+class Reconciler:
+    """Reconciles the rules of one client file. Parts are passed in, as for the ``Engine``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        store: Store,
+        connectors: Mapping[str, Connector],
+        *,
+        clock: Clock = utcnow,
+        holder: str | None = None,
+    ) -> None:
+        self.config, self.store, self.connectors, self.clock = config, store, connectors, clock
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # The engine's own target checks, source read and outcome bookkeeping are reused as they are.
+        self.engine = Engine(config, store, connectors, clock=clock, holder=self.holder)
+
+    def reconcile(self, rule_name: str, *, repair: bool = False) -> ReconcileReport:
+        """Reconcile one rule. Raises ``LeaseHeldError`` when a sync (or another reconcile) of the rule
+        is running, and ``FatalError`` (after recording the run as failed) when a person must act; a
+        quota or transient failure ends the run with status ``stopped`` or ``failed`` instead."""
+        rule = self.config.rule(rule_name)
+        report = ReconcileReport(rule.name, repair)
+        now = self.clock()
+        if not self.store.try_lease(rule.name, self.holder, now + timedelta(seconds=LEASE_SECONDS), now):
+            raise LeaseHeldError(f"rule {rule.name!r} is running in another worker; reconcile did nothing")
+        report.run_id = self.store.start_run(self.config.client, rule.name, "reconcile", now)
+        before = {name: c.usage().calls for name, c in self.connectors.items()}
+        started = time.perf_counter()
+        try:
+            self._execute(rule, report, now)
+        except QuotaExhaustedError as exc:
+            report.status, report.message = "stopped", str(exc)
+        except CampaignBridgeError as exc:
+            report.status, report.message = "failed", str(exc)
+            if isinstance(exc, FatalError):
+                self._finish(report, before, started)
+                raise
+        finally:
+            self.store.release_lease(rule.name, self.holder)
+        self._finish(report, before, started)
+        return report
+
+    # -- the run -----------------------------------------------------------------------------------
+    def _execute(self, rule: Rule, report: ReconcileReport, now: datetime) -> None:
+        t0 = time.perf_counter()
+        target = self.engine._target(rule)
+        scratch = RunReport(rule.name, "reconcile")
+        records, _, _ = self.engine._read(rule, scratch, now, force_full=True)
+        resolved, _ = SourceResolver(self.store, rule.source.connection, now, persist=False).resolve(records)
+        members = list(target.connector.read_members(target.container))
+        report.source_read, report.target_read = len(records), len(members)
+        report.target = f"{target.connector.name}:{target.container.name}"
+        report.timings["read"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        source = self.connectors[rule.source.connection]
+        source_side = Side(source, rule.source.container_name)
+        target_side = Side(target.connector, target.container.name, target.container, target.status)
+        desired = desired_people(rule, resolved)
+        report.findings.extend(source_findings(self.store, resolved, source_side, now))
+        comparison = TargetComparison(
+            rule,
+            self.config.mode_of(rule),
+            target_side,
+            self.store,
+            desired,
+            self.store.ledger(rule.name),
+            members,
+            now,
+        )
+        findings, counts = comparison.run()
+        report.findings.extend(findings)
+        for key, n in counts.items():
+            report.bump(key, n)
+        for finding in report.findings:
+            report.bump(finding.kind.value)
+        report.timings["compare"] = time.perf_counter() - t0
+
+        decisions: list[Decision] = []
+        if report.repair and report.findings:
+            t0 = time.perf_counter()
+            decisions = self._repair(rule, target, report, now)
+            report.timings["repair"] = time.perf_counter() - t0
+        drift = report.drift
+        if not drift:
+            report.status = "ok"
+        elif not report.repair:
+            report.status = "drift"
+        else:
+            report.status = "partial" if any(f.action is Action.FAILED for f in drift) else "repaired"
+        self._record(rule, report, target_side.where, decisions, now)
+
+    # -- repair ------------------------------------------------------------------------------------
+    def _repair(self, rule: Rule, target: _Target, report: ReconcileReport, now: datetime) -> list[Decision]:
+        """Apply each finding's fix; returns the engine's decisions for the writes (added, status changed…)."""
+        rows: dict[str, dict[str, Any] | None] = {}  # person key → final ledger row, None to delete
+        refs: list[dict[str, Any]] = []
+        writes: list[tuple[Finding, Item]] = []
+        for f in report.findings:
+            fix = f.fix
+            if fix is None:
+                continue
+            refs.extend(fix.refs)
+            if fix.ledger is not None:
+                rows[fix.ledger["person_key"]] = fix.ledger
+            if fix.forget is not None:
+                rows[fix.forget[1]] = None
+            if fix.write is not None:
+                writes.append((f, fix.write))
+            else:
+                f.action = fix.action
+        if refs:
+            self.store.upsert_refs(list({(r["connection"], r["record_id"]): r for r in refs}.values()))
+        if rows:
+            self.store.write_ledger(
+                [r for r in rows.values() if r is not None],
+                [(rule.name, key) for key, r in rows.items() if r is None],
+            )
+        report.bump("repaired_state", sum(1 for f in report.findings if f.action not in (None, Action.NONE)))
+        scratch = RunReport(rule.name, "reconcile")
+        if writes:
+            self._write(rule, target, scratch, writes, now)
+        for key, n in scratch.counts.items():
+            report.bump(key, n)
+        return scratch.decisions
+
+    def _write(
+        self, rule: Rule, target: _Target, scratch: RunReport, writes: list[tuple[Finding, Item]], now: datetime
+    ) -> None:
+        conn, container = target.connector, target.container
+        step = conn.write_batch_size
+        follow_up: list[Item] = []
+        for i in range(0, len(writes), step):
+            batch = writes[i : i + step]
+            items = [item for _, item in batch]
+            outcomes = self._apply(conn, container, items)
+            for (finding, _), outcome in zip(batch, outcomes, strict=True):
+                _settle(finding, outcome)
+            follow_up.extend(self.engine._record(rule, target, scratch, items, outcomes, now))
+            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
+        # An add that found the member already there with a lower status is raised, as sync does.
+        for j in range(0, len(follow_up), step):
+            items = follow_up[j : j + step]
+            self.engine._record(rule, target, scratch, items, self._apply(conn, container, items), now)
+
+    @staticmethod
+    def _apply(conn: Connector, container: Container, items: list[Item]) -> list[ChangeOutcome]:
+        changes = [Change(it.action, it.target, it.status, it.replace) for it in items if it.target is not None]
+        try:
+            return conn.apply_changes(container, changes)
+        except TransientError as exc:
+            return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
+
+    # -- record ------------------------------------------------------------------------------------
+    def _record(
+        self, rule: Rule, report: ReconcileReport, where: str, decisions: list[Decision], now: datetime
+    ) -> None:
+        assert report.run_id is not None
+        known = findings_store.reported_unowned(self.store, rule.name)
+        found: list[Decision] = []
+        for f in report.findings:
+            if f.kind is FindingKind.UNOWNED and f.record in known:
+                continue  # logged once, when first found: a shared list's other members are not news every night
+            found.append(Decision(_decision_kind(f), f.person_key, f.email, _decision_detail(f, report.repair), where))
+        # The drift first, then what the repair's writes did (added, status changed…), as they happened.
+        self.store.log([d.row(report.run_id, rule.name, now) for d in (*found, *decisions)])
+        findings_store.save(self.store, report.run_id, rule.name, report.findings, now)
+
+    def _finish(self, report: ReconcileReport, before: dict[str, int], started: float) -> None:
+        calls = {n: c.usage().calls - before.get(n, 0) for n, c in self.connectors.items()}
+        report.api_calls = {n: v for n, v in calls.items() if v}
+        report.timings["total"] = time.perf_counter() - started
+        if report.run_id is None:
+            return
+        self.store.finish_run(
+            report.run_id,
+            status=report.status,
+            finished_at=self.clock(),
+            read_full=True,
+            counts=report.counts,
+            api_calls=report.api_calls,
+            timings={k: round(v, 3) for k, v in report.timings.items()},
+            error=report.message or None,
+        )
+
+
+def _settle(finding: Finding, outcome: ChangeOutcome) -> None:
+    fix = finding.fix
+    assert fix is not None
+    if outcome.state in (OutcomeState.APPLIED, OutcomeState.ALREADY_PRESENT):
+        finding.action = fix.action
+    else:
+        finding.action = Action.FAILED
+        why = f"{outcome.code}: {outcome.message}" if outcome.code else (outcome.message or outcome.state.value)
+        finding.outcome = f"{outcome.state.value}: {why}"
+
+
+def _decision_kind(f: Finding) -> Kind:
+    return _STALE_KINDS.get(f.stale or "", Kind.DRIFT)
+
+
+def _decision_detail(f: Finding, repair: bool) -> str:
+    text = f"reconcile: {f.kind.value}: {f.detail}"
+    if f.action is Action.FAILED:
+        return f"{text}; repair failed ({f.outcome})"
+    if f.action is not None and f.action is not Action.NONE:
+        return f"{text}; repaired: {f.action.value}"
+    if f.kind is FindingKind.UNOWNED or repair:
+        return text
+    return f"{text}; not repaired (run reconcile --repair)"
