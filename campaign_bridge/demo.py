@@ -1,157 +1,231 @@
-"""``campaign-bridge demo``: a small, realistic company synced end to end, offline.
+"""``campaign-bridge demo``: a small, realistic company synced end to end through the real connectors.
 
-It seeds a CRM and an MA system (the memory pair, persisted as JSON next to the state file), writes the
-client file it uses (so a user can read it, edit it and run ``campaign-bridge plan/sync`` on it), runs
-a CRM→MA rule and an MA→CRM rule, and reports what changed and the conflicts it logged. Run again on
-the same folder, it finds nothing to change.
+It starts the Salesforce and HubSpot sandboxes in-process (``campaign_bridge.sandbox``), seeds the demo
+company the first time (``sandbox/demo_company.py``), writes the client file it uses next to the SQLite
+state file, runs one CRM→MA rule and four MA→CRM rules through simple-salesforce and hubspot-api-client
+over loopback HTTP(S), and reports what changed and the conflicts it logged. The sandboxes' state is saved
+in the same folder, so a second run on it finds nothing to change.
+
+The client file names its secrets as ``${ENV}`` references (the loader refuses literal secrets); the demo
+passes their values to the loader itself and writes them to ``demo.env`` for running the file by hand.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from campaign_bridge.config.loader import load_config
-from campaign_bridge.connectors.memory.data import MemoryData, drop_memory_store
-from campaign_bridge.mapping.model import ContainerKind
+from campaign_bridge.sandbox.demo_company import seed_hubspot, seed_salesforce
+from campaign_bridge.sandbox.pair import HUBSPOT_FILE, SALESFORCE_FILE, SandboxPair
 from campaign_bridge.sync.engine import Engine
+from campaign_bridge.sync.plan import Kind, RunReport
 from campaign_bridge.sync.runner import open_client
 
-CONFIG_NAME = "demo.yaml"
+CONFIG_NAME, ENV_NAME, STATE_NAME = "demo.yaml", "demo.env", "state.db"
+SF_SECRET_ENV, HS_TOKEN_ENV = "CB_DEMO_SF_CLIENT_SECRET", "CB_DEMO_HS_TOKEN"
+#: Decision kinds that are changes made in a target.
+CHANGE_KINDS = {
+    Kind.CREATED_PERSON.value: "created",
+    Kind.ADDED.value: "added",
+    Kind.REMOVED.value: "removed",
+    Kind.STATUS_CHANGED.value: "status",
+}
 
 DEMO_CONFIG = """\
-# The demo company's client file, written by `campaign-bridge demo`. Edit it and run
-#   campaign-bridge plan {config}        (dry run)
-#   campaign-bridge sync {config}
+# The demo company's client file, written by `campaign-bridge demo`. Edit the rules freely: later demo
+# runs keep your edits (they only update the sandbox URLs if those change). Delete it to get this back.
+# Salesforce and HubSpot here are the project's local sandboxes; their state is saved in this folder.
+#
+# Run it again: `campaign-bridge demo --dir {folder}`, or by hand against the saved sandboxes:
+#   campaign-bridge sandbox serve --state {folder}         # terminal 1; Ctrl-C saves their state back
+#   set -a; . {env}; set +a                                 # terminal 2: the secrets named below
+#   campaign-bridge plan {config}                           # dry run; then `sync`, `conflicts`, `explain`
 client: demo
 state: sqlite:///{state}
 connections:
-  crm: {{type: memory-crm, store: demo-crm, path: {crm}}}
-  ma:  {{type: memory-ma, store: demo-ma, path: {ma}}}
+  sf:
+    type: salesforce
+    instance_url: {sf_url}
+    login_url: {sf_url}                 # the sandbox is its own My Domain
+    ca_bundle: {ca_bundle}              # the sandbox's test CA
+    auth: {{method: client_credentials, client_id: {sf_client_id}, client_secret: "${{{sf_secret_env}}}"}}
+  hs:
+    type: hubspot
+    base_url: {hs_url}
+    auth: {{method: private_app, token: "${{{hs_token_env}}}"}}
 rules:
-  # CRM → MA: people who registered for or attended the webinar go to a nurture list.
+  # CRM → MA: people who registered for or attended the webinar go to a nurture list (and leave it
+  # when they leave the campaign: mirror removes only what this rule added).
   - name: webinar-to-nurture
-    from: {{connection: crm, campaign: "Webinar 2026-Q4", member_status: [Registered, Attended]}}
-    to:   {{connection: ma, list: "Webinar Q4 nurture"}}
+    from: {{connection: sf, campaign: "Webinar 2026-Q4", member_status: [Registered, Attended]}}
+    to:   {{connection: hs, list: "Webinar Q4 nurture"}}
     mode: mirror
     schedule: {{every: 5m}}
-  # MA → CRM: people who asked for pricing in the last 30 days become campaign members.
+  # MA → CRM: people who asked for pricing in the last 30 days; unknown people become leads.
   - name: pricing-requests-to-crm
     from:
-      connection: ma
+      connection: hs
       segment:
         all:
           - {{field: last_form_submitted, eq: "Pricing request"}}
           - {{field: last_form_submitted_at, within: 30d}}
-    to:   {{connection: crm, campaign: "Pricing interest 2026", status: Responded}}
+    to:   {{connection: sf, campaign: "Pricing interest 2026", status: Responded}}
     match: {{prefer: contact, create_missing: lead}}
     mode: additive
     schedule: {{cron: "*/15 * * * *"}}
-  # MA → CRM: hard bounces and people with four or more soft bounces, for the sales team to check.
+  # MA → CRM: hard bounces and four or more bounces, for sales to fix the address.
   - name: bounces-to-crm
     from:
-      connection: ma
+      connection: hs
       segment:
         any:
           - {{field: hard_bounced, eq: true}}
           - {{field: soft_bounce_count, gte: 4}}
-    to:   {{connection: crm, campaign: "Email health 2026", status: Bounced}}
+    to:   {{connection: sf, campaign: "Email health 2026", status: Bounced}}
     match: {{prefer: contact, create_missing: skip}}
+  # MA → CRM: known contacts with no activity for 60 days, for a win-back sequence.
+  - name: gone-quiet-to-winback
+    from:
+      connection: hs
+      segment:
+        all:
+          - {{field: last_activity_at, exists: true}}
+          - {{field: last_activity_at, not_within: 60d}}
+    to:   {{connection: sf, campaign: "Win-back 2026", status: Gone quiet}}
+    match: {{prefer: contact, create_missing: skip}}
+  # MA → CRM: a DYNAMIC HubSpot list (HubSpot computes it) read as a source. It cannot be a target.
+  - name: clickers-to-crm
+    from: {{connection: hs, list: "Clicked a marketing email"}}
+    to:   {{connection: sf, campaign: "Email engagement 2026", status: Clicked}}
+    match: {{prefer: contact, create_missing: skip}}
+    mode: mirror
 """
 
 
-def _seed_crm(crm: MemoryData) -> None:
-    webinar = crm.add_container(
-        "Webinar 2026-Q4", ContainerKind.CAMPAIGN, [("Invited", False), ("Registered", False), ("Attended", True)]
-    )
-    pricing = crm.add_container("Pricing interest 2026", ContainerKind.CAMPAIGN, [("Sent", False), ("Responded", True)])
-    crm.add_container("Email health 2026", ContainerKind.CAMPAIGN, [("Checked", False), ("Bounced", True)])
-    people = {
-        "ada@northwind.example": ("Contact", "Attended"),
-        "grace@contoso.example": ("Contact", "Registered"),
-        "alan@fabrikam.example": ("Lead", "Registered"),
-        "edsger@tailspin.example": ("Contact", "Invited"),
-        "barbara@litware.example": ("Lead", "Attended"),
-    }
-    ids = {}
-    for email, (kind, status) in people.items():
-        ids[email] = crm.add_person(email, kind, first_name=email.split("@")[0].title(), company=email.split("@")[1])
-        crm.add_member(webinar, ids[email], status)
-    # The same person as a Lead and a Contact (a duplicate, common after list imports).
-    crm.add_person("linus@initech.example", "Lead", company="Initech")
-    crm.add_person("linus@initech.example", "Contact", company="Initech")
-    # A converted lead: the webinar membership follows the contact.
-    contact = crm.add_person("margaret@hooli.example", "Contact", company="Hooli")
-    lead = crm.add_person("margaret@hooli.example", "Lead", company="Hooli")
-    crm.add_member(webinar, lead, "Attended")
-    crm.convert(lead, contact)
-    # Contacts whose emails bounce in the MA system.
-    crm.add_person("bounced@initech.example", "Contact", company="Initech")
-    crm.add_person("soft@hooli.example", "Contact", company="Hooli")
-    # A member added by hand to the pricing campaign: never touched by the rules.
-    crm.add_member(pricing, crm.add_person("ken@umbrella.example", "Contact"), "Sent")
-
-
-def _seed_ma(ma: MemoryData, now: datetime) -> None:
-    ma.add_container("Webinar Q4 nurture", ContainerKind.STATIC_LIST)
-    ma.add_container("Engaged last 30 days", ContainerKind.DYNAMIC_LIST)
-    recent, old = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=90)).isoformat()
-    ma.add_person("ada@northwind.example", "contact", score=80, last_activity_at=recent)
-    ma.add_person(
-        "linus@initech.example",
-        "contact",
-        last_form_submitted="Pricing request",
-        last_form_submitted_at=recent,
-        score=55,
-    )
-    ma.add_person(
-        "new.buyer@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=recent
-    )
-    ma.add_person("stale@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=old)
-    ma.add_person(
-        "bad address@globex.example", "contact", last_form_submitted="Pricing request", last_form_submitted_at=recent
-    )
-    ma.add_person("bounced@initech.example", "contact", hard_bounced=True)
-    ma.add_person("soft@hooli.example", "contact", soft_bounce_count=5)
-    ma.add_person("quiet@litware.example", "contact", last_activity_at=old, soft_bounce_count=1)
-
-
 def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Seed (first time only), write the client file, run every rule; return what happened."""
+    """Seed (first time only), write the client file, run every rule; return what happened.
+
+    ``progress`` receives rich-markup lines for people (None: quiet). The result holds the folder, the
+    client file, ``seeded`` (a new company this run), ``changes`` and ``conflicts`` counts, ``changed``
+    (every change made, by rule) and ``runs`` (each rule's report, as ``campaign-bridge sync --json``).
+    """
     say = progress or (lambda _msg: None)
     directory.mkdir(parents=True, exist_ok=True)
-    crm_path, ma_path, config_path = directory / "crm.json", directory / "ma.json", directory / CONFIG_NAME
-    first = not crm_path.exists()
-    for store in ("demo-crm", "demo-ma"):
-        drop_memory_store(store)
-    if first:
-        now = datetime.now(UTC)
-        _seed_crm(MemoryData(crm_path))
-        _seed_ma(MemoryData(ma_path), now)
-    config_path.write_text(
-        DEMO_CONFIG.format(
-            config=config_path, state=(directory / "state.db").resolve(), crm=crm_path.resolve(), ma=ma_path.resolve()
-        )
-    )
-    say(f"[bold]campaign-bridge demo[/bold]: {'seeded a new' if first else 'reusing the'} demo company in {directory}/")
-    say(f"client file: {config_path} (read it, edit it, then `campaign-bridge plan {config_path}`)")
-    config = load_config(config_path)
-    runs = []
-    with open_client(config) as client:
-        engine = Engine(config, client.store, client.connectors)
-        for rule in config.rules:
-            report = engine.sync(rule.name)
-            runs.append(report.as_json())
-            if progress is not None:
-                from campaign_bridge.cli import _print_report
-
-                _print_report(report)
-    changed = sum(r["counts"].get(k, 0) for r in runs for k in ("added", "removed", "status_changed"))
+    fresh = not ((directory / SALESFORCE_FILE).exists() and (directory / HUBSPOT_FILE).exists())
+    if fresh:
+        _forget_state(directory)  # a ledger without its sandboxes (or from an older demo) would mislead
+    runs: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    with SandboxPair(directory) as pair:
+        try:
+            if not pair.restored:
+                now = datetime.now(UTC)
+                seed_salesforce(pair.salesforce.state, now)
+                seed_hubspot(pair.hubspot.state, now)
+            config_path, environ = write_client_files(directory, pair)
+            say(
+                f"[bold]campaign-bridge demo[/bold]: {'seeded a new' if fresh else 'reusing the'} demo company "
+                f"in {directory}/ (Salesforce {pair.salesforce.instance_url}, HubSpot {pair.hubspot.url})"
+            )
+            say(
+                f"client file: {config_path} (read it, edit its rules, run `campaign-bridge demo` again: edits are kept)"
+            )
+            config = load_config(config_path, environ={**os.environ, **environ})
+            with open_client(config) as client:
+                engine = Engine(config, client.store, client.connectors)
+                for rule in config.rules:
+                    report = engine.sync(rule.name)
+                    mine = _changes(report)
+                    runs.append({**report.as_json(), "changed": mine})
+                    changed.extend(mine)
+                    if progress is not None:
+                        _show(report, mine)
+        finally:
+            pair.save()
+    conflicts = sum(len(r["conflicts"]) for r in runs)
     say(
-        f"{changed} changes applied; {sum(len(r['conflicts']) for r in runs)} conflicts logged. "
+        f"{len(changed)} changes applied; {conflicts} conflicts logged. "
         + ("Run `campaign-bridge demo` again: it finds nothing to change." if changed else "Nothing to change.")
     )
     say(f"Why is someone (not) in a list?  campaign-bridge explain linus@initech.example -c {config_path}")
-    return {"directory": str(directory), "config": str(config_path), "changes": changed, "runs": runs}
+    return {
+        "directory": str(directory),
+        "config": str(config_path),
+        "seeded": fresh,
+        "changes": len(changed),
+        "conflicts": conflicts,
+        "changed": changed,
+        "runs": runs,
+    }
+
+
+def write_client_files(directory: Path, pair: SandboxPair) -> tuple[Path, dict[str, str]]:
+    """Write ``demo.yaml`` for the sandboxes as they run now, and ``demo.env`` with its secrets."""
+    info = pair.connection_info()
+    sf, hs = info["salesforce"], info["hubspot"]
+    environ = {
+        SF_SECRET_ENV: sf["auth"]["client_credentials"]["client_secret"],
+        HS_TOKEN_ENV: hs["auth"]["private_app"]["token"],
+    }
+    config_path, env_path = directory / CONFIG_NAME, directory / ENV_NAME
+    if config_path.exists() and pair.saved_urls is not None:
+        text = config_path.read_text()
+        for old, new in zip(pair.saved_urls, (sf["instance_url"], hs["base_url"]), strict=True):
+            text = text.replace(old, new)
+        config_path.write_text(text)
+    else:
+        _write_config(directory, config_path, env_path, sf, hs)
+    env_path.write_text(
+        "# Secrets of the demo's local sandboxes, named by demo.yaml. Load with: set -a; . demo.env; set +a\n"
+        + "".join(f"{name}={value}\n" for name, value in environ.items())
+    )
+    env_path.chmod(0o600)
+    return config_path, environ
+
+
+def _write_config(directory: Path, config_path: Path, env_path: Path, sf: dict[str, Any], hs: dict[str, Any]) -> None:
+    config_path.write_text(
+        DEMO_CONFIG.format(
+            folder=directory,
+            config=config_path,
+            env=env_path,
+            state=(directory / STATE_NAME).resolve(),
+            sf_url=sf["instance_url"],
+            ca_bundle=Path(sf["ca_bundle"]).resolve(),
+            sf_client_id=sf["auth"]["client_credentials"]["client_id"],
+            sf_secret_env=SF_SECRET_ENV,
+            hs_url=hs["base_url"],
+            hs_token_env=HS_TOKEN_ENV,
+        )
+    )
+
+
+def _forget_state(directory: Path) -> None:
+    for name in (STATE_NAME, f"{STATE_NAME}-wal", f"{STATE_NAME}-shm", f"{STATE_NAME}-journal"):
+        (directory / name).unlink(missing_ok=True)
+
+
+def _changes(report: RunReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "rule": report.rule,
+            "change": CHANGE_KINDS[d.kind.value],
+            "email": d.email,
+            "detail": d.detail,
+            "in": d.container,
+        }
+        for d in report.decisions
+        if d.kind.value in CHANGE_KINDS
+    ]
+
+
+def _show(report: RunReport, changes: list[dict[str, Any]]) -> None:
+    from campaign_bridge.cli import _print_report, out
+
+    _print_report(report)
+    for c in changes:
+        out.print(f"  {c['change']:<8} {c['email']}: {c['detail']} in {c['in']}", markup=False, highlight=False)

@@ -19,8 +19,8 @@ class SalesforceServer(SandboxServer):
     ``POST /__sandbox/expire-sessions``, ``POST /__sandbox/daily-limit`` (``{"limit": n | null}``) and
     ``POST /__sandbox/reset-usage``. Like every control action they are never logged nor faulted."""
 
-    def __init__(self, app: SalesforceApp, state: SalesforceState, *, tls: TlsFiles) -> None:
-        super().__init__(app, tls=tls)
+    def __init__(self, app: SalesforceApp, state: SalesforceState, *, tls: TlsFiles, port: int = 0) -> None:
+        super().__init__(app, tls=tls, port=port)
         self.state = state
 
     def control(self, request: Request) -> Response:
@@ -47,7 +47,8 @@ class SalesforceSandbox:
     """A local Salesforce REST/SOAP-login/Bulk 2.0 API for the unmodified simple-salesforce client.
 
     ``daily_limit`` is the org's daily API allocation (None: unlimited); ``tls`` the certificate files
-    to serve with (a throw-away CA is generated when None); ``clock`` stamps record changes.
+    to serve with (a throw-away CA is generated when None); ``clock`` stamps record changes; ``port`` the
+    loopback port to listen on (0: a free one; ``OSError`` when a given one is taken).
 
     Direct session::
 
@@ -59,12 +60,17 @@ class SalesforceSandbox:
     """
 
     def __init__(
-        self, daily_limit: int | None = None, *, tls: TlsFiles | None = None, clock: Clock | None = None
+        self,
+        daily_limit: int | None = None,
+        *,
+        tls: TlsFiles | None = None,
+        clock: Clock | None = None,
+        port: int = 0,
     ) -> None:
         self.state = SalesforceState(daily_limit=daily_limit, clock=clock)
         self.tls = tls or make_tls()
         self.app = SalesforceApp(self.state, lambda: self.instance_url)
-        self.server = SalesforceServer(self.app, self.state, tls=self.tls)
+        self.server = SalesforceServer(self.app, self.state, tls=self.tls, port=port)
         self._session_id: str | None = None
 
     def start(self) -> SalesforceSandbox:

@@ -187,6 +187,9 @@ LEAD = ObjectDef(
         FieldDef("Phone", "phone"),
         FieldDef("Status", "picklist", nillable=False),
         FieldDef("LeadSource", "picklist"),
+        FieldDef("Country", "string"),
+        # The latest due date of the record's tasks and events; Salesforce maintains it (see set_last_activity).
+        _read_only("LastActivityDate", "date"),
         _read_only("IsConverted", "boolean"),
         _ref("ConvertedContactId", "Contact", "ConvertedContact", createable=False, updateable=False),
         _ref("ConvertedAccountId", "Account", "ConvertedAccount", createable=False, updateable=False),
@@ -205,6 +208,8 @@ CONTACT = ObjectDef(
         FieldDef("Title", "string"),
         FieldDef("Phone", "phone"),
         FieldDef("LeadSource", "picklist"),
+        FieldDef("MailingCountry", "string"),
+        _read_only("LastActivityDate", "date"),
         _ref("AccountId", "Account", "Account"),
     ),
 )

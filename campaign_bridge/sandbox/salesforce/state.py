@@ -180,6 +180,16 @@ class SalesforceState(Store):
         }
         return self.create("Lead", **values)
 
+    def set_last_activity(self, lead_or_contact_id: str, day: date | None) -> None:
+        """Set a Lead's or Contact's ``LastActivityDate``, which the API cannot write (Salesforce derives it
+        from tasks and events, which the sandbox does not model). Raises RecordError for an unknown id."""
+        with self.lock:
+            found = self.record(lead_or_contact_id)
+            if found is None or found[0].name not in ("Lead", "Contact") or found[1]["IsDeleted"]:
+                raise RecordError("INVALID_CROSS_REFERENCE_KEY", f"no live Lead or Contact {lead_or_contact_id}")
+            obj, rec = found
+            self.modify(obj, rec, {"LastActivityDate": day})
+
     def add_account(self, name: str, **fields: Any) -> str:
         return self.create("Account", Name=name, **fields)
 

@@ -1,0 +1,73 @@
+"""``campaign-bridge sandbox serve``: the Salesforce and HubSpot sandboxes as local servers.
+
+Prints one JSON line (see ``SandboxPair.connection_info``) and serves until SIGINT or SIGTERM, then exits
+0. What clients create through the APIs lives as long as the process; with ``--state DIR`` (a demo
+folder) the sandboxes start from the state saved there and save it back on exit, so
+``campaign-bridge sync DIR/demo.yaml`` can run against them in between demo runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+
+@click.group()
+def sandbox() -> None:
+    """Local emulators of the vendor APIs, for trying rules without touching a real system."""
+
+
+@sandbox.command()
+@click.option(
+    "--seed",
+    type=click.Choice(["demo", "none"]),
+    default="demo",
+    show_default=True,
+    help="Start with the demo company, or empty. Ignored when --state holds saved sandboxes.",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Load the sandboxes saved in this folder (e.g. campaign-bridge-demo) and save them back on exit.",
+)
+def serve(seed: str, state_dir: str | None) -> None:
+    """Serve both sandboxes on free loopback ports; print one JSON line with URLs and credentials."""
+    # Imported here: the sandboxes pull in TLS and JWT libraries every other command can do without.
+    from campaign_bridge.sandbox.demo_company import seed_hubspot, seed_salesforce
+    from campaign_bridge.sandbox.pair import SandboxPair
+
+    folder = Path(state_dir) if state_dir else None
+    try:
+        pair = SandboxPair(folder)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if seed == "demo" and not pair.restored:
+        now = datetime.now(UTC)
+        seed_salesforce(pair.salesforce.state, now)
+        seed_hubspot(pair.hubspot.state, now)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    pair.start()
+    try:
+        info = {**pair.connection_info(), "state": str(folder) if folder else None, "pid": os.getpid()}
+        click.echo(json.dumps(info), nl=True)
+        while not stop.wait(1.0):  # a timed wait: signal handlers run between waits on every platform
+            pass
+    finally:
+        pair.stop()
+        if folder is not None:
+            pair.save()

@@ -1,0 +1,180 @@
+"""The engine end to end with Salesforce as the target: a HubSpot list (its sandbox, hubspot-api-client) feeds a
+Salesforce campaign (its sandbox over HTTPS, simple-salesforce), with the state in SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from campaign_bridge.config.loader import load_config_text
+from campaign_bridge.config.models import ClientConfig
+from campaign_bridge.connectors.base import Connector
+from campaign_bridge.connectors.hubspot import HubSpotConnector, HubSpotSettings
+from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.sandbox.hubspot import HubSpotSandbox
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from campaign_bridge.sync.engine import Engine
+from campaign_bridge.sync.plan import RunReport
+from campaign_bridge.sync.store.store import Store
+from tests.contract.harness_salesforce import no_wait_policy, settings_for
+
+RULE = "hot-leads-to-sf"
+CONFIG = """\
+client: e2e
+state: sqlite:///{state}
+connections:
+  sf:
+    type: salesforce
+    instance_url: {sf_url}
+    login_url: {sf_url}
+    ca_bundle: {ca}
+    auth: {{method: client_credentials, client_id: {client_id}, client_secret: "${{SF_SECRET}}"}}
+  hs:
+    type: hubspot
+    base_url: {hs_url}
+    auth: {{method: private_app, token: "${{HS_TOKEN}}"}}
+rules:
+  - name: {rule}
+    from: {{connection: hs, list: "Hot leads"}}
+    to:   {{connection: sf, campaign: "Nurture 2026", status: Responded}}
+    match: {{prefer: contact, create_missing: skip}}
+    mode: mirror
+"""
+
+
+@dataclass
+class World:
+    sf: SalesforceSandbox
+    hs: HubSpotSandbox
+    config: ClientConfig
+    store: Store
+    campaign: str
+    hot_list: str
+    on_progress: list[Callable[[str, int, int], None]] = field(default_factory=list)
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    engine: Engine | None = None
+
+    def start_process(self) -> None:
+        """New connectors and engine, as each ``campaign-bridge sync`` process has."""
+        self.close()
+        self.connectors = {
+            "sf": SalesforceConnector("sf", settings_for(self.sf), policy=no_wait_policy(), bulk_poll_seconds=0),
+            "hs": HubSpotConnector(
+                "hs", HubSpotSettings(base_url=self.hs.url, auth={"method": "private_app", "token": self.hs.token})
+            ),
+        }
+        self.engine = Engine(self.config, self.store, self.connectors, progress=self._progress)
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        for hook in self.on_progress:
+            hook(stage, done, total)
+
+    def close(self) -> None:
+        for c in self.connectors.values():
+            c.close()
+
+    def run(self) -> RunReport:
+        assert self.engine is not None
+        return self.engine.sync(RULE)
+
+    def members(self) -> dict[str, str]:
+        """``{email: status}`` of the Salesforce campaign."""
+        out = {}
+        for person, status in self.sf.state.members(self.campaign).items():
+            record = self.sf.state.get(person)
+            assert record is not None
+            out[record["Email"]] = status
+        return out
+
+    def people(self, emails: list[str]) -> list[str]:
+        """Contacts in both systems; returns their HubSpot ids."""
+        self.sf.state.bulk_add_contacts(list(emails))
+        return self.hs.state.bulk_add_contacts(emails)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with SalesforceSandbox(daily_limit=100_000) as sf, HubSpotSandbox() as hs:
+        creds = sf.credentials
+        text = CONFIG.format(
+            state=tmp_path / "state.db",
+            sf_url=sf.instance_url,
+            ca=sf.ca_bundle,
+            client_id=creds["client_id"],
+            hs_url=hs.url,
+            rule=RULE,
+        )
+        config = load_config_text(text, "e2e.yaml", {"SF_SECRET": creds["client_secret"], "HS_TOKEN": hs.token})
+        store = Store(config.state_url)
+        campaign = sf.state.add_campaign("Nurture 2026", statuses=[("Sent", False), ("Responded", True)])
+        w = World(sf, hs, config, store, campaign, hs.state.add_list("Hot leads", "MANUAL"))
+        w.start_process()
+        try:
+            yield w
+        finally:
+            w.close()
+            store.close()
+
+
+def test_mirror_rule_leaves_members_added_by_hand_alone(world: World) -> None:
+    a, b, c = world.people(["a@x.example", "b@x.example", "c@x.example"])
+    [z] = world.sf.state.bulk_add_contacts(["z@x.example"])
+    world.sf.state.add_member(world.campaign, z, "Sent")  # sales added Z by hand
+    b_contact = next(i for i, r in world.sf.state.tables["Contact"].items() if r["Email"] == "b@x.example")
+    world.sf.state.add_member(world.campaign, b_contact, "Sent")  # …and B, who is also in the list
+    world.hs.state.add_list_members(world.hot_list, [a, b, c])
+
+    first = world.run()
+    assert first.status == "ok"
+    assert world.members() == {
+        "a@x.example": "Responded",
+        "b@x.example": "Responded",  # already there: its status moves forward, never back
+        "c@x.example": "Responded",
+        "z@x.example": "Sent",
+    }
+
+    world.hs.state.remove_list_members(world.hot_list, [a, b])
+    second = world.run()
+    assert second.status == "ok"
+    assert second.counts.get("removed") == 1
+    # A left because this rule added A; B and Z stay because people put them there.
+    assert world.members() == {"b@x.example": "Responded", "c@x.example": "Responded", "z@x.example": "Sent"}
+
+
+def test_daily_limit_stops_the_run_cleanly_and_the_next_day_resumes(world: World) -> None:
+    emails = [f"p{i:03d}@x.example" for i in range(250)]
+    world.hs.state.add_list_members(world.hot_list, world.people(emails))
+    org = world.sf.state
+
+    def other_integration_spends_the_rest(stage: str, done: int, total: int) -> None:
+        if stage == "apply" and done == 200:  # after the first Collections call of 200
+            with org.lock:
+                org.api_usage = org.daily_limit or 0
+
+    world.on_progress.append(other_integration_spends_the_rest)
+    stopped = world.run()
+    assert stopped.status == "stopped"
+    assert "daily API limit" in stopped.message
+    assert stopped.counts.get("added") == 200
+    assert len(world.members()) == 200
+    # What reached Salesforce is recorded as this rule's; what did not is not recorded as present.
+    ledger = world.store.ledger(RULE)
+    present = {k for k, row in ledger.items() if row.state == "present"}
+    assert len(present) == 200
+    assert all(ledger[k].owned for k in present)
+    assert world.store.watermark(RULE)[0] is None  # the run did not finish: nothing to resume from but the source
+
+    world.on_progress.clear()
+    org.reset_usage()  # a new day, and the next scheduled `campaign-bridge sync`
+    world.start_process()
+    resumed = world.run()
+    assert resumed.status == "ok", resumed.message
+    assert resumed.counts.get("added") == 50
+    assert world.members() == dict.fromkeys(emails, "Responded")
+
+    idle = world.run()
+    assert idle.status == "ok"
+    assert (len(idle.adds), len(idle.removals), len(idle.status_changes)) == (0, 0, 0)
