@@ -25,6 +25,7 @@ from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, FatalError, LeaseHeldError
 from campaign_bridge.reconciler.cli import reconcile
 from campaign_bridge.sandbox.serve import sandbox
+from campaign_bridge.service.command import serve
 from campaign_bridge.sync.plan import RunReport
 
 # Scripts and CI get wide, uncoloured tables rather than wrapping at 80 columns.
@@ -324,6 +325,7 @@ def demo(directory: str, as_json: bool) -> None:
 # Commands that live with their parts.
 main.add_command(reconcile)
 main.add_command(sandbox)
+main.add_command(serve)
 
 
 if __name__ == "__main__":  # pragma: no cover
