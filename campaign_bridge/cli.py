@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,9 +114,17 @@ def _run(config_file: str, rule: str | None, as_json: bool, full: bool, dry: boo
     names = [config.rule(rule).name] if rule else [r.name for r in config.rules if r.enabled]
     reports: list[RunReport] = []
     code = 0
+    # SIGTERM (a deploy, systemd, Kubernetes) finishes the batch in flight, then stops: resumable.
+    stop = threading.Event()
+    handle = not dry and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if handle else None
     with open_client(config) as client, _progress(not as_json and err.is_terminal) as progress:
-        engine = Engine(config, client.store, client.connectors, progress=progress)
+        engine = Engine(config, client.store, client.connectors, progress=progress, should_stop=stop.is_set)
         for name in names:
+            if stop.is_set():
+                reports.append(RunReport(name, "sync", status="stopped", message="not run: stopped on request"))
+                code = max(code, EXIT_FAILED)
+                continue
             try:
                 report = engine.plan(name, full=full) if dry else engine.sync(name, full=full)
             except LeaseHeldError as exc:
@@ -128,6 +138,8 @@ def _run(config_file: str, rule: str | None, as_json: bool, full: bool, dry: boo
                 code = max(code, EXIT_HELD)
             elif report.status in ("failed", "stopped", "partial"):
                 code = max(code, EXIT_FAILED)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
     if as_json:
         click.echo(json.dumps([r.as_json() for r in reports], indent=2, default=str))
     else:

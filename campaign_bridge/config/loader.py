@@ -75,8 +75,16 @@ def _construct(node: yaml.Node, path: Path_, doc: Located) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), doc) for i, item in enumerate(node.value)]
-    # Scalars: let PyYAML's safe resolver decide the type (int, bool, null…) as usual.
-    return yaml.safe_load(yaml.serialize(node)) if node.tag != "tag:yaml.org,2002:str" else node.value
+    # Scalars: PyYAML's safe constructor decides the type (int, bool, null…) as usual. An empty value
+    # (``rules:`` with nothing after it) is null, not a parse error.
+    if node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # e.g. `!!int x`, a date like 2026-13-45
+        line = node.start_mark.line + 1
+        what = getattr(exc, "problem", None) or exc
+        raise ConfigError([Problem(doc.file, line, f"YAML value {node.value!r} cannot be read: {what}")]) from None
 
 
 def parse_yaml(text: str, file: str) -> Located:
@@ -297,7 +305,8 @@ def load_config_text(text: str, file: str = "<text>", environ: Mapping[str, str]
         config = config.model_copy(
             update={"connections": connections, "rules": tuple(r for _, r in rules), "rule_lines": lines}
         )
-        known = set(doc.data.get("connections") or {})
+        raw_connections = doc.data.get("connections")
+        known = set(raw_connections) if isinstance(raw_connections, dict) else set()
         problems.extend(semantic_problems(config, rules, doc, known_connections=known))
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.line or 0, p.message)))

@@ -96,7 +96,10 @@ class Engine:
         report = RunReport(rule.name, "plan" if dry else "sync")
         now = self.clock()
         if not dry:
-            if not self.store.try_lease(rule.name, self.holder, now + timedelta(seconds=LEASE_SECONDS), now):
+            expires = now + timedelta(seconds=LEASE_SECONDS)
+            if not self.store.try_lease(rule.name, self.holder, expires, now) and not self._take_from_dead(
+                rule.name, expires
+            ):
                 raise LeaseHeldError(f"rule {rule.name!r} is running in another worker; this run did nothing")
             report.run_id = self.store.start_run(self.config.client, rule.name, report.mode, now)
         before = {name: c.usage().calls for name, c in self.connectors.items()}
@@ -115,6 +118,17 @@ class Engine:
                 self.store.release_lease(rule.name, self.holder)
         self._finish(rule, report, before, started, now, dry)
         return report
+
+    def _take_from_dead(self, rule: str, expires: datetime) -> bool:
+        """Take the lease of a worker of this host whose process is gone (killed, crashed): the next run
+        need not wait ``LEASE_SECONDS`` for it. A worker elsewhere is never presumed dead."""
+        holder = self.store.lease_holder(rule)
+        host, _, rest = (holder or "").partition(":")
+        pid = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid.isdigit() or holder == self.holder or _alive(int(pid)):
+            return False
+        assert holder is not None
+        return self.store.take_over_lease(rule, holder, self.holder, expires)
 
     def _finish(
         self, rule: Rule, report: RunReport, before: dict[str, int], started: float, now: datetime, dry: bool
@@ -271,7 +285,8 @@ class Engine:
             report.status = "partial" if report.status == "running" else report.status
 
     def _retryable(self, rule: Rule) -> set[str]:
-        return self.store.ledger_keys_in_state(rule.name, ("failed",))
+        """Persons whose last write did not reach a final state: failed, or pending (a run died mid-batch)."""
+        return self.store.ledger_keys_in_state(rule.name, ("failed", "pending"))
 
     def _desired(
         self, rule: Rule, upserts: list[dict[str, Any]], deletes: list[str], leaving: set[str], full: bool
@@ -314,7 +329,9 @@ class Engine:
             if row is not None and row.state in ("dead", "rejected", "blocked") and key in desired:
                 continue  # terminal until `campaign-bridge retry` or a change of rule
             if key in desired:
-                if row is None or row.state == "failed":
+                # A pending row is an add whose outcome was never recorded (the run died mid-batch):
+                # send it again; its ownership was claimed before the first send.
+                if row is None or row.state in ("failed", "pending"):
                     if row is not None and row.attempts >= max_attempts:
                         continue
                     report.adds.append(
@@ -346,9 +363,9 @@ class Engine:
                 continue
             if row is None:
                 continue
-            if mode is Mode.ADDITIVE and row.state == "present":
+            if mode is Mode.ADDITIVE and row.state in ("present", "pending"):
                 continue
-            if row.owned and row.state in ("present", "failed"):
+            if row.owned and row.state in ("present", "failed", "pending"):
                 report.removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=True))
             else:
                 report.decisions.append(
@@ -468,7 +485,7 @@ class Engine:
         self, rule: Rule, target: _Target, report: RunReport, ledger: dict[str, LedgerRow], now: datetime
     ) -> bool:
         """Apply the plan in batches; True when every item reached a final state."""
-        conn, container = target.connector, target.container
+        conn = target.connector
         clean = True
         releases = [i for i in report.removals if not i.owned]
         removals = [i for i in report.removals if i.owned]
@@ -498,28 +515,41 @@ class Engine:
                 report.message = "stopped on request after the current batch; the next run continues"
                 return False
             batch = work[i : i + step]
-            changes = [Change(it.action, it.target, it.status, it.replace) for it in batch if it.target is not None]
-            try:
-                outcomes = conn.apply_changes(container, changes)
-            except TransientError as exc:
-                outcomes = [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
+            outcomes = self._send(rule, target, batch, now)
             follow_up.extend(self._record(rule, target, report, batch, outcomes, now))
             clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
             done += len(batch)
             self.progress("apply", done, total)
             self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
-        if follow_up:
-            changes = [Change(it.action, it.target, it.status, it.replace) for it in follow_up if it.target is not None]
-            for j in range(0, len(changes), step):
-                try:
-                    outcomes = conn.apply_changes(container, changes[j : j + step])
-                except TransientError as exc:
-                    outcomes = [
-                        ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes[j : j + step]
-                    ]
-                self._record(rule, target, report, follow_up[j : j + step], outcomes, now)
-                clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+        follow_up = [it for it in follow_up if it.target is not None]
+        for j in range(0, len(follow_up), step):
+            batch = follow_up[j : j + step]
+            outcomes = self._send(rule, target, batch, now)
+            self._record(rule, target, report, batch, outcomes, now)
+            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
         return clean
+
+    def _send(self, rule: Rule, target: _Target, batch: list[Item], now: datetime) -> list[ChangeOutcome]:
+        """Record the intent of the batch's adds, then send it; one outcome per item with a target.
+
+        Each add is written to the ledger as ``pending`` and owned *before* the batch leaves, so a run
+        killed between the vendor's answer and ``_record`` leaves a row saying "this rule may have added
+        it": the next run sends the add again, and a member it then finds present is the rule's own (a
+        mirror rule removes it when it leaves the source) rather than an orphan nobody removes.
+        """
+        sendable = [it for it in batch if it.target is not None]
+        intents = [
+            (dataclasses.replace(it, status=None, owned=True), None, "pending", None)
+            for it in sendable
+            if it.action is ChangeAction.ADD
+        ]
+        if intents:
+            self._write_rows(rule, target, intents, now)
+        changes = [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
+        try:
+            return target.connector.apply_changes(target.container, changes)
+        except TransientError as exc:
+            return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
 
     def _release(self, rule: Rule, items: list[Item]) -> None:
         """Forget members this rule no longer wants but does not own; hand shared ones to the other rule."""
@@ -700,6 +730,17 @@ class Engine:
                 }
             )
         self.store.write_ledger(out, deletes or [])
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ref(row: LedgerRow | None) -> RecordRef | None:

@@ -1,7 +1,8 @@
 """Property: whatever happens in between, repeated runs converge to exactly the desired membership.
 
 Random source changes, random manual edits in the target (by people, on members the rule never added),
-and random crashes between apply batches. After the dust settles the target holds exactly the source's
+and random crashes between apply batches or inside one (after the target applied it, before its outcomes
+were recorded). After the dust settles the target holds exactly the source's
 qualifying members plus the hand-added ones; no hand-added member was ever removed by the rule; and a
 run with nothing to do writes nothing.
 """
@@ -40,6 +41,7 @@ ops = st.lists(
         st.tuples(st.just("manual_add"), st.integers(0, MANUAL_PEOPLE - 1)),
         st.tuples(st.just("manual_remove"), st.integers(0, MANUAL_PEOPLE - 1)),
         st.tuples(st.just("run"), st.one_of(st.none(), st.integers(0, 4))),
+        st.tuples(st.just("run_mid"), st.integers(0, 4)),
     ),
     min_size=1,
     max_size=25,
@@ -50,6 +52,8 @@ ops = st.lists(
 @given(ops=ops)
 # A crash after the snapshot forgot a removed source record, before the removal reached the target.
 @example(ops=[("src_add", 0), ("run", None), ("src_remove", 0), ("run", 0)])
+# A crash after the target applied an add, before the run recorded it: the add is still the rule's own.
+@example(ops=[("src_add", 0), ("run_mid", 0), ("src_remove", 0), ("run", None)])
 def test_runs_converge_and_never_remove_what_they_do_not_own(ops: list[tuple[str, int | None]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         w = World(Path(tmp))
@@ -68,7 +72,7 @@ def _scenario(w: World, ops: list[tuple[str, int | None]]) -> None:
     cfg = w.config(RULE)
     hand_added: set[str] = set()
 
-    def run(crash_after: int | None) -> None:
+    def run(crash_after: int | None, *, mid_batch: bool = False) -> None:
         engine = w.engine(cfg)
         ma = engine.connectors["ma"]
         assert isinstance(ma, MemoryMA)
@@ -78,10 +82,13 @@ def _scenario(w: World, ops: list[tuple[str, int | None]]) -> None:
 
         def apply(container, changes):  # type: ignore[no-untyped-def]
             nonlocal batches
-            if crash_after is not None and batches >= crash_after:
+            if crash_after is not None and batches >= crash_after and not mid_batch:
                 raise Crash
             batches += 1
-            return real(container, changes)
+            outcomes = real(container, changes)
+            if crash_after is not None and batches > crash_after:
+                raise Crash  # the target applied the batch; the run never learns its outcomes
+            return outcomes
 
         ma.apply_changes = apply  # type: ignore[method-assign]
         before = {w.ma.people[p].email for p in w.ma.members(lst)} & {f"m{i}@x.com" for i in range(MANUAL_PEOPLE)}
@@ -105,6 +112,8 @@ def _scenario(w: World, ops: list[tuple[str, int | None]]) -> None:
         elif op == "manual_remove":
             w.ma.remove_member(lst, manual[arg])
             hand_added.discard(f"m{arg}@x.com")
+        elif op == "run_mid":
+            run(arg, mid_batch=True)
         else:
             run(arg)
         w.clock.tick(1)

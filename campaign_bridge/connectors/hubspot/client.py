@@ -95,6 +95,12 @@ class HubSpotClient:
         self._refresh_token = self._oauth.refresh_token.get_secret_value() if self._oauth else None
         self._token_expires_at = float("-inf")
         token = settings.auth.token.get_secret_value() if isinstance(settings.auth, PrivateAppAuth) else None
+        if not settings.verify_tls:
+            log.warning(
+                "%s: TLS certificate verification is OFF (verify_tls: false): anyone on the network path can "
+                "read and change this connection's traffic, tokens included",
+                connection,
+            )
         # urllib3 must not retry on its own: CallPolicy retries, and counts each attempt.
         no_retry = urllib3.Retry(total=0, redirect=0, raise_on_status=False)
         self._hubspot = hubspot.Client.create(

@@ -29,7 +29,7 @@ from campaign_bridge.connectors.salesforce.settings import (
     SalesforceSettings,
     SessionAuth,
 )
-from campaign_bridge.errors import AuthError, FatalError, TransientError
+from campaign_bridge.errors import AuthError, FatalError, RateLimitedError, TransientError
 
 #: Lifetime of a JWT bearer assertion; Salesforce accepts at most a few minutes.
 JWT_LIFETIME_SECONDS = 180
@@ -155,8 +155,8 @@ class Authenticator:
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
             error = body.get("error", "unknown_error") if isinstance(body, dict) else "unknown_error"
             detail = body.get("error_description", "") if isinstance(body, dict) else ""
-            if response.status_code >= 500:
-                raise TransientError(f"{self.name}: Salesforce login answered {response.status_code}: {error}")
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _busy(self.name, response, str(error))
             raise AuthError(f"{self.name}: Salesforce refused the login ({error}: {detail})")
         instance = body.get("instance_url") or self.settings.instance_url
         if not instance:
@@ -183,6 +183,8 @@ class Authenticator:
         )
         if response.status_code == 200 and values.get("sessionId") and values.get("serverUrl"):
             return LoginResult(values["sessionId"], _origin(values["serverUrl"]))
+        if response.status_code == 429:
+            raise _busy(self.name, response, "too many requests")
         if not values or response.status_code >= 502:
             raise self._unreadable(response)
         code = values.get("exceptionCode") or values.get("faultcode") or str(response.status_code)
@@ -202,10 +204,19 @@ class Authenticator:
             raise TransientError(f"{self.name}: Salesforce login failed ({type(exc).__name__})") from exc
 
     def _unreadable(self, response: requests.Response) -> TransientError | FatalError:
-        if response.status_code >= 500 or response.status_code == 200:
+        if response.status_code >= 500 or response.status_code in (200, 429):
             return TransientError(
                 f"{self.name}: Salesforce login answered {response.status_code} with an unreadable body"
             )
         return FatalError(
             f"{self.name}: Salesforce login answered {response.status_code} with an unreadable body; check login_url"
         )
+
+
+def _busy(name: str, response: requests.Response, error: str) -> TransientError:
+    """A login host that is overloaded (5xx) or asks us to slow down (429): retry, it is not a refusal."""
+    message = f"{name}: Salesforce login answered {response.status_code}: {error}"
+    if response.status_code != 429:
+        return TransientError(message)
+    retry_after = response.headers.get("Retry-After", "")
+    return RateLimitedError(message, retry_after=float(retry_after) if retry_after.isdigit() else None)

@@ -9,6 +9,7 @@ translated (``errors.TABLE``), an expired session is renewed once, and ``CallPol
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +29,7 @@ from campaign_bridge.errors import AuthError, QuotaExhaustedError
 from campaign_bridge.mapping.model import ApiUsage
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Stop before the org's own daily API usage passes ``1 - ORG_RESERVE_FRACTION`` of its allocation, so
 #: this integration never drains the quota every other integration of the org depends on.
@@ -144,6 +146,12 @@ class SalesforceClient:
         self.settings = settings
         self.policy = policy or CallPolicy()
         self.budget = ApiBudget(settings.api_budget, name)
+        if not settings.verify_tls and not settings.ca_bundle:
+            log.warning(
+                "%s: TLS certificate verification is OFF (verify_tls: false): anyone on the network path can "
+                "read and change this connection's traffic, credentials included. Use ca_bundle for a private CA.",
+                name,
+            )
         self.org = OrgUsage()
         self.session = metered_session(settings, self.budget, self.org, session)
         self.auth = Authenticator(name, settings, self.session)

@@ -112,6 +112,22 @@ class Store:
         except Exception:  # a concurrent insert won the race: the unique key decides
             return False
 
+    def lease_holder(self, rule: str) -> str | None:
+        """Who holds the rule's lease (expired or not), or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.leases.c.holder).where(t.leases.c.rule == rule)).scalar()
+
+    def take_over_lease(self, rule: str, dead_holder: str, holder: str, expires_at: datetime) -> bool:
+        """Take the lease from ``dead_holder`` (a worker known to be gone); False if it changed hands."""
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(t.leases)
+                    .where(t.leases.c.rule == rule, t.leases.c.holder == dead_holder)
+                    .values(holder=holder, expires_at=expires_at)
+                ).rowcount
+            )
+
     def release_lease(self, rule: str, holder: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(t.leases).where(t.leases.c.rule == rule, t.leases.c.holder == holder))
