@@ -144,6 +144,25 @@ def test_org_reserve_is_never_spent(sandbox: SalesforceSandbox, conn: Salesforce
     assert usage.used == sandbox.state.api_usage
 
 
+def test_a_long_lived_connector_resumes_when_the_org_has_calls_again(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    # `serve` keeps its connectors for days: yesterday's "limit spent" must not refuse calls for ever.
+    now = [0.0]
+    conn.client.org.monotonic = lambda: now[0]
+    sandbox.state.set_daily_limit(100)
+    sandbox.state.api_usage = 100
+    with pytest.raises(QuotaExhaustedError):
+        conn.list_containers()
+    sandbox.server.reset_log()
+    with pytest.raises(QuotaExhaustedError):
+        conn.list_containers()
+    assert sandbox.server.calls(QUERY_PATH) == 0  # within minutes: trusted, no call spent on asking
+    sandbox.state.reset_usage()  # the rolling 24 hours moved on
+    now[0] += conn.client.org.STALE_SECONDS
+    assert isinstance(conn.list_containers(), list)
+
+
 def test_transient_503_drop_and_garbage_are_retried(sandbox: SalesforceSandbox) -> None:
     patient = CallPolicy(attempts=5, sleep=lambda _: None)
     conn = SalesforceConnector("sf", settings_for(sandbox), policy=patient)

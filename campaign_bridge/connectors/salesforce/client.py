@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -59,11 +60,21 @@ def _query_more(sf: Salesforce, url: str) -> Any:
 
 
 class OrgUsage:
-    """The org's daily API counters as last reported in ``Sforce-Limit-Info`` (``api-usage=used/limit``)."""
+    """The org's daily API counters as last reported in ``Sforce-Limit-Info`` (``api-usage=used/limit``).
 
-    def __init__(self) -> None:
+    A reading is trusted for ``STALE_SECONDS``: Salesforce counts usage over a rolling 24 hours, so a
+    connector that lives on (in ``serve``) must not refuse calls for ever on a morning's reading. Once the
+    reading is stale the next call goes out and its answer gives a fresh one (or the 403 says it is still
+    spent): at most one call per ``STALE_SECONDS`` while the org is at its reserve.
+    """
+
+    STALE_SECONDS = 300.0
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.used: int | None = None
         self.limit: int | None = None
+        self.monotonic = monotonic
+        self._seen_at = float("-inf")
         self._lock = threading.Lock()
 
     def observe(self, header: str | None) -> None:
@@ -72,13 +83,19 @@ class OrgUsage:
         usage = Salesforce.parse_api_usage(header).get("api-usage")
         if usage is not None:
             with self._lock:
-                self.used, self.limit = usage.used, usage.total
+                self.used, self.limit, self._seen_at = usage.used, usage.total, self.monotonic()
+
+    def spent(self) -> None:
+        """Salesforce answered REQUEST_LIMIT_EXCEEDED: the allocation is used up, whatever the last header said."""
+        with self._lock:
+            self.used = self.limit = self.limit or self.used or 1
+            self._seen_at = self.monotonic()
 
     def check(self, connection: str) -> None:
         """Raise ``QuotaExhaustedError`` when the next call would eat into the org's reserve."""
         with self._lock:
-            used, limit = self.used, self.limit
-        if used is None or not limit:
+            used, limit, age = self.used, self.limit, self.monotonic() - self._seen_at
+        if used is None or not limit or age >= self.STALE_SECONDS:
             return
         if used >= limit * (1 - ORG_RESERVE_FRACTION):
             raise QuotaExhaustedError(
@@ -193,7 +210,10 @@ class SalesforceClient:
             try:
                 return fn(self.sf)
             except VENDOR_ERRORS as exc:
-                raise translate(exc, connection=self.name, endpoint=endpoint) from exc
+                error = translate(exc, connection=self.name, endpoint=endpoint)
+                if isinstance(error, QuotaExhaustedError):
+                    self.org.spent()
+                raise error from exc
 
         def attempt() -> T:
             try:
