@@ -51,6 +51,28 @@ def semantic_problems(
     return problems
 
 
+def invalid_rule_problems(raw_rules: list[object], valid: set[int], doc: Located, known: set[str]) -> list[Problem]:
+    """What can still be said of the rules that failed validation: the connections they name.
+
+    A rule with a misspelt key *and* a misspelt connection gets both problems in one ``validate``, not
+    the second one only after the first is fixed.
+    """
+    problems: list[Problem] = []
+    for i, raw in enumerate(raw_rules):
+        if i in valid or not isinstance(raw, dict):
+            continue
+        for alias in ("from", "to"):
+            endpoint = raw.get(alias)
+            name = endpoint.get("connection") if isinstance(endpoint, dict) else None
+            if isinstance(name, str) and name not in known:
+                problems.append(_unknown_connection(doc, ("rules", i, alias), name, known))
+    return problems
+
+
+def _unknown_connection(doc: Located, path: tuple[str | int, ...], name: str, known: set[str]) -> Problem:
+    return doc.problem((*path, "connection"), f"unknown connection {name!r}{did_you_mean(name, sorted(known))}")
+
+
 def _endpoint_problems(
     config: ClientConfig,
     doc: Located,
@@ -64,12 +86,7 @@ def _endpoint_problems(
     conn = config.connections.get(ep.connection)
     if conn is None:
         if ep.connection not in known:
-            out.append(
-                doc.problem(
-                    (*path, "connection"),
-                    f"unknown connection {ep.connection!r}{did_you_mean(ep.connection, sorted(known))}",
-                )
-            )
+            out.append(_unknown_connection(doc, path, ep.connection, known))
         return out
     system = conn.type
     sem = SEMANTICS[system]

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from campaign_bridge.config.checks import did_you_mean, semantic_problems
+from campaign_bridge.config.checks import did_you_mean, invalid_rule_problems, semantic_problems
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import ConnectionSettings
 from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
@@ -300,13 +300,14 @@ def load_config_text(text: str, file: str = "<text>", environ: Mapping[str, str]
             rules.append((i, Rule.model_validate(raw)))
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, doc, Rule, ("rules", i)))
+    raw_connections = doc.data.get("connections")
+    known = set(raw_connections) if isinstance(raw_connections, dict) else set()
+    problems.extend(invalid_rule_problems(raw_rules, {i for i, _ in rules}, doc, known))
     if config is not None:
         lines = {r.name: doc.line(("rules", i)) or 0 for i, r in rules}
         config = config.model_copy(
             update={"connections": connections, "rules": tuple(r for _, r in rules), "rule_lines": lines}
         )
-        raw_connections = doc.data.get("connections")
-        known = set(raw_connections) if isinstance(raw_connections, dict) else set()
         problems.extend(semantic_problems(config, rules, doc, known_connections=known))
     if problems:
         raise ConfigError(sorted(set(problems), key=lambda p: (p.line or 0, p.message)))

@@ -58,6 +58,19 @@ def test_five_mistakes_five_located_lines(tmp_path: Path) -> None:
     assert "'5x' is not a duration" in by_line["22"]
 
 
+def test_a_rule_with_two_mistakes_gets_both_at_once(tmp_path: Path) -> None:
+    # The misspelt mode makes the rule invalid; its misspelt connection must still be named, not
+    # discovered only after the first fix.
+    text = FIVE_MISTAKES.replace(
+        "from: {connection: crm, campaign: Webinar}\n    to: {connection: ma, list: Other}",
+        "from: {connection: crmm, campaign: Webinar}\n    to: {connection: ma, list: Other}",
+    )
+    code, output = _validate(tmp_path, text)
+    assert code == 2
+    assert "unknown connection 'crmm'; did you mean 'crm'?" in output
+    assert "mirorr" in output
+
+
 def test_valid_file_exits_zero(tmp_path: Path) -> None:
     code, output = _validate(tmp_path, FIVE_MISTAKES.split("rules:")[0].replace("stroe", "store") + "rules: []\n")
     assert code == 0, output
