@@ -90,16 +90,25 @@ class HubSpotConnector(Connector):
     ) -> Iterator[MemberRecord]:
         """Every member of the list (``since``/``until`` are ignored: HubSpot has no membership feed).
 
-        Memberships are paged 250 at a time and their emails batch-read 100 at a time; a member whose
-        contact no longer exists comes back as a ``deleted`` person with no email.
+        Memberships are paged 250 at a time and their emails batch-read 100 at a time, carried over
+        from page to page so that every batch read but the last is full; a member whose contact no
+        longer exists comes back as a ``deleted`` person with no email.
         """
+        pending: list[tuple[str, datetime | None]] = []
         for page in lists.member_pages(self.client, container.id):
-            people = contacts.read_by_ids(self.client, self.name, [record for record, _ in page])
-            for record, joined in page:
-                person = people.get(record) or PersonRecord(
-                    RecordRef(self.name, contacts.CONTACT, record), None, deleted=True
-                )
-                yield MemberRecord(person, modified_at=joined, tie_id=record)
+            pending += page
+            full = len(pending) - len(pending) % contacts.BATCH_SIZE
+            yield from self._with_people(pending[:full])
+            pending = pending[full:]
+        yield from self._with_people(pending)
+
+    def _with_people(self, members: list[tuple[str, datetime | None]]) -> Iterator[MemberRecord]:
+        people = contacts.read_by_ids(self.client, self.name, [record for record, _ in members])
+        for record, joined in members:
+            person = people.get(record) or PersonRecord(
+                RecordRef(self.name, contacts.CONTACT, record), None, deleted=True
+            )
+            yield MemberRecord(person, modified_at=joined, tie_id=record)
 
     def read_segment(
         self, segment: Segment, since: Watermark | None = None, until: datetime | None = None

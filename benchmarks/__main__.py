@@ -1,0 +1,137 @@
+"""``python -m benchmarks calls|throughput|scale``: print a table, or the JSON with ``--json``; ``--out``
+also writes the JSON to a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import runs
+
+_console = Console(width=140)
+
+
+def _emit(result: dict[str, Any], as_json: bool, out: Path | None, table: Table) -> None:
+    text = json.dumps(result, indent=2, default=str)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+        return
+    m = result["machine"]
+    _console.print(table)
+    _console.print(f"machine: {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}", style="dim")
+
+
+def _directions(value: str) -> tuple[str, ...]:
+    return runs.DIRECTIONS if value == "both" else (value,)
+
+
+_json = click.option("--json", "as_json", is_flag=True, help="Print the JSON instead of the table.")
+_out = click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
+_rule = click.option(
+    "--rule",
+    type=click.Choice(["both", *runs.DIRECTIONS]),
+    default="both",
+    show_default=True,
+    help="Which rule to run.",
+)
+
+
+@click.group()
+def main() -> None:
+    """Benchmarks of campaign-bridge against the Salesforce and HubSpot sandboxes (real clients)."""
+
+
+@main.command()
+@click.option("--members", type=click.IntRange(min=1), default=1000, show_default=True)
+@_rule
+@_json
+@_out
+def calls(members: int, rule: str, as_json: bool, out: Path | None) -> None:
+    """API calls of a first sync and of an idle second run, against the minimum the APIs allow."""
+    result = runs.calls(members, _directions(rule))
+    table = Table(title=f"API calls, first sync of {members:,} members")
+    for col in ("rule", "system", "calls", "minimum", "ratio", "idle run"):
+        table.add_column(col, justify="left" if col in ("rule", "system") else "right")
+    for r in result["results"]:
+        for system, s in r["systems"].items():
+            ratio = s["ratio"]
+            mark = "" if ratio is None or ratio <= runs.RATIO_GOAL else " ✗"
+            idle = f"{s['idle_calls']}{'' if s['idle_calls'] <= runs.IDLE_GOAL else ' ✗'}"
+            table.add_row(r["label"], system, str(s["calls"]), str(s["minimum"]), f"{ratio}{mark}", idle)
+    table.caption = f"goals: ratio ≤ {runs.RATIO_GOAL}, idle run ≤ {runs.IDLE_GOAL} calls per system"
+    _emit(result, as_json, out, table)
+
+
+@main.command()
+@click.option("--members", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--limits", type=click.Choice(["on", "off"]), default="off", show_default=True)
+@click.option("--profile/--no-profile", default=True, show_default=True, help="Limits off: also a profiled run.")
+@_rule
+@_json
+@_out
+def throughput(members: int, limits: str, profile: bool, rule: str, as_json: bool, out: Path | None) -> None:
+    """Initial sync speed, and where the time goes (limits off) or against the limits' own bound (on)."""
+    on = limits == "on"
+    result = runs.throughput(members, on, _directions(rule), profile=profile)
+    table = Table(title=f"Initial sync of {members:,} members, limits {limits}")
+    columns = ["rule", "seconds", "members/s", "calls sf/hs"]
+    columns += (
+        ["limit alone (s)", "ratio"] if on else ["engine", "store", "connectors", "client lib", "wait", "sandbox"]
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col == "rule" else "right")
+    for r in result["results"]:
+        calls_text = f"{r['calls'].get('salesforce', 0)}/{r['calls'].get('hubspot', 0)}"
+        cells = [r["label"], f"{r['seconds']:.1f}", f"{r['members_per_second']:,.0f}", calls_text]
+        if on:
+            ratio = r["limit_ratio"]
+            cells += [f"{r['limit_seconds']:.0f}", "limit does not bind" if ratio is None else f"{ratio}"]
+        else:
+            share = r.get("profile_share")
+            cells += [
+                f"{share[p]:.0%}" if share else "-"
+                for p in ("engine", "store", "connectors", "client library", "waiting for the sandbox")
+            ]
+            cells.append(f"{r['sandbox_share']:.0%} cpu")
+        table.add_row(*cells)
+    table.caption = (
+        f"limits: HubSpot {runs.HUBSPOT_LIMIT}/10 s, Salesforce {runs.SALESFORCE_DAILY:,}/day; goal ratio ≤ {runs.LIMIT_GOAL}"
+        if on
+        else "share of the benchmark process's profiled time; sandbox: its process's CPU over the run's wall time"
+    )
+    _emit(result, as_json, out, table)
+
+
+@main.command()
+@click.option("--members", type=click.IntRange(min=2), default=1_000_000, show_default=True)
+@_json
+@_out
+def scale(members: int, as_json: bool, out: Path | None) -> None:
+    """Peak memory of the Salesforce → HubSpot rule, and an incremental run after 1% changed."""
+    result = runs.scale(members)
+    table = Table(title=f"State at scale: {members:,} members")
+    for col in ("first sync (s)", "peak memory (MiB)", "changed", "incremental (s)", "incremental calls sf/hs"):
+        table.add_column(col, justify="right")
+    for r in result["results"]:
+        inc = r["incremental_calls"]
+        table.add_row(
+            f"{r['first_seconds']:.1f}",
+            f"{r['peak_rss_mib']:,.0f}",
+            f"{r['changed']:,}",
+            f"{r['incremental_seconds']:.1f}",
+            f"{inc.get('salesforce', 0)}/{inc.get('hubspot', 0)}",
+        )
+    table.caption = "goals: peak memory ≤ 1024 MiB; incremental run in seconds"
+    _emit(result, as_json, out, table)
+
+
+if __name__ == "__main__":
+    main()
