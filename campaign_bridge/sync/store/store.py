@@ -81,14 +81,24 @@ class Store:
 
     # -- helpers -------------------------------------------------------------------------------
     def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-        if not rows:
-            return
+        """Insert or update ``rows`` by ``keys``.
+
+        One statement per set of columns, compiled once and run over all its rows: SQLAlchemy's
+        "insertmanyvalues" sends them in multi-row batches. (A fresh ``VALUES`` statement per chunk was
+        recompiled every time, and was most of a 10k-member sync's time: docs/benchmarks.md.)
+        """
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        for chunk in _chunks(rows, 500):
-            stmt = dialect.insert(table).values(list(chunk))
-            cols = {c: stmt.excluded[c] for c in chunk[0] if c not in keys}
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            by_columns.setdefault(tuple(row), []).append(row)
+        for columns, group in by_columns.items():
+            stmt = dialect.insert(table)
+            changed = {c: stmt.excluded[c] for c in columns if c not in keys}
             conn.execute(
-                stmt.on_conflict_do_update(index_elements=keys, set_=cols) if cols else stmt.on_conflict_do_nothing()
+                stmt.on_conflict_do_update(index_elements=keys, set_=changed)
+                if changed
+                else stmt.on_conflict_do_nothing(),
+                group,
             )
 
     # -- leases --------------------------------------------------------------------------------
