@@ -6,7 +6,10 @@ any file of the state database.
 
 from __future__ import annotations
 
+import io
 import logging
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ from click.testing import CliRunner
 
 from campaign_bridge.cli import main
 from campaign_bridge.sandbox.hubspot.state import Token
+from campaign_bridge.service import Service, logs
+from campaign_bridge.service.http import HealthServer
 from tests.reliability.bench import Bench
 
 SF_SECRET = "SFsecret-4f1c9e0b-do-not-print"
@@ -84,4 +89,58 @@ def test_secrets_appear_in_no_log_output_message_or_state(tmp_path: Path, caplog
         for text in outputs:
             assert secret not in text
         assert secret not in logged
+        assert secret.encode() not in stored
+
+
+def test_serve_keeps_secrets_out_of_its_logs_endpoints_and_job_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scheduler pickles jobs into the state database and logs every run as JSON: neither may carry a
+    # connection's settings.
+    bench = Bench(tmp_path)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    logs.configure(as_json=True, stream=stream)
+    pages = []
+    try:
+        sf, hs = bench.sf.state, bench.hs.state
+        sf.credentials.client_secret = SF_SECRET
+        hs.tokens[HS_TOKEN] = Token("private_app", None)
+        camp = sf.add_campaign("Webinar")
+        sf.add_campaign("Follow-up", statuses=[("Sent", False), ("Responded", True)])
+        for i in range(3):
+            sf.add_member(camp, sf.add_contact(f"p{i}@example.com"))
+        hs.add_list("Nurture", "MANUAL")
+        config = _client_file(bench, tmp_path)
+        for name, value in {**bench.environ(), "SF_CLIENT_SECRET": SF_SECRET, "HS_TOKEN": HS_TOKEN}.items():
+            monkeypatch.setenv(name, value)
+        start = datetime(2030, 1, 1, tzinfo=UTC)
+        service = Service([str(config)], clock=lambda: start, reconcile_cron=None)
+        service.start(paused=True)
+        server = HealthServer(service, "127.0.0.1", 0)
+        server.start()
+        try:
+            service.run_due(start + timedelta(days=1))
+            for path in ("/healthz", "/metrics"):
+                with urllib.request.urlopen(server.url + path, timeout=10) as answer:
+                    pages.append(answer.read().decode())
+        finally:
+            service.stop()
+            server.stop()
+    finally:
+        bench.close()
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])
+
+    assert '"status": "ok"' in stream.getvalue() or '"status":"ok"' in stream.getvalue(), stream.getvalue()
+    assert "campaign_bridge_runs_total" in pages[1]
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "state").iterdir())
+    assert b"scheduler_jobs_secrets" in stored  # the job store lives in this database
+    for secret in (SF_SECRET, HS_TOKEN):
+        assert secret not in stream.getvalue()
+        assert all(secret not in page for page in pages)
         assert secret.encode() not in stored
