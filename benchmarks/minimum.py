@@ -22,9 +22,8 @@ SF_BULK_INGEST = 6
 SF_COLLECTION = 200
 #: Emails per lookup query: ``Email IN (…)`` travels in a GET URL, which Salesforce caps at 16 kB.
 SF_LOOKUP_BATCH = 200
-#: Finding a campaign and its member statuses: one query each (CampaignMemberStatus has no
-#: relationship to Campaign that SOQL could join).
-SF_FIND_CAMPAIGN = 2
+#: Finding a campaign and its member statuses: one query, the statuses in a parent-to-child subquery.
+SF_FIND_CAMPAIGN = 1
 SF_LOGIN = 1
 
 #: HubSpot lists search (one page of up to 500 lists) finds the list.

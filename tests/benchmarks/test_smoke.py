@@ -29,10 +29,12 @@ def test_calls_benchmark_reports_calls_at_the_minimum_and_a_cheap_idle_run() -> 
             assert system["calls"] >= system["minimum"] > 0
             assert system["ratio"] <= 1.05
     idle = {name: s["idle_calls"] for name, s in rules["crm_to_ma"]["systems"].items()}
-    # An idle Salesforce → HubSpot run finds the campaign (campaign + statuses), reads incrementally (one
-    # query) and finds the list; it writes nothing and looks nobody up.
-    assert idle == {"salesforce": 3, "hubspot": 1}
-    # HubSpot → Salesforce: the target only finds its campaign; HubSpot has no membership feed, so the
-    # source is read in full (1 list search + 1 page of 200 + 2 batch reads).
-    assert rules["ma_to_crm"]["systems"]["salesforce"]["idle_calls"] == 2
+    # An idle Salesforce → HubSpot run finds the campaign with its statuses (one query, a subquery) and
+    # reads incrementally (one query), and finds the list; it writes nothing and looks nobody up. Issue 7:
+    # an idle run costs at most 2 calls per system.
+    assert idle["salesforce"] <= 2
+    assert idle["hubspot"] == 1
+    # HubSpot → Salesforce: the target only finds its campaign (one query); HubSpot has no membership feed,
+    # so the source is read in full (1 list search + 1 page of 200 + 2 batch reads).
+    assert rules["ma_to_crm"]["systems"]["salesforce"]["idle_calls"] == 1
     assert rules["ma_to_crm"]["systems"]["hubspot"]["idle_calls"] == rules["ma_to_crm"]["systems"]["hubspot"]["calls"]

@@ -9,7 +9,7 @@ import pytest
 
 from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.connectors.salesforce import SalesforceConnector
-from campaign_bridge.errors import QuotaExhaustedError
+from campaign_bridge.errors import FatalError, QuotaExhaustedError
 from campaign_bridge.mapping.model import Change, ChangeAction, OutcomeState, RecordRef
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from tests.contract.harness_memory import FakeClock
@@ -133,8 +133,8 @@ def test_daily_limit_answer_stops_with_a_clear_message(sandbox: SalesforceSandbo
 
 def test_org_reserve_is_never_spent(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
     sandbox.state.set_daily_limit(100)
-    sandbox.state.api_usage = 93  # other integrations spent most of today's calls
-    conn.list_containers()  # two queries: the org now reports 95 of 100 used
+    sandbox.state.api_usage = 94  # other integrations spent most of today's calls
+    conn.list_containers()  # one query: the org now reports 95 of 100 used
     sandbox.server.reset_log()
     with pytest.raises(QuotaExhaustedError, match="stopping before the last 5%"):
         conn.list_containers()
@@ -176,14 +176,12 @@ def test_transient_503_drop_and_garbage_are_retried(sandbox: SalesforceSandbox) 
     assert sandbox.server.faults.injected == {"error": 2, "drop": 1, "garbage": 1, "slow": 0}
 
 
-def test_campaigns_and_their_statuses_come_in_two_queries(
-    sandbox: SalesforceSandbox, conn: SalesforceConnector
-) -> None:
+def test_campaigns_and_their_statuses_come_in_one_query(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
     statuses = [("Invited", False), ("Registered", False), ("Attended", True), ("No-show", False)]
     ids = [sandbox.state.add_campaign(f"Event {i}", statuses=statuses, BudgetedCost=1500.0) for i in range(12)]
     sandbox.server.reset_log()
     found = {c.id: c for c in conn.list_containers()}
-    assert sandbox.server.calls(QUERY_PATH, "GET") == 2
+    assert sandbox.server.calls(QUERY_PATH, "GET") == 1
     event = found[ids[3]]
     assert [s.label for s in event.statuses] == ["Invited", "Registered", "Attended", "No-show"]
     assert [s.label for s in event.statuses if s.responded] == ["Attended"]
@@ -192,3 +190,41 @@ def test_campaigns_and_their_statuses_come_in_two_queries(
     assert event.details is not None
     assert event.details.type == "Webinar"
     assert event.details.budgeted_cost == 1500.0
+
+
+def test_finding_a_campaign_with_its_statuses_costs_one_query(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    state = sandbox.state
+    statuses = [("Invited", False), ("Attended", True), ("No-show", False)]
+    for i in range(5):
+        state.add_campaign(f"Other {i}")
+    cid = state.add_campaign("Spring gala", statuses=statuses, ExpectedRevenue=9000.0)
+    conn.list_containers()  # logged in
+    for ref in ("Spring gala", cid, cid[:15]):
+        sandbox.server.reset_log()
+        found = conn.find_container("campaign", ref)
+        assert sandbox.server.calls(QUERY_PATH) == 1
+        assert found.id == cid
+        assert [(s.label, s.responded, s.default, s.rank) for s in found.statuses] == [
+            ("Invited", False, True, 1),
+            ("Attended", True, False, 2),
+            ("No-show", False, False, 3),
+        ]
+        assert found.details is not None
+        assert found.details.expected_revenue == 9000.0
+        assert found == next(c for c in conn.list_containers() if c.id == cid)  # the same as listed
+
+
+def test_finding_a_campaign_keeps_exact_names_and_the_hints(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    state = sandbox.state
+    state.add_campaign("Spring gala")
+    twins = [state.add_campaign("Twin"), state.add_campaign("Twin")]
+    with pytest.raises(FatalError, match="no campaign named 'spring gala'; did you mean 'Spring gala'"):
+        conn.find_container("campaign", "spring gala")  # SOQL = ignores case; a rule's name does not
+    with pytest.raises(FatalError, match=f"2 campaigns are named 'Twin' \\({twins[0]}, {twins[1]}\\)"):
+        conn.find_container("campaign", "Twin")
+    quoted = state.add_campaign("O'Brien's \\ night")
+    assert conn.find_container("campaign", "O'Brien's \\ night").id == quoted

@@ -135,7 +135,7 @@ def test_a_spent_daily_quota_stops_the_run_and_the_next_run_resumes(bench: Bench
         "sqlite://",
     )
     if vendor == "sf":
-        bench.sf.state.set_daily_limit(bench.sf.state.api_usage + 2)
+        bench.sf.state.set_daily_limit(bench.sf.state.api_usage + 1)
     else:
         bench.hs.state.set_limits(daily=3, search_per_second=1000)
 

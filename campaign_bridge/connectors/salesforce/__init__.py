@@ -28,12 +28,14 @@ from campaign_bridge.mapping.model import (
     Change,
     ChangeOutcome,
     Container,
+    ContainerKind,
     CreateOutcome,
     MemberRecord,
     PersonDraft,
     PersonRecord,
 )
 from campaign_bridge.mapping.segment import Segment
+from campaign_bridge.mapping.semantics import kinds_for
 
 __all__ = [
     "ORG_RESERVE_FRACTION",
@@ -90,8 +92,19 @@ class SalesforceConnector(Connector):
         self.bulk_poll_seconds = bulk_poll_seconds
 
     def list_containers(self) -> Sequence[Container]:
-        """Every campaign, with its statuses ordered by SortOrder (two queries)."""
+        """Every campaign, with its statuses ordered by SortOrder (one query: statuses in a subquery)."""
         return reads.list_campaigns(self.client, self.name)
+
+    def find_container(self, key: str, name: str) -> Container:
+        """The campaign a rule names by id (15 or 18 characters) or exact name, with its statuses: one
+        query for that campaign rather than a listing of all. Raises ``FatalError`` as the base does (a
+        miss lists the campaigns, one more query, to name the close matches)."""
+        if ContainerKind.CAMPAIGN in {k.kind for k in kinds_for(self.system, key)}:
+            found = reads.find_campaigns(self.client, self.name, name)
+            exact = [c for c in found if name in (c.id, c.id[:15])] or [c for c in found if c.name == name]
+            if len(exact) == 1:
+                return exact[0]
+        return super().find_container(key, name)
 
     def read_members(
         self, container: Container, since: Watermark | None = None, until: datetime | None = None

@@ -7,6 +7,7 @@ objects; every query is built by ``soql``/``segments`` from escaped values and p
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -52,7 +53,9 @@ CAMPAIGN_FIELDS = [
     "ActualCost",
     "ExpectedRevenue",
 ]
-STATUS_FIELDS = ["CampaignId", "Label", "HasResponded", "IsDefault", "SortOrder"]
+STATUS_FIELDS = ["Label", "HasResponded", "IsDefault", "SortOrder"]
+# The campaign's statuses come with it, in a parent-to-child subquery: one query for campaigns and statuses.
+STATUS_SUBQUERY = f"(SELECT {', '.join(STATUS_FIELDS)} FROM CampaignMemberStatuses ORDER BY SortOrder)"
 MEMBER_FIELDS = [
     "Id",
     "LeadId",
@@ -65,6 +68,8 @@ MEMBER_FIELDS = [
     "SystemModstamp",
     "IsDeleted",
 ]
+# A Campaign record id: key prefix 701, 15 characters (case-sensitive) or 18 (with the case-safe suffix).
+CAMPAIGN_ID = re.compile(r"701[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
 LEAD_PERSON_FIELDS = ["Id", "Email", "IsConverted", "ConvertedContactId", "SystemModstamp"]
 CONTACT_PERSON_FIELDS = ["Id", "Email", "SystemModstamp"]
 
@@ -86,43 +91,52 @@ def _window(field: str, since: Watermark | None, until: datetime | None) -> list
     return parts
 
 
-def list_campaigns(client: SalesforceClient, connection: str) -> list[Container]:
-    """Every campaign with its ordered member statuses: two queries, whatever the number of campaigns."""
-    campaigns = list(client.query_records(select(CAMPAIGN_FIELDS, "Campaign", order_by="Name, Id")))
-    statuses: dict[str, list[dict[str, Any]]] = {}
-    for row in client.query_records(select(STATUS_FIELDS, "CampaignMemberStatus", order_by="CampaignId, SortOrder")):
-        statuses.setdefault(row["CampaignId"], []).append(row)
-    containers = []
-    for row in campaigns:
-        ordered = sorted(statuses.get(row["Id"], []), key=lambda s: (s.get("SortOrder") or 0, s["Label"]))
-        # rank is the position in SortOrder order: strictly increasing even where SortOrder has gaps or ties
-        member_statuses = tuple(
-            MemberStatus(s["Label"], bool(s.get("HasResponded")), bool(s.get("IsDefault")), rank)
-            for rank, s in enumerate(ordered, start=1)
-        )
-        details = CampaignDetails(
-            type=row.get("Type"),
-            status=row.get("Status"),
-            active=bool(row.get("IsActive", True)),
-            start_date=_date(row.get("StartDate")),
-            end_date=_date(row.get("EndDate")),
-            budgeted_cost=_money(row.get("BudgetedCost")),
-            actual_cost=_money(row.get("ActualCost")),
-            expected_revenue=_money(row.get("ExpectedRevenue")),
-        )
-        containers.append(
-            Container(
-                connection=connection,
-                id=row["Id"],
-                name=row["Name"],
-                kind=ContainerKind.CAMPAIGN,
-                writable=True,
-                has_status=True,
-                statuses=member_statuses,
-                details=details,
-            )
-        )
-    return containers
+def list_campaigns(client: SalesforceClient, connection: str, where: str | None = None) -> list[Container]:
+    """Every campaign (or those matching the SOQL condition ``where``) with its ordered member statuses:
+    one query (a page per 2000 campaigns), the statuses read by a subquery."""
+    soql = select([*CAMPAIGN_FIELDS, STATUS_SUBQUERY], "Campaign", where, order_by="Name, Id")
+    return [_campaign(client, connection, row) for row in client.query_records(soql)]
+
+
+def find_campaigns(client: SalesforceClient, connection: str, name: str) -> list[Container]:
+    """The campaigns whose Id (15 or 18 characters) or Name (any case, as SOQL compares) is ``name``:
+    one query. The caller picks the exact matches."""
+    where = f"Name = {soql_quote(name)}"
+    if CAMPAIGN_ID.fullmatch(name):
+        where = f"(Id = {soql_quote(name)} OR {where})"
+    return list_campaigns(client, connection, where)
+
+
+def _campaign(client: SalesforceClient, connection: str, row: dict[str, Any]) -> Container:
+    nested = row.get("CampaignMemberStatuses")  # null when the campaign has no status rows
+    # A nested result holds at most one batch; records_from follows its nextRecordsUrl if it has one.
+    statuses = list(client.records_from(nested)) if nested else []
+    ordered = sorted(statuses, key=lambda s: (s.get("SortOrder") or 0, s["Label"]))
+    # rank is the position in SortOrder order: strictly increasing even where SortOrder has gaps or ties
+    member_statuses = tuple(
+        MemberStatus(s["Label"], bool(s.get("HasResponded")), bool(s.get("IsDefault")), rank)
+        for rank, s in enumerate(ordered, start=1)
+    )
+    details = CampaignDetails(
+        type=row.get("Type"),
+        status=row.get("Status"),
+        active=bool(row.get("IsActive", True)),
+        start_date=_date(row.get("StartDate")),
+        end_date=_date(row.get("EndDate")),
+        budgeted_cost=_money(row.get("BudgetedCost")),
+        actual_cost=_money(row.get("ActualCost")),
+        expected_revenue=_money(row.get("ExpectedRevenue")),
+    )
+    return Container(
+        connection=connection,
+        id=row["Id"],
+        name=row["Name"],
+        kind=ContainerKind.CAMPAIGN,
+        writable=True,
+        has_status=True,
+        statuses=member_statuses,
+        details=details,
+    )
 
 
 def member_person(connection: str, row: dict[str, Any]) -> PersonRecord:

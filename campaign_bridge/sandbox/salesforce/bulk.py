@@ -124,6 +124,10 @@ class BulkApi:
             bound = compile_query(state, text)
             if bound.count:
                 raise ApiError(400, "INVALIDJOB", "Aggregate queries are not supported by Bulk API 2.0 query")
+            if bound.children:
+                raise ApiError(
+                    400, "INVALIDJOB", "Parent-to-child relationship queries are not supported by Bulk API 2.0 query"
+                )
             rows = bound.run(include_deleted=operation == "queryAll")
             job = Job(
                 state.ids.new("750"),

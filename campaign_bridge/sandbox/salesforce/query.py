@@ -5,6 +5,10 @@ literal against its field's type the way Salesforce does (a quoted datetime is r
 WHERE clause into one Python predicate. Running it picks candidates from an equality index when the
 WHERE clause allows (``CampaignId = '701…'``, ``Email IN (…)``), so a page of a large campaign never
 scans the whole table; the filtered, sorted rows are computed once per query and sliced by the caller.
+
+A parent-to-child subquery (``(SELECT Label FROM CampaignMemberStatuses)``) is bound against the child
+object and run per parent row as the row is rendered: REST shows it as a nested query result named by
+the relationship, ``null`` when the parent has no such children, as Salesforce does.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from .errors import ApiError
 from .ids import to_18
-from .schema import NUMBER_TYPES, FieldDef, ObjectDef, object_def
+from .schema import NUMBER_TYPES, ChildRelationship, FieldDef, ObjectDef, child_relationship, object_def
 from .soql import Comparison, Condition, Junction, Literal, Negation, Path, Query, parse
 from .store import Record, Store
 from .values import to_csv, to_json
@@ -53,13 +57,15 @@ class BoundQuery:
     sort: Callable[[list[Record]], None]
     limit: int | None
     _store: Store
+    children: list[BoundChild]  # parent-to-child subqueries
 
-    def run(self, *, include_deleted: bool) -> list[Record]:
-        """The matching rows, filtered, sorted and limited."""
+    def run(self, *, include_deleted: bool, among: Iterable[Record] | None = None) -> list[Record]:
+        """The matching rows (of ``among`` when given, else of the query's candidates), filtered, sorted
+        and limited."""
         predicate = self.predicate
         rows = [
             r
-            for r in self.candidates()
+            for r in (self.candidates() if among is None else among)
             if (include_deleted or not r["IsDeleted"]) and (predicate is None or predicate(r))
         ]
         self.sort(rows)
@@ -87,6 +93,13 @@ class BoundQuery:
                 target, current_obj, current = target[key], related_obj, related
             if target is not None:
                 target[bound.keys[-1]] = to_json(bound.get(rec))
+        for child in self.children:
+            rows = child.rows(rec)
+            out[child.relationship.name] = (
+                {"totalSize": len(rows), "done": True, "records": [child.query.to_json(r, version) for r in rows]}
+                if rows
+                else None
+            )
         return out
 
     def csv_header(self) -> list[str]:
@@ -94,6 +107,25 @@ class BoundQuery:
 
     def to_csv(self, rec: Record) -> list[str]:
         return [to_csv(b.get(rec)) for b in self.fields]
+
+
+@dataclass(slots=True)
+class BoundChild:
+    """A subquery: ``query`` bound against the child object, run over one parent's children at a time."""
+
+    relationship: ChildRelationship
+    query: BoundQuery
+    _store: Store
+
+    def rows(self, parent: Record) -> list[Record]:
+        """The parent's live children that the subquery selects, sorted and limited."""
+        child, link = self.relationship.child, self.relationship.field
+        table = self._store.tables[child]
+        if self._store.is_indexed(child, link):
+            among: Iterable[Record] = (table[i] for i in self._store.lookup(child, link, parent["Id"]))
+        else:
+            among = (r for r in table.values() if r.get(link) == parent["Id"])
+        return self.query.run(include_deleted=False, among=among)
 
 
 def _attributes(obj: ObjectDef, rec: Record, version: str) -> dict[str, Any]:
@@ -106,10 +138,10 @@ def compile_query(store: Store, text: str) -> BoundQuery:
 
 
 class _Binder:
-    def __init__(self, store: Store, query: Query) -> None:
+    def __init__(self, store: Store, query: Query, obj: ObjectDef | None = None) -> None:
         self.store = store
         self.query = query
-        obj = object_def(query.sobject)
+        obj = obj or object_def(query.sobject)
         if obj is None:
             raise ApiError(
                 400,
@@ -125,9 +157,25 @@ class _Binder:
         fields = [self.resolve(p) for p in q.fields]
         predicate = self.condition(q.where) if q.where is not None else None
         orders = [(self.resolve(o.path), o.descending, o.nulls_first) for o in q.order_by]
+        children = [self.child(sub) for sub in q.subqueries]
         return BoundQuery(
-            self.obj, fields, q.count, predicate, self.plan(q.where), _sorter(orders), q.limit, self.store
+            self.obj, fields, q.count, predicate, self.plan(q.where), _sorter(orders), q.limit, self.store, children
         )
+
+    def child(self, sub: Query) -> BoundChild:
+        """Bind a subquery whose FROM names a child relationship of this query's object."""
+        relationship = child_relationship(self.obj, sub.sobject)
+        if relationship is None:
+            raise ApiError(
+                400,
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{sub.sobject}' in FROM part of query call. If you are attempting "
+                "to use a custom relationship, be sure to append the '__r' after the custom relationship name. "
+                "Please reference your WSDL or the describe call for the appropriate names.",
+            )
+        child_obj = object_def(relationship.child)
+        assert child_obj is not None
+        return BoundChild(relationship, _Binder(self.store, sub, child_obj).bind(), self.store)
 
     # ---- paths -------------------------------------------------------------------------------------
 

@@ -1,7 +1,10 @@
 """The sObjects the emulated org knows: fields, types, write rules and relationships.
 
 Names are case-insensitive in SOQL and in request bodies, as in Salesforce; every lookup goes through
-``ObjectDef.field(name)`` which answers the canonical ``FieldDef`` or None.
+``ObjectDef.field(name)`` which answers the canonical ``FieldDef`` or None. Child-to-parent relationships
+are named on the reference field (``CampaignMember.Contact``); parent-to-child ones, which SOQL
+subqueries name (``SELECT (SELECT Label FROM CampaignMemberStatuses) FROM Campaign``), are listed in
+``CHILD_RELATIONSHIPS`` and found with ``child_relationship``.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ class ObjectDef:
             "retrieveable": True,
             "custom": False,
             "fields": [f.describe() for f in self.fields],
-            "childRelationships": [],
+            "childRelationships": [c.describe() for c in CHILD_RELATIONSHIPS.get(self.name.lower(), {}).values()],
             "urls": {"sobject": f"/services/data/v59.0/sobjects/{self.name}"},
         }
 
@@ -288,6 +291,56 @@ INDEXED: dict[str, tuple[str, ...]] = {
     "OpportunityContactRole": ("OpportunityId", "ContactId"),
     "Opportunity": ("AccountId",),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRelationship:
+    """A parent-to-child relationship: ``name`` (plural, as SOQL subqueries name it) lists the rows of
+    ``child`` whose reference ``field`` holds the parent's Id."""
+
+    name: str
+    child: str
+    field: str
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "childSObject": self.child,
+            "field": self.field,
+            "relationshipName": self.name,
+            "cascadeDelete": False,
+            "deprecatedAndHidden": False,
+            "restrictedDelete": False,
+        }
+
+
+def _children(*relationships: ChildRelationship) -> dict[str, ChildRelationship]:
+    return {r.name.lower(): r for r in relationships}
+
+
+# Parent object (lower case) → relationship name (lower case) → relationship, with Salesforce's names.
+CHILD_RELATIONSHIPS: dict[str, dict[str, ChildRelationship]] = {
+    "campaign": _children(
+        ChildRelationship("CampaignMemberStatuses", "CampaignMemberStatus", "CampaignId"),
+        ChildRelationship("CampaignMembers", "CampaignMember", "CampaignId"),
+        ChildRelationship("ChildCampaigns", "Campaign", "ParentId"),
+        ChildRelationship("Opportunities", "Opportunity", "CampaignId"),
+    ),
+    "lead": _children(ChildRelationship("CampaignMembers", "CampaignMember", "LeadId")),
+    "contact": _children(
+        ChildRelationship("CampaignMembers", "CampaignMember", "ContactId"),
+        ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "ContactId"),
+    ),
+    "account": _children(
+        ChildRelationship("Contacts", "Contact", "AccountId"),
+        ChildRelationship("Opportunities", "Opportunity", "AccountId"),
+    ),
+    "opportunity": _children(ChildRelationship("OpportunityContactRoles", "OpportunityContactRole", "OpportunityId")),
+}
+
+
+def child_relationship(parent: ObjectDef, name: str) -> ChildRelationship | None:
+    """The parent-to-child relationship of ``parent`` called ``name`` (any case), or None."""
+    return CHILD_RELATIONSHIPS.get(parent.name.lower(), {}).get(name.lower())
 
 
 def object_def(name: str) -> ObjectDef | None:

@@ -3,7 +3,9 @@
 Grammar (keywords case-insensitive)::
 
     query      := SELECT selection FROM name [WHERE condition] [ORDER BY order (, order)*] [LIMIT int]
-    selection  := COUNT ( ) | path (, path)*
+    selection  := COUNT ( ) | item (, item)*
+    item       := path | ( subquery )
+    subquery   := SELECT path (, path)* FROM relationship [WHERE condition] [ORDER BY order (, order)*] [LIMIT int]
     condition  := unary ((AND unary)* | (OR unary)*)     -- mixing AND and OR needs parentheses, as in SOQL
     unary      := NOT unary | ( condition ) | comparison
     comparison := path (= | != | <> | < | <= | > | >=) value | path [NOT] IN ( value (, value)* )
@@ -11,7 +13,10 @@ Grammar (keywords case-insensitive)::
     order      := path [ASC | DESC] [NULLS (FIRST | LAST)]
     value      := 'string' | number | true | false | null | 2024-05-01 | 2024-05-01T00:00:00Z (or ±hh:mm)
 
-Anything else (GROUP BY, OFFSET, subqueries, date literals such as TODAY, bind variables, aggregate
+A subquery is a parent-to-child relationship query: its FROM names a child relationship of the outer
+object (``CampaignMemberStatuses`` of Campaign); the binder checks the name. Subqueries nest one level.
+
+Anything else (GROUP BY, OFFSET, semi-joins, date literals such as TODAY, bind variables, aggregate
 functions but ``COUNT()``) raises ``ApiError`` 400 MALFORMED_QUERY, as Salesforce answers it.
 """
 
@@ -220,12 +225,15 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class Query:
+    """A statement. In a subquery ``sobject`` is the child relationship's name, and ``subqueries`` is empty."""
+
     fields: tuple[Path, ...]
     count: bool
     sobject: str
     where: Condition | None
     order_by: tuple[Order, ...]
     limit: int | None
+    subqueries: tuple[Query, ...] = ()
 
 
 # ---- parser --------------------------------------------------------------------------------------
@@ -267,9 +275,11 @@ class _Parser:
             raise self.unexpected()
         return self.advance()
 
-    def query(self) -> Query:
+    def query(self, *, nested: bool = False) -> Query:
+        """A statement up to its end: end of text, or, ``nested``, the ``)`` closing a subquery (left
+        for the caller)."""
         self.expect_keyword("SELECT")
-        count, fields = self.selection()
+        count, fields, subqueries = self.selection(nested=nested)
         self.expect_keyword("FROM")
         sobject = self.name()
         where = None
@@ -291,29 +301,40 @@ class _Parser:
             if not isinstance(token.value, int) or token.value < 0:
                 raise self.unexpected(token)
             limit = token.value
-        if self.peek.kind != "EOF":
+        if self.peek.kind != (")" if nested else "EOF"):
             raise self.unexpected()
         if count and order_by:
             raise malformed("ORDER BY is not allowed in a COUNT() query")
-        return Query(tuple(fields), count, sobject, where, tuple(order_by), limit)
+        return Query(tuple(fields), count, sobject, where, tuple(order_by), limit, tuple(subqueries))
 
-    def selection(self) -> tuple[bool, list[Path]]:
+    def selection(self, *, nested: bool) -> tuple[bool, list[Path], list[Query]]:
         token = self.peek
         if token.kind == "WORD" and token.text.upper() == "COUNT" and self.tokens[self.pos + 1].kind == "(":
+            if nested:
+                raise self.unexpected()
             self.pos += 2
             self.expect(")")
-            return True, []
-        fields = [self.path()]
-        while self.peek.kind == ",":
+            return True, [], []
+        fields: list[Path] = []
+        subqueries: list[Query] = []
+        while True:
+            if self.peek.kind == "(":
+                if nested:
+                    raise self.unexpected()  # the emulator nests subqueries one level deep
+                self.advance()
+                subqueries.append(self.query(nested=True))
+                self.expect(")")
+            else:
+                fields.append(self.path())
+            if self.peek.kind != ",":
+                break
             self.advance()
-            fields.append(self.path())
         seen: set[str] = set()
-        for path in fields:
-            key = path.text.lower()
-            if key in seen:
-                raise malformed(f"duplicate field selected: {path.text}")
-            seen.add(key)
-        return False, fields
+        for name in [p.text for p in fields] + [q.sobject for q in subqueries]:
+            if name.lower() in seen:
+                raise malformed(f"duplicate field selected: {name}")
+            seen.add(name.lower())
+        return False, fields, subqueries
 
     def name(self) -> str:
         token = self.peek
