@@ -3,9 +3,9 @@
 A reconcile takes the rule's lease like a sync does, so the two never run at once for one rule. Without
 ``repair`` it writes only its own record: a ``runs`` row (mode ``reconcile``), one ``reconcile_findings``
 row per finding, and a decision per drifted person (so ``explain`` can tell it). With ``repair`` it also
-applies each finding's ``Fix``: changes through the target connector's ``apply_changes`` in batches, their
-outcomes recorded in the ledger exactly as ``sync`` records its own, then the ledger and crosswalk
-bookkeeping. It never removes a member from a target.
+applies each finding's ``Fix``: the ledger and crosswalk bookkeeping, then the changes, written by the
+engine's own batch writer (``Engine.write``) so they are recorded, and survive a kill, exactly as
+``sync``'s own. It never removes a member from a target.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from campaign_bridge.errors import (
     FatalError,
     LeaseHeldError,
     QuotaExhaustedError,
-    TransientError,
 )
-from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, OutcomeState
+from campaign_bridge.mapping.model import ChangeOutcome, OutcomeState
 from campaign_bridge.reconciler import store as findings_store
 from campaign_bridge.reconciler.compare import Side, TargetComparison, desired_people, source_findings
 from campaign_bridge.reconciler.report import Action, Finding, FindingKind, ReconcileReport
-from campaign_bridge.sync.engine import LEASE_SECONDS, Engine, _Target, utcnow
+from campaign_bridge.sync.engine import LEASE_SECONDS, Engine, Target, utcnow
 from campaign_bridge.sync.identity import SourceResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
 from campaign_bridge.sync.store.store import Store
@@ -55,7 +54,7 @@ class Reconciler:
     ) -> None:
         self.config, self.store, self.connectors, self.clock = config, store, connectors, clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        # The engine's own target checks, source read and outcome bookkeeping are reused as they are.
+        # The engine's own target checks, source read and batch writer are reused as they are.
         self.engine = Engine(config, store, connectors, clock=clock, holder=self.holder)
 
     def reconcile(self, rule_name: str, *, repair: bool = False) -> ReconcileReport:
@@ -87,9 +86,9 @@ class Reconciler:
     # -- the run -----------------------------------------------------------------------------------
     def _execute(self, rule: Rule, report: ReconcileReport, now: datetime) -> None:
         t0 = time.perf_counter()
-        target = self.engine._target(rule)
+        target = self.engine.resolve_target(rule)
         scratch = RunReport(rule.name, "reconcile")
-        records, _, _ = self.engine._read(rule, scratch, now, force_full=True)
+        records, _, _ = self.engine.read_source(rule, scratch, now, full=True)
         resolved, _ = SourceResolver(self.store, rule.source.connection, now, persist=False).resolve(records)
         members = list(target.connector.read_members(target.container))
         report.source_read, report.target_read = len(records), len(members)
@@ -135,7 +134,7 @@ class Reconciler:
         self._record(rule, report, target_side.where, decisions, now)
 
     # -- repair ------------------------------------------------------------------------------------
-    def _repair(self, rule: Rule, target: _Target, report: ReconcileReport, now: datetime) -> list[Decision]:
+    def _repair(self, rule: Rule, target: Target, report: ReconcileReport, now: datetime) -> list[Decision]:
         """Apply each finding's fix; returns the engine's decisions for the writes (added, status changed…)."""
         rows: dict[str, dict[str, Any] | None] = {}  # person key → final ledger row, None to delete
         refs: list[dict[str, Any]] = []
@@ -161,39 +160,22 @@ class Reconciler:
                 [(rule.name, key) for key, r in rows.items() if r is None],
             )
         report.bump("repaired_state", sum(1 for f in report.findings if f.action not in (None, Action.NONE)))
+        # The scratch report has no run id: the engine leaves its decisions to ``_record``, which logs
+        # them after the drift they repair.
         scratch = RunReport(rule.name, "reconcile")
         if writes:
-            self._write(rule, target, scratch, writes, now)
+            findings = {id(item): finding for finding, item in writes}
+            self.engine.write(
+                rule,
+                target,
+                [item for _, item in writes],
+                scratch,
+                now,
+                settle=lambda item, outcome: _settle(findings[id(item)], outcome),
+            )
         for key, n in scratch.counts.items():
             report.bump(key, n)
         return scratch.decisions
-
-    def _write(
-        self, rule: Rule, target: _Target, scratch: RunReport, writes: list[tuple[Finding, Item]], now: datetime
-    ) -> None:
-        conn, container = target.connector, target.container
-        step = conn.write_batch_size
-        follow_up: list[Item] = []
-        for i in range(0, len(writes), step):
-            batch = writes[i : i + step]
-            items = [item for _, item in batch]
-            outcomes = self._apply(conn, container, items)
-            for (finding, _), outcome in zip(batch, outcomes, strict=True):
-                _settle(finding, outcome)
-            follow_up.extend(self.engine._record(rule, target, scratch, items, outcomes, now))
-            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
-        # An add that found the member already there with a lower status is raised, as sync does.
-        for j in range(0, len(follow_up), step):
-            items = follow_up[j : j + step]
-            self.engine._record(rule, target, scratch, items, self._apply(conn, container, items), now)
-
-    @staticmethod
-    def _apply(conn: Connector, container: Container, items: list[Item]) -> list[ChangeOutcome]:
-        changes = [Change(it.action, it.target, it.status, it.replace) for it in items if it.target is not None]
-        try:
-            return conn.apply_changes(container, changes)
-        except TransientError as exc:
-            return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
 
     # -- record ------------------------------------------------------------------------------------
     def _record(

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,7 +58,9 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
+    """Where a rule writes: the target connector, its container, and the member status to set (if any)."""
+
     connector: Connector
     container: Container
     status: str | None
@@ -82,6 +84,7 @@ class Engine:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.progress = progress or (lambda stage, done, total: None)
         self.should_stop = should_stop
+        self._logged: dict[int, int] = {}  # run id → decisions of its report already in the decision log
 
     # -- public --------------------------------------------------------------------------------
     def plan(self, rule_name: str, *, full: bool = False) -> RunReport:
@@ -90,6 +93,117 @@ class Engine:
 
     def sync(self, rule_name: str, *, full: bool = False) -> RunReport:
         return self._run(self.config.rule(rule_name), dry=False, force_full=full)
+
+    def resolve_target(self, rule: Rule) -> Target:
+        """The rule's target container and member status, checked. Raises ``FatalError`` when the rule
+        cannot write there: a container of a kind or state that refuses writes, a missing status."""
+        conn = self._connector(rule.target.connection)
+        container = conn.find_container(rule.target.key, rule.target.container_name)
+        refusal = target_refusal(conn.system, container.kind)
+        if not container.writable:
+            refusal = refusal or f"{conn.system} says {container.name!r} cannot be written"
+        if refusal:
+            raise FatalError(f"rule {rule.name!r}: cannot write to {container.name!r}: {refusal}")
+        status = rule.target.status
+        if container.has_status:
+            if status is None:
+                raise FatalError(f"rule {rule.name!r}: {container.name!r} needs a member status ('status:')")
+            found = container.status(status)
+            if found is None:
+                labels = ", ".join(s.label for s in container.statuses)
+                raise FatalError(
+                    f"rule {rule.name!r}: {container.name!r} has no member status {status!r}; it has {labels}"
+                )
+            status = found.label
+        return Target(conn, container, status)
+
+    def read_source(
+        self, rule: Rule, report: RunReport, now: datetime, *, full: bool = False
+    ) -> tuple[list[MemberRecord], bool, Watermark | None]:
+        """Read the rule's source members: in full when ``full`` (or when the rule's watermark, segment or
+        full-read schedule says so), else since the watermark less the look-back. Returns the records,
+        whether the read was full, and the watermark it started from; sets ``report.read``/``full_read``.
+        Writes no state."""
+        source = self._connector(rule.source.connection)
+        mark, full_read_at = self.store.watermark(rule.name)
+        every = duration_seconds(self.config.defaults.full_read_every)
+        segment = rule.source.parsed_segment
+        whole = (
+            full
+            or mark is None
+            or segment is not None
+            or not source.reads_incrementally
+            or full_read_at is None
+            or (now - full_read_at).total_seconds() >= every
+        )
+        if segment is not None:
+            if not isinstance(source, SupportsSegments):
+                raise FatalError(f"rule {rule.name!r}: {source.system} cannot read segments")
+            rows = list(source.read_segment(segment))
+        else:
+            container = source.find_container(rule.source.key, rule.source.container_name)
+            if whole:
+                rows = list(source.read_members(container))
+            else:
+                assert mark is not None
+                lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
+                rows = list(source.read_members(container, since=Watermark(mark.at - lookback, mark.tie_id), until=now))
+        report.full_read = whole
+        report.read = len(rows)
+        return rows, whole, mark
+
+    def write(
+        self,
+        rule: Rule,
+        target: Target,
+        items: Sequence[Item],
+        report: RunReport,
+        now: datetime,
+        *,
+        settle: Callable[[Item, ChangeOutcome], None] | None = None,
+    ) -> bool:
+        """Send ``items`` to ``target`` in batches of the connector's ``write_batch_size``, record each
+        outcome in the ledger, then send the follow-ups the outcomes call for (a member already there with
+        a lower status is raised; ``latest_wins`` moves a member out of an occupied exclusive slot).
+
+        Each add is written to the ledger as ``pending`` and owned before its batch leaves, and each
+        batch's decisions go to the decision log as soon as its outcomes are recorded, so a run killed at
+        any point converges on rerun and ``conflicts``/``explain`` still show what it did. (A report with
+        no run id, such as the reconciler's scratch report, is left for its caller to log.) The lease is
+        renewed after each batch; ``should_stop`` is asked before each, and a stop sets
+        ``report.message``. ``settle`` is told each item's outcome (follow-ups aside).
+
+        Returns True when every item reached a final state, False when some failed or the run stopped.
+        Raises what the connector raises for a whole batch, except ``TransientError``: that marks each of
+        the batch's items failed, to be retried by a later run.
+        """
+        step = target.connector.write_batch_size
+        total, done, clean = len(items), 0, True
+        self._log_decisions(rule, report, now)  # what the run decided before it writes
+        follow_up: list[Item] = []
+        for i in range(0, total, step):
+            if self.should_stop():
+                report.message = "stopped on request after the current batch; the next run continues"
+                return False
+            batch = list(items[i : i + step])
+            outcomes = self._send(rule, target, batch, now)
+            if settle is not None:
+                for item, outcome in zip([it for it in batch if it.target is not None], outcomes, strict=True):
+                    settle(item, outcome)
+            follow_up.extend(self._record(rule, target, report, batch, outcomes, now))
+            self._log_decisions(rule, report, now)
+            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+            done += len(batch)
+            self.progress("apply", done, total)
+            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
+        follow_up = [it for it in follow_up if it.target is not None]
+        for j in range(0, len(follow_up), step):
+            batch = follow_up[j : j + step]
+            outcomes = self._send(rule, target, batch, now)
+            self._record(rule, target, report, batch, outcomes, now)
+            self._log_decisions(rule, report, now)
+            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+        return clean
 
     # -- the run -------------------------------------------------------------------------------
     def _run(self, rule: Rule, *, dry: bool, force_full: bool) -> RunReport:
@@ -140,7 +254,8 @@ class Engine:
             report.counts["conflicts"] = len(report.conflicts)
         if dry or report.run_id is None:
             return
-        self.store.log([d.row(report.run_id, rule.name, now) for d in report.decisions])
+        self._log_decisions(rule, report, now)
+        self._logged.pop(report.run_id, None)
         self.store.finish_run(
             report.run_id,
             status=report.status,
@@ -152,68 +267,29 @@ class Engine:
             error=report.message or None,
         )
 
+    def _log_decisions(self, rule: Rule, report: RunReport, now: datetime) -> None:
+        """Append the report's decisions not logged yet to the decision log, in the order they were made.
+
+        Called after each recorded batch and when the run finishes: a run killed in between leaves what it
+        did so far, and no decision is logged twice. A report with no run id (``plan``) is not logged.
+        """
+        if report.run_id is None:
+            return
+        logged = self._logged.get(report.run_id, 0)
+        if len(report.decisions) > logged:
+            self.store.log([d.row(report.run_id, rule.name, now) for d in report.decisions[logged:]])
+            self._logged[report.run_id] = len(report.decisions)
+
     def _connector(self, name: str) -> Connector:
         try:
             return self.connectors[name]
         except KeyError:
             raise FatalError(f"connection {name!r} is not configured") from None
 
-    def _target(self, rule: Rule) -> _Target:
-        conn = self._connector(rule.target.connection)
-        container = conn.find_container(rule.target.key, rule.target.container_name)
-        refusal = target_refusal(conn.system, container.kind)
-        if not container.writable:
-            refusal = refusal or f"{conn.system} says {container.name!r} cannot be written"
-        if refusal:
-            raise FatalError(f"rule {rule.name!r}: cannot write to {container.name!r}: {refusal}")
-        status = rule.target.status
-        if container.has_status:
-            if status is None:
-                raise FatalError(f"rule {rule.name!r}: {container.name!r} needs a member status ('status:')")
-            found = container.status(status)
-            if found is None:
-                labels = ", ".join(s.label for s in container.statuses)
-                raise FatalError(
-                    f"rule {rule.name!r}: {container.name!r} has no member status {status!r}; it has {labels}"
-                )
-            status = found.label
-        return _Target(conn, container, status)
-
-    def _read(
-        self, rule: Rule, report: RunReport, now: datetime, force_full: bool
-    ) -> tuple[list[MemberRecord], bool, Watermark | None]:
-        source = self._connector(rule.source.connection)
-        mark, full_read_at = self.store.watermark(rule.name)
-        every = duration_seconds(self.config.defaults.full_read_every)
-        segment = rule.source.parsed_segment
-        full = (
-            force_full
-            or mark is None
-            or segment is not None
-            or not source.reads_incrementally
-            or full_read_at is None
-            or (now - full_read_at).total_seconds() >= every
-        )
-        if segment is not None:
-            if not isinstance(source, SupportsSegments):
-                raise FatalError(f"rule {rule.name!r}: {source.system} cannot read segments")
-            rows = list(source.read_segment(segment))
-        else:
-            container = source.find_container(rule.source.key, rule.source.container_name)
-            if full:
-                rows = list(source.read_members(container))
-            else:
-                assert mark is not None
-                lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
-                rows = list(source.read_members(container, since=Watermark(mark.at - lookback, mark.tie_id), until=now))
-        report.full_read = full
-        report.read = len(rows)
-        return rows, full, mark
-
     def _execute(self, rule: Rule, report: RunReport, now: datetime, *, dry: bool, force_full: bool) -> None:
         t0 = time.perf_counter()
-        target = self._target(rule)
-        records, full, old_mark = self._read(rule, report, now, force_full)
+        target = self.resolve_target(rule)
+        records, full, old_mark = self.read_source(rule, report, now, full=force_full)
         report.timings["read"] = time.perf_counter() - t0
         self.progress("read", len(records), len(records))
 
@@ -310,7 +386,7 @@ class Engine:
     def _diff(
         self,
         rule: Rule,
-        target: _Target,
+        target: Target,
         report: RunReport,
         desired: set[str],
         touched: set[str],
@@ -381,7 +457,7 @@ class Engine:
                 report.removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=False))
         self._cross_rule_checks(rule, target, report, emails)
 
-    def _cross_rule_checks(self, rule: Rule, target: _Target, report: RunReport, emails: dict[str, str | None]) -> None:
+    def _cross_rule_checks(self, rule: Rule, target: Target, report: RunReport, emails: dict[str, str | None]) -> None:
         """Exclusive families, status collisions and shared members, against other rules' ledgers."""
         container = target.container
         conn = target.connector.name
@@ -482,11 +558,10 @@ class Engine:
 
     # -- apply ---------------------------------------------------------------------------------
     def _apply(
-        self, rule: Rule, target: _Target, report: RunReport, ledger: dict[str, LedgerRow], now: datetime
+        self, rule: Rule, target: Target, report: RunReport, ledger: dict[str, LedgerRow], now: datetime
     ) -> bool:
         """Apply the plan in batches; True when every item reached a final state."""
         conn = target.connector
-        clean = True
         releases = [i for i in report.removals if not i.owned]
         removals = [i for i in report.removals if i.owned]
         self._release(rule, releases)
@@ -506,30 +581,9 @@ class Engine:
             )
             report.bump("unmatched", len(blocked))
             adds = [i for i in adds if i.target is not None]
-        work = [*adds, *report.status_changes, *removals]
-        total, done = len(work), 0
-        step = conn.write_batch_size
-        follow_up: list[Item] = []
-        for i in range(0, len(work), step):
-            if self.should_stop():
-                report.message = "stopped on request after the current batch; the next run continues"
-                return False
-            batch = work[i : i + step]
-            outcomes = self._send(rule, target, batch, now)
-            follow_up.extend(self._record(rule, target, report, batch, outcomes, now))
-            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
-            done += len(batch)
-            self.progress("apply", done, total)
-            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
-        follow_up = [it for it in follow_up if it.target is not None]
-        for j in range(0, len(follow_up), step):
-            batch = follow_up[j : j + step]
-            outcomes = self._send(rule, target, batch, now)
-            self._record(rule, target, report, batch, outcomes, now)
-            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
-        return clean
+        return self.write(rule, target, [*adds, *report.status_changes, *removals], report, now)
 
-    def _send(self, rule: Rule, target: _Target, batch: list[Item], now: datetime) -> list[ChangeOutcome]:
+    def _send(self, rule: Rule, target: Target, batch: list[Item], now: datetime) -> list[ChangeOutcome]:
         """Record the intent of the batch's adds, then send it; one outcome per item with a target.
 
         Each add is written to the ledger as ``pending`` and owned *before* the batch leaves, so a run
@@ -567,13 +621,13 @@ class Engine:
     def _record(
         self,
         rule: Rule,
-        target: _Target,
+        target: Target,
         report: RunReport,
         batch: list[Item],
         outcomes: list[ChangeOutcome],
         now: datetime,
     ) -> list[Item]:
-        """Persist each outcome in the ledger and the decision log; return follow-up items."""
+        """Persist each outcome in the ledger and its decision in the report; return follow-up items."""
         where = f"{target.connector.name}:{target.container.name}"
         rank = {s.label: s.rank for s in target.container.statuses}
         max_attempts = self.config.defaults.max_attempts
@@ -706,7 +760,7 @@ class Engine:
     def _write_rows(
         self,
         rule: Rule,
-        target: _Target,
+        target: Target,
         rows: Iterable[tuple[Item, ChangeOutcome | None, str, str | None]],
         now: datetime,
         deletes: list[tuple[str, str]] | None = None,
@@ -763,4 +817,4 @@ def _advance(old: Watermark | None, records: list[MemberRecord], now: datetime) 
 
 
 # keep Resolved importable from here for callers that type source rows
-__all__ = ["Engine", "Resolved", "RunReport", "utcnow"]
+__all__ = ["Engine", "Resolved", "RunReport", "Target", "utcnow"]
