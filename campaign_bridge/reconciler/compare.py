@@ -24,7 +24,7 @@ from campaign_bridge.mapping.model import (
     normalise_email,
 )
 from campaign_bridge.reconciler.report import Action, Finding, FindingKind, Fix
-from campaign_bridge.sync.identity import Resolved
+from campaign_bridge.sync.identity import Resolved, ref_row
 from campaign_bridge.sync.plan import Item
 from campaign_bridge.sync.store.store import LedgerRow, RefRow, Store
 
@@ -73,16 +73,7 @@ def _state_of(person: PersonRecord) -> str | None:
 def _ref_row(
     ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "connection": ref.connection,
-        "record_id": ref.id,
-        "kind": ref.kind,
-        "person_key": key,
-        "email": email,
-        "state": state,
-        "survivor_id": survivor,
-        "seen_at": now,
-    }
+    return ref_row(ref.connection, ref, key, email, state, survivor, now)
 
 
 def _stale_detail(person: PersonRecord, state: str, where: str) -> str:

@@ -10,10 +10,7 @@ engine's own batch writer (``Engine.write``) so they are recorded, and survive a
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +27,7 @@ from campaign_bridge.mapping.model import ChangeOutcome, OutcomeState
 from campaign_bridge.reconciler import store as findings_store
 from campaign_bridge.reconciler.compare import Side, TargetComparison, desired_people, source_findings
 from campaign_bridge.reconciler.report import Action, Finding, FindingKind, ReconcileReport
-from campaign_bridge.sync.engine import LEASE_SECONDS, Engine, Target, utcnow
+from campaign_bridge.sync.engine import LEASE_SECONDS, Engine, Target, new_holder, utcnow
 from campaign_bridge.sync.identity import SourceResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
 from campaign_bridge.sync.store.store import Store
@@ -53,7 +50,7 @@ class Reconciler:
         holder: str | None = None,
     ) -> None:
         self.config, self.store, self.connectors, self.clock = config, store, connectors, clock
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or new_holder()
         # The engine's own target checks, source read and batch writer are reused as they are.
         self.engine = Engine(config, store, connectors, clock=clock, holder=self.holder)
 

@@ -57,6 +57,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def new_holder() -> str:
+    """A lease holder name, ``host:pid:random``: the host and pid let a run take over a dead worker's lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where a rule writes: the target connector, its container, and the member status to set (if any)."""
@@ -81,7 +86,7 @@ class Engine:
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.config, self.store, self.connectors, self.clock = config, store, connectors, clock
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or new_holder()
         self.progress = progress or (lambda stage, done, total: None)
         self.should_stop = should_stop
         self._logged: dict[int, int] = {}  # run id → decisions of its report already in the decision log

@@ -27,6 +27,22 @@ class Resolved:
     email: str | None
 
 
+def ref_row(
+    connection: str, ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None, now: datetime
+) -> dict[str, Any]:
+    """A crosswalk row (``person_refs``): record ``ref`` of ``connection`` is person ``key``."""
+    return {
+        "connection": connection,
+        "record_id": ref.id,
+        "kind": ref.kind,
+        "person_key": key,
+        "email": email,
+        "state": state,
+        "survivor_id": survivor,
+        "seen_at": now,
+    }
+
+
 class SourceResolver:
     """Map source member records to person keys; ``persist`` False (a plan) writes nothing."""
 
@@ -87,16 +103,7 @@ class SourceResolver:
         return out, decisions
 
     def _ref_row(self, ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None) -> dict[str, Any]:
-        return {
-            "connection": self.connection,
-            "record_id": ref.id,
-            "kind": ref.kind,
-            "person_key": key,
-            "email": email,
-            "state": state,
-            "survivor_id": survivor,
-            "seen_at": self.now,
-        }
+        return ref_row(self.connection, ref, key, email, state, survivor, self.now)
 
 
 class TargetResolver:
@@ -208,16 +215,7 @@ class TargetResolver:
         return sorted(refs, key=lambda r: (r.kind.lower() != preferred, r.id))[0]
 
     def _ref_row(self, ref: RecordRef, key: str, email: str) -> dict[str, Any]:
-        return {
-            "connection": self.connector.name,
-            "record_id": ref.id,
-            "kind": ref.kind,
-            "person_key": key,
-            "email": email,
-            "state": "active",
-            "survivor_id": None,
-            "seen_at": self.now,
-        }
+        return ref_row(self.connector.name, ref, key, email, "active", None, self.now)
 
 
 def _survivors(records: list[PersonRecord]) -> list[RecordRef]:

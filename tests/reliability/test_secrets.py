@@ -25,6 +25,18 @@ SF_SECRET = "SFsecret-4f1c9e0b-do-not-print"
 HS_TOKEN = "pat-na1-7d3b5a90-do-not-print"
 
 
+def _seed(bench: Bench, members: int) -> str:
+    """Both sandboxes know the secrets; a campaign of ``members`` contacts; an empty HubSpot list (its id)."""
+    sf, hs = bench.sf.state, bench.hs.state
+    sf.credentials.client_secret = SF_SECRET
+    hs.tokens[HS_TOKEN] = Token("private_app", None)
+    camp = sf.add_campaign("Webinar")
+    sf.add_campaign("Follow-up", statuses=[("Sent", False), ("Responded", True)])
+    for i in range(members):
+        sf.add_member(camp, sf.add_contact(f"p{i}@example.com"))
+    return hs.add_list("Nurture", "MANUAL")
+
+
 def _client_file(bench: Bench, tmp: Path) -> Path:
     config = tmp / "client.yaml"
     config.write_text(
@@ -48,14 +60,8 @@ def _client_file(bench: Bench, tmp: Path) -> Path:
 def test_secrets_appear_in_no_log_output_message_or_state(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     bench = Bench(tmp_path)
     try:
-        sf, hs = bench.sf.state, bench.hs.state
-        sf.credentials.client_secret = SF_SECRET
-        hs.tokens[HS_TOKEN] = Token("private_app", None)
-        camp = sf.add_campaign("Webinar")
-        sf.add_campaign("Follow-up", statuses=[("Sent", False), ("Responded", True)])
-        for i in range(5):
-            sf.add_member(camp, sf.add_contact(f"p{i}@example.com"))
-        nurture = hs.add_list("Nurture", "MANUAL")
+        hs = bench.hs.state
+        nurture = _seed(bench, members=5)
         config = _client_file(bench, tmp_path)
         env = {**bench.environ(), "SF_CLIENT_SECRET": SF_SECRET, "HS_TOKEN": HS_TOKEN}
         runner = CliRunner()
@@ -104,14 +110,7 @@ def test_serve_keeps_secrets_out_of_its_logs_endpoints_and_job_store(
     logs.configure(as_json=True, stream=stream)
     pages = []
     try:
-        sf, hs = bench.sf.state, bench.hs.state
-        sf.credentials.client_secret = SF_SECRET
-        hs.tokens[HS_TOKEN] = Token("private_app", None)
-        camp = sf.add_campaign("Webinar")
-        sf.add_campaign("Follow-up", statuses=[("Sent", False), ("Responded", True)])
-        for i in range(3):
-            sf.add_member(camp, sf.add_contact(f"p{i}@example.com"))
-        hs.add_list("Nurture", "MANUAL")
+        _seed(bench, members=3)
         config = _client_file(bench, tmp_path)
         for name, value in {**bench.environ(), "SF_CLIENT_SECRET": SF_SECRET, "HS_TOKEN": HS_TOKEN}.items():
             monkeypatch.setenv(name, value)
