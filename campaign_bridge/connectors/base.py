@@ -160,3 +160,25 @@ class SupportsCreatePeople(Protocol):
     """The connector can create people (a Salesforce Lead, a HubSpot contact) for ``create_missing``."""
 
     def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]: ...
+
+
+@runtime_checkable
+class SupportsBulkApply(Protocol):
+    """The connector can apply many more than ``write_batch_size`` changes at once (Salesforce Bulk API 2.0).
+
+    The engine calls ``apply_bulk`` with chunks of up to ``bulk_batch_size`` changes instead of batching
+    ``apply_changes`` when the work holds more than ``bulk_threshold`` changes; outcomes are the same as
+    ``apply_changes``' (one per change, in order; a refused record is REJECTED, not an exception).
+    """
+
+    @property
+    def bulk_threshold(self) -> int:
+        """Above this many changes, bulk is cheaper in calls than ``apply_changes``."""
+        ...
+
+    @property
+    def bulk_batch_size(self) -> int:
+        """Largest number of changes ``apply_bulk`` accepts in one call."""
+        ...
+
+    def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]: ...

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaign_bridge.config.models import ClientConfig, ExclusivePolicy, Mode, Rule, duration_seconds
-from campaign_bridge.connectors.base import Connector, SupportsSegments, Watermark
+from campaign_bridge.connectors.base import Connector, SupportsBulkApply, SupportsSegments, Watermark
 from campaign_bridge.errors import (
     CampaignBridgeError,
     FatalError,
@@ -46,6 +46,8 @@ from campaign_bridge.sync.store.store import LedgerRow, Store
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str, int, int], None]
+#: A connector's ``apply_changes`` or ``apply_bulk``: one outcome per change, in order.
+Apply = Callable[[Container, Sequence[Change]], list[ChangeOutcome]]
 
 #: A lease outlives a crashed worker by at most this long.
 LEASE_SECONDS = 15 * 60
@@ -167,8 +169,9 @@ class Engine:
         *,
         settle: Callable[[Item, ChangeOutcome], None] | None = None,
     ) -> bool:
-        """Send ``items`` to ``target`` in batches of the connector's ``write_batch_size``, record each
-        outcome in the ledger, then send the follow-ups the outcomes call for (a member already there with
+        """Send ``items`` to ``target`` in batches of the connector's ``write_batch_size`` (or, when it
+        ``SupportsBulkApply`` and they number more than its ``bulk_threshold``, in chunks of its
+        ``bulk_batch_size`` through ``apply_bulk``), record each outcome in the ledger, then send the follow-ups the outcomes call for (a member already there with
         a lower status is raised; ``latest_wins`` moves a member out of an occupied exclusive slot).
 
         Each add is written to the ledger as ``pending`` and owned before its batch leaves, and each
@@ -182,7 +185,7 @@ class Engine:
         Raises what the connector raises for a whole batch, except ``TransientError``: that marks each of
         the batch's items failed, to be retried by a later run.
         """
-        step = target.connector.write_batch_size
+        apply, step = self._writer(target, len(items))
         total, done, clean = len(items), 0, True
         self._log_decisions(rule, report, now)  # what the run decided before it writes
         follow_up: list[Item] = []
@@ -191,7 +194,7 @@ class Engine:
                 report.message = "stopped on request after the current batch; the next run continues"
                 return False
             batch = list(items[i : i + step])
-            outcomes = self._send(rule, target, batch, now)
+            outcomes = self._send(rule, target, batch, now, apply)
             if settle is not None:
                 for item, outcome in zip([it for it in batch if it.target is not None], outcomes, strict=True):
                     settle(item, outcome)
@@ -202,9 +205,10 @@ class Engine:
             self.progress("apply", done, total)
             self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
         follow_up = [it for it in follow_up if it.target is not None]
+        apply, step = self._writer(target, len(follow_up))
         for j in range(0, len(follow_up), step):
             batch = follow_up[j : j + step]
-            outcomes = self._send(rule, target, batch, now)
+            outcomes = self._send(rule, target, batch, now, apply)
             self._record(rule, target, report, batch, outcomes, now)
             self._log_decisions(rule, report, now)
             clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
@@ -588,13 +592,24 @@ class Engine:
             adds = [i for i in adds if i.target is not None]
         return self.write(rule, target, [*adds, *report.status_changes, *removals], report, now)
 
-    def _send(self, rule: Rule, target: Target, batch: list[Item], now: datetime) -> list[ChangeOutcome]:
+    @staticmethod
+    def _writer(target: Target, count: int) -> tuple[Apply, int]:
+        """How ``count`` changes go to ``target``: the apply function and the most changes per call."""
+        conn = target.connector
+        if isinstance(conn, SupportsBulkApply) and count > conn.bulk_threshold:
+            return conn.apply_bulk, conn.bulk_batch_size
+        return conn.apply_changes, conn.write_batch_size
+
+    def _send(
+        self, rule: Rule, target: Target, batch: list[Item], now: datetime, apply: Apply | None = None
+    ) -> list[ChangeOutcome]:
         """Record the intent of the batch's adds, then send it; one outcome per item with a target.
 
         Each add is written to the ledger as ``pending`` and owned *before* the batch leaves, so a run
         killed between the vendor's answer and ``_record`` leaves a row saying "this rule may have added
         it": the next run sends the add again, and a member it then finds present is the rule's own (a
         mirror rule removes it when it leaves the source) rather than an orphan nobody removes.
+        ``apply`` is the connector's ``apply_changes`` unless given (``apply_bulk`` for a bulk chunk).
         """
         sendable = [it for it in batch if it.target is not None]
         intents = [
@@ -606,7 +621,7 @@ class Engine:
             self._write_rows(rule, target, intents, now)
         changes = [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
         try:
-            return target.connector.apply_changes(target.container, changes)
+            return (apply or target.connector.apply_changes)(target.container, changes)
         except TransientError as exc:
             return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
 

@@ -4,6 +4,7 @@ Salesforce campaign (its sandbox over HTTPS, simple-salesforce), with the state 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,12 +15,13 @@ from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.connectors.salesforce.settings import DEFAULT_BULK_THRESHOLD
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.store.store import Store
-from tests.contract.harness_salesforce import no_wait_policy, settings_for
+from tests.contract.harness_salesforce import no_wait_policy
 
 RULE = "hot-leads-to-sf"
 CONFIG = """\
@@ -31,6 +33,7 @@ connections:
     instance_url: {sf_url}
     login_url: {sf_url}
     ca_bundle: {ca}
+    bulk_threshold: {bulk_threshold}
     auth: {{method: client_credentials, client_id: {client_id}, client_secret: "${{SF_SECRET}}"}}
   hs:
     type: hubspot
@@ -61,7 +64,9 @@ class World:
         """New connectors and engine, as each ``campaign-bridge sync`` process has."""
         self.close()
         self.connectors = {
-            "sf": SalesforceConnector("sf", settings_for(self.sf), policy=no_wait_policy(), bulk_poll_seconds=0),
+            "sf": SalesforceConnector(
+                "sf", self.config.connections["sf"], policy=no_wait_policy(), bulk_poll_seconds=0
+            ),
             "hs": HubSpotConnector(
                 "hs", HubSpotSettings(base_url=self.hs.url, auth={"method": "private_app", "token": self.hs.token})
             ),
@@ -97,6 +102,12 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
+    with running_world(tmp_path, DEFAULT_BULK_THRESHOLD) as w:
+        yield w
+
+
+@contextmanager
+def running_world(tmp_path: Path, bulk_threshold: int) -> Iterator[World]:
     with SalesforceSandbox(daily_limit=100_000) as sf, HubSpotSandbox() as hs:
         creds = sf.credentials
         text = CONFIG.format(
@@ -106,6 +117,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             client_id=creds["client_id"],
             hs_url=hs.url,
             rule=RULE,
+            bulk_threshold=bulk_threshold,
         )
         config = load_config_text(text, "e2e.yaml", {"SF_SECRET": creds["client_secret"], "HS_TOKEN": hs.token})
         store = Store(config.state_url)
@@ -178,3 +190,85 @@ def test_daily_limit_stops_the_run_cleanly_and_the_next_day_resumes(world: World
     idle = world.run()
     assert idle.status == "ok"
     assert (len(idle.adds), len(idle.removals), len(idle.status_changes)) == (0, 0, 0)
+
+
+INGEST_JOBS = r"/jobs/ingest/?$"  # POST: one ingest job created
+COLLECTIONS = r"/composite/sobjects"
+
+
+def test_a_plan_above_the_bulk_threshold_is_written_by_ingest_jobs_with_per_member_outcomes(tmp_path: Path) -> None:
+    with running_world(tmp_path, bulk_threshold=50) as world:
+        log = world.sf.server
+        first = [f"s{i:02d}@x.example" for i in range(30)]
+        first_ids = world.people(first)
+        world.hs.state.add_list_members(world.hot_list, first_ids)
+        log.reset_log()
+        small = world.run()
+        assert small.status == "ok", small.message
+        assert small.counts.get("added") == 30
+        assert (log.calls(COLLECTIONS), log.calls(INGEST_JOBS, "POST")) == (1, 0)  # 30 ≤ 50: one Collections call
+
+        # s00 leaves the list, then its contact is deleted in Salesforce: the crosswalk still names it.
+        gone = first_ids[:1]
+        world.hs.state.remove_list_members(world.hot_list, gone)
+        assert world.run().counts.get("removed") == 1
+        gone_contact = next(i for i, r in world.sf.state.tables["Contact"].items() if r["Email"] == "s00@x.example")
+        world.sf.state.delete(gone_contact)
+
+        # 251 adds: more than the threshold and than one Collections call (200), so a single chunk.
+        more = [f"b{i:03d}@x.example" for i in range(250)]
+        world.hs.state.add_list_members(world.hot_list, [*gone, *world.people(more)])
+        world.start_process()
+        log.reset_log()
+        large = world.run()
+        assert large.status == "ok", large.message
+        assert large.counts.get("added") == 250
+        assert large.counts.get("rejected") == 1
+        assert (log.calls(COLLECTIONS), log.calls(INGEST_JOBS, "POST")) == (0, 1)  # one insert job, no Collections call
+        assert world.members() == dict.fromkeys([*first[1:], *more], "Responded")
+        ledger = world.store.ledger(RULE)
+        refused = [row for row in ledger.values() if row.state == "rejected"]
+        assert [row.target_record_id for row in refused] == [gone_contact]
+        assert "ENTITY_IS_DELETED" in (refused[0].last_error or "")  # the reason, as Salesforce gave it
+        assert sum(row.state == "present" and row.owned for row in ledger.values()) == 29 + 250
+
+        log.reset_log()
+        idle = world.run()
+        assert idle.status == "ok", idle.message
+        assert (len(idle.adds), len(idle.removals), len(idle.status_changes)) == (0, 0, 0)
+        assert (log.calls(COLLECTIONS), log.calls(INGEST_JOBS, "POST")) == (0, 0)
+
+
+class HundredPerChunk(SalesforceConnector):
+    bulk_batch_size = 100
+
+
+def test_a_bulk_write_goes_chunk_by_chunk_and_a_stop_between_chunks_resumes(tmp_path: Path) -> None:
+    with running_world(tmp_path, bulk_threshold=50) as world:
+        emails = [f"c{i:03d}@x.example" for i in range(250)]
+        world.hs.state.add_list_members(world.hot_list, world.people(emails))
+        world.connectors["sf"] = HundredPerChunk(
+            "sf", world.config.connections["sf"], policy=no_wait_policy(), bulk_poll_seconds=0
+        )
+        chunks: list[int] = []
+        world.on_progress.append(lambda stage, done, total: chunks.append(done) if stage == "apply" else None)
+        engine = Engine(world.config, world.store, world.connectors, progress=world._progress)
+        engine.should_stop = lambda: len(chunks) == 2  # asked before each chunk
+        log = world.sf.server
+        log.reset_log()
+        stopped = engine.sync(RULE)
+        assert stopped.status == "partial"
+        assert "stopped on request" in stopped.message
+        assert chunks == [100, 200]
+        assert log.calls(INGEST_JOBS, "POST") == 2
+        assert len(world.members()) == 200
+        ledger = world.store.ledger(RULE)
+        assert sum(row.state == "present" for row in ledger.values()) == 200
+
+        world.start_process()  # the next run: 50 left, at the threshold, so one Collections call
+        log.reset_log()
+        resumed = world.run()
+        assert resumed.status == "ok", resumed.message
+        assert resumed.counts.get("added") == 50
+        assert (log.calls(COLLECTIONS), log.calls(INGEST_JOBS, "POST")) == (1, 0)
+        assert world.members() == dict.fromkeys(emails, "Responded")

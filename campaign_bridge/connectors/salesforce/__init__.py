@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 import requests
 
-from campaign_bridge.connectors.base import Clock, ConnectionSettings, Connector, Watermark
+from campaign_bridge.connectors.base import Clock, ConnectionSettings, Connector, SupportsBulkApply, Watermark
 from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.connectors.salesforce import bulk, reads, writes
 from campaign_bridge.connectors.salesforce.client import ORG_RESERVE_FRACTION, SalesforceClient
@@ -50,17 +50,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@runtime_checkable
-class SupportsBulkApply(Protocol):
-    """The connector can apply more than ``write_batch_size`` changes in one Bulk API job.
-
-    The engine may call ``apply_bulk`` instead of batching ``apply_changes`` when a plan holds more than
-    ``settings.bulk_threshold`` changes for one container; outcomes are the same as ``apply_changes``'.
-    """
-
-    def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]: ...
-
-
 class SalesforceConnector(Connector):
     """A Salesforce org. Parts are passed in for tests: ``policy`` (retries; inject a no-op sleep),
     ``session`` (a ``requests.Session`` whose adapters are wrapped, never replaced), ``clock`` (segment
@@ -72,6 +61,9 @@ class SalesforceConnector(Connector):
     lookup_batch_size = 200
     reads_incrementally = True
     sees_removals_incrementally = True
+    #: Changes per ``apply_bulk`` call when the engine writes in bulk: one chunk is at most three ingest
+    #: jobs (well under a job's 150 MB upload); the engine renews its lease and may stop between chunks.
+    bulk_batch_size: ClassVar[int] = 100_000
 
     def __init__(
         self,
@@ -146,8 +138,13 @@ class SalesforceConnector(Connector):
             outcomes += writes.apply_changes(self.client, container.id, changes[start : start + self.write_batch_size])
         return outcomes
 
+    @property
+    def bulk_threshold(self) -> int:
+        """Above this many changes the engine writes through ``apply_bulk`` (``settings.bulk_threshold``)."""
+        return self.settings.bulk_threshold
+
     def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
-        """``apply_changes`` through Bulk API 2.0 ingest jobs (see ``bulk``)."""
+        """``apply_changes`` through Bulk API 2.0 ingest jobs (see ``bulk``); ``SupportsBulkApply``."""
         return bulk.apply_bulk(self.client, container.id, changes, self.bulk_poll_seconds)
 
     def usage(self) -> ApiUsage:
