@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,28 +16,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.format import format_soql
 
-from campaign_bridge.sandbox.http import TlsFiles, make_tls
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-
-
-@pytest.fixture(scope="module")
-def tls() -> TlsFiles:
-    return make_tls()
-
-
-@pytest.fixture
-def sandbox(tls: TlsFiles) -> Iterator[SalesforceSandbox]:
-    with SalesforceSandbox(tls=tls) as running:
-        yield running
-
-
-@pytest.fixture
-def sf(sandbox: SalesforceSandbox) -> Salesforce:
-    return Salesforce(
-        instance_url=sandbox.instance_url,
-        session_id=sandbox.credentials["session_id"],
-        session=sandbox.requests_session(),
-    )
 
 
 def _password_login(sandbox: SalesforceSandbox) -> Any:

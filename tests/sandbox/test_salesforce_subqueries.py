@@ -3,35 +3,13 @@ answered by the Salesforce emulator to the unmodified simple-salesforce client, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from campaign_bridge.sandbox.http import TlsFiles, make_tls
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-
-
-@pytest.fixture(scope="module")
-def tls() -> TlsFiles:
-    return make_tls()
-
-
-@pytest.fixture
-def sandbox(tls: TlsFiles) -> Iterator[SalesforceSandbox]:
-    with SalesforceSandbox(tls=tls) as running:
-        yield running
-
-
-@pytest.fixture
-def sf(sandbox: SalesforceSandbox) -> Salesforce:
-    return Salesforce(
-        instance_url=sandbox.instance_url,
-        session_id=sandbox.credentials["session_id"],
-        session=sandbox.requests_session(),
-    )
 
 
 def _refusal(sf: Salesforce, soql: str) -> str:
