@@ -4,7 +4,6 @@ transient faults, its API budget, and secrets that never leak."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pydantic
 import pytest
@@ -12,15 +11,6 @@ import pytest
 from campaign_bridge.connectors.hubspot import HubSpotSettings
 from campaign_bridge.errors import AuthError, QuotaExhaustedError, TransientError
 from tests.contract.harness_hubspot import HubSpotHarness
-
-
-@pytest.fixture
-def hs() -> Iterator[HubSpotHarness]:
-    harness = HubSpotHarness()
-    try:
-        yield harness
-    finally:
-        harness.close()
 
 
 def _oauth(hs: HubSpotHarness, **changes: str) -> HubSpotSettings:

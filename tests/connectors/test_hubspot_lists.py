@@ -3,23 +3,12 @@ sustained sync that stays under the portal's 10-second limit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from campaign_bridge.connectors.hubspot import HubSpotConnector
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import Change, ChangeAction, ContainerKind, OutcomeState, RecordRef
 from tests.contract.harness_hubspot import HubSpotHarness
-
-
-@pytest.fixture
-def hs() -> Iterator[HubSpotHarness]:
-    harness = HubSpotHarness()
-    try:
-        yield harness
-    finally:
-        harness.close()
 
 
 def _ref(contact_id: str) -> RecordRef:

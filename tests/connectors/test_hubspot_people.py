@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from campaign_bridge.mapping.model import PersonDraft
 from tests.contract.harness_hubspot import HubSpotHarness
-
-
-@pytest.fixture
-def hs() -> Iterator[HubSpotHarness]:
-    harness = HubSpotHarness()
-    try:
-        yield harness
-    finally:
-        harness.close()
 
 
 def test_lookup_batches_by_email_and_leaves_misses_out(hs: HubSpotHarness) -> None:

@@ -17,15 +17,6 @@ from campaign_bridge.mapping.segment import evaluate, parse_segment
 from tests.contract.harness_hubspot import HubSpotHarness
 
 
-@pytest.fixture
-def hs() -> Iterator[HubSpotHarness]:
-    harness = HubSpotHarness()
-    try:
-        yield harness
-    finally:
-        harness.close()
-
-
 def _population(now: datetime, n: int = 240) -> list[dict[str, Any]]:
     """People with every behaviour field present or absent, boundaries included."""
     rng = random.Random(7)
