@@ -107,6 +107,11 @@ class Container:
     system says of this one container (a HubSpot list's processing type decides ``writable``).
     ``statuses`` is the ordered member-status list of a CRM campaign or Marketo program, else empty.
     ``family`` groups exclusive containers: a person is in at most one container of a family.
+    ``size`` is how many members the system says the container has, when it says so without a read of
+    its members (a Salesforce campaign's NumberOfContacts + NumberOfLeads, a HubSpot list's
+    ``hs_list_size``). ``membership_version`` is an opaque token that changes whenever the members change
+    (a HubSpot list's size with its last-added and last-removed times): a source whose token has not moved
+    since the last successful full read need not be read again. ``None`` when the system gives none.
     """
 
     connection: str
@@ -119,6 +124,8 @@ class Container:
     family: str | None = None
     statuses: tuple[MemberStatus, ...] = ()
     details: CampaignDetails | None = None
+    size: int | None = None
+    membership_version: str | None = None
 
     def status(self, label: str) -> MemberStatus | None:
         """The member status with this label (case-insensitive), or ``None``."""

@@ -12,16 +12,17 @@ converges with no duplicates and nothing lost.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from campaign_bridge.config.models import ClientConfig, ExclusivePolicy, Mode, Rule, duration_seconds
+from campaign_bridge.config.models import ClientConfig, ExclusivePolicy, Rule, duration_seconds
 from campaign_bridge.connectors.base import Connector, SupportsBulkApply, SupportsSegments, Watermark
 from campaign_bridge.errors import (
     CampaignBridgeError,
@@ -37,12 +38,13 @@ from campaign_bridge.mapping.model import (
     Container,
     MemberRecord,
     OutcomeState,
-    RecordRef,
 )
 from campaign_bridge.mapping.semantics import target_refusal
+from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.identity import Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
-from campaign_bridge.sync.store.store import LedgerRow, Store
+from campaign_bridge.sync.store.store import Store
+from campaign_bridge.sync.target import Target
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str, int, int], None]
@@ -53,6 +55,9 @@ Apply = Callable[[Container, Sequence[Change]], list[ChangeOutcome]]
 LEASE_SECONDS = 15 * 60
 #: The removal-fraction limit only applies to plans removing at least this many members.
 MIN_REMOVALS_FOR_FRACTION = 10
+#: Source records are resolved, written to the snapshot and planned this many at a time, so that a
+#: rule's memory grows with its plan, not with its source (docs/benchmarks.md, "State at scale").
+CHUNK = 5_000
 
 
 def utcnow() -> datetime:
@@ -64,13 +69,67 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a rule writes: the target connector, its container, and the member status to set (if any)."""
+@dataclass(slots=True)
+class SourceRead:
+    """An open read of a rule's source: its records (read as they are consumed), whether the read is full,
+    the watermark it starts from, and the source container's membership version (None if it gives none).
+    ``unchanged``: the version had not moved since the last clean full read, so nothing is read."""
 
-    connector: Connector
-    container: Container
-    status: str | None
+    rows: Iterator[MemberRecord]
+    full: bool
+    mark: Watermark | None
+    version: str | None
+    unchanged: bool = False
+
+
+@dataclass(slots=True)
+class _Walk:
+    """A run's way through its source, chunk by chunk: what it keeps between chunks is person keys, the
+    plan (on the report), and what is left to look up or create in the target."""
+
+    rule: Rule
+    report: RunReport
+    differ: Differ
+    sources: SourceResolver
+    targets: TargetResolver | None  # None for a plan (dry run): it looks nothing up in the target
+    token: str | None  # stamps the snapshot records a full read sees
+    wanted: set[str]  # the source member statuses that qualify (casefolded); empty: all
+    present: set[str] = field(default_factory=set)  # persons the source holds
+    gone: set[str] = field(default_factory=set)  # persons of records that left (or, full: may have)
+    removed_records: set[str] = field(default_factory=set)
+    newest: tuple[datetime, str] | None = None
+    lookups: list[Item] = field(default_factory=list)  # planned adds whose target record is still unknown
+    to_create: list[tuple[str, str]] = field(default_factory=list)
+    unresolved: dict[str, str] = field(default_factory=dict)
+    looked_up: bool = False
+
+    def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
+        """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
+        and every person's email."""
+        upserts: list[dict[str, Any]] = []
+        deletes: list[str] = []
+        emails: dict[str, str | None] = {}
+        for r in resolved:
+            person = r.record.person
+            rid = person.survivor.id if person.survivor != person.ref else person.ref.id
+            qualifies = not r.record.removed and not person.deleted
+            if qualifies and self.wanted:
+                qualifies = (r.record.status or "").casefold() in self.wanted
+            if qualifies:
+                upserts.append(
+                    {
+                        "record_id": rid,
+                        "person_key": r.person_key,
+                        "status": r.record.status,
+                        "modified_at": r.record.modified_at,
+                    }
+                )
+                emails[r.person_key] = r.email
+            else:
+                deletes.append(rid)
+                self.gone.add(r.person_key)
+                emails.setdefault(r.person_key, r.email)
+        return upserts, deletes, emails
 
 
 class Engine:
@@ -124,40 +183,47 @@ class Engine:
             status = found.label
         return Target(conn, container, status)
 
-    def read_source(
-        self, rule: Rule, report: RunReport, now: datetime, *, full: bool = False
-    ) -> tuple[list[MemberRecord], bool, Watermark | None]:
-        """Read the rule's source members: in full when ``full`` (or when the rule's watermark, segment or
-        full-read schedule says so), else since the watermark less the look-back. Returns the records,
-        whether the read was full, and the watermark it started from; sets ``report.read``/``full_read``.
-        Writes no state."""
+    def open_source(self, rule: Rule, now: datetime, *, full: bool = False) -> SourceRead:
+        """Start reading the rule's source: in full when ``full`` (or when the rule's watermark, segment or
+        full-read schedule says so), else since the watermark less the look-back. A source whose container
+        reports a membership version that has not moved since the last clean full read, with nothing left
+        to retry, is not read at all (an incremental read of nothing). Writes no state."""
         source = self._connector(rule.source.connection)
         mark, full_read_at = self.store.watermark(rule.name)
         every = duration_seconds(self.config.defaults.full_read_every)
+        due = mark is None or full_read_at is None or (now - full_read_at).total_seconds() >= every
         segment = rule.source.parsed_segment
-        whole = (
-            full
-            or mark is None
-            or segment is not None
-            or not source.reads_incrementally
-            or full_read_at is None
-            or (now - full_read_at).total_seconds() >= every
-        )
         if segment is not None:
             if not isinstance(source, SupportsSegments):
                 raise FatalError(f"rule {rule.name!r}: {source.system} cannot read segments")
-            rows = list(source.read_segment(segment))
-        else:
-            container = source.find_container(rule.source.key, rule.source.container_name)
-            if whole:
-                rows = list(source.read_members(container))
-            else:
-                assert mark is not None
-                lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
-                rows = list(source.read_members(container, since=Watermark(mark.at - lookback, mark.tie_id), until=now))
-        report.full_read = whole
+            return SourceRead(iter(source.read_segment(segment)), True, mark, None)
+        container = source.find_container(rule.source.key, rule.source.container_name)
+        version = container.membership_version
+        if (
+            not (full or due)
+            and version is not None
+            and version == self.store.source_version(rule.name)
+            and not self._retryable(rule)
+        ):
+            return SourceRead(iter(()), False, mark, version, unchanged=True)
+        if full or due or not source.reads_incrementally:
+            return SourceRead(iter(source.read_members(container)), True, mark, version)
+        assert mark is not None
+        lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
+        since = Watermark(mark.at - lookback, mark.tie_id)
+        return SourceRead(iter(source.read_members(container, since=since, until=now)), False, mark, version)
+
+    def read_source(
+        self, rule: Rule, report: RunReport, now: datetime, *, full: bool = False
+    ) -> tuple[list[MemberRecord], bool, Watermark | None]:
+        """The whole of ``open_source``'s read at once (the reconciler compares whole sets). Returns the
+        records, whether the read was full, and the watermark it started from; sets ``report.read`` and
+        ``report.full_read``. Writes no state."""
+        read = self.open_source(rule, now, full=full)
+        rows = list(read.rows)
+        report.full_read = read.full
         report.read = len(rows)
-        return rows, whole, mark
+        return rows, read.full, read.mark
 
     def write(
         self,
@@ -296,61 +362,35 @@ class Engine:
             raise FatalError(f"connection {name!r} is not configured") from None
 
     def _execute(self, rule: Rule, report: RunReport, now: datetime, *, dry: bool, force_full: bool) -> None:
+        """Read the source a chunk at a time, planning each chunk as it comes (resolve, snapshot, diff,
+        find target records); then plan the persons who left, hold or apply. Memory holds the plan and
+        person keys, never the whole read."""
+        for phase in ("read", "resolve", "plan"):
+            report.timings[phase] = 0.0
         t0 = time.perf_counter()
         target = self.resolve_target(rule)
-        records, full, old_mark = self.read_source(rule, report, now, full=force_full)
-        report.timings["read"] = time.perf_counter() - t0
-        self.progress("read", len(records), len(records))
-
+        read = self.open_source(rule, now, full=force_full)
+        report.full_read = read.full
+        report.timings["read"] += time.perf_counter() - t0
+        if read.unchanged:
+            report.message = "the source's members have not changed since the last full read: nothing read"
+        walk = _Walk(
+            rule=rule,
+            report=report,
+            differ=Differ(self.config, self.store, rule, target, report),
+            sources=SourceResolver(self.store, rule.source.connection, now, persist=not dry),
+            targets=None if dry else TargetResolver(self.store, target.connector, rule.match, now, persist=True),
+            token=uuid.uuid4().hex if read.full and not dry else None,
+            wanted={s.casefold() for s in rule.source.member_status or ()},
+        )
+        retry = self._retryable(rule)
+        for chunk in _chunks_of(read.rows, CHUNK, report.timings):
+            self._plan_chunk(walk, chunk)
         t0 = time.perf_counter()
-        resolver = SourceResolver(self.store, rule.source.connection, now, persist=not dry)
-        resolved, decisions = resolver.resolve(records)
-        report.decisions.extend(decisions)
-        wanted_statuses = {s.casefold() for s in rule.source.member_status or ()}
-        upserts: list[dict[str, Any]] = []
-        deletes: list[str] = []
-        leaving: set[str] = set()
-        emails: dict[str, str | None] = {}
-        for r in resolved:
-            rid = (
-                r.record.person.survivor.id
-                if r.record.person.survivor != r.record.person.ref
-                else r.record.person.ref.id
-            )
-            qualifies = not r.record.removed and not r.record.person.deleted
-            if qualifies and wanted_statuses:
-                qualifies = (r.record.status or "").casefold() in wanted_statuses
-            if qualifies:
-                upserts.append(
-                    {
-                        "record_id": rid,
-                        "person_key": r.person_key,
-                        "status": r.record.status,
-                        "modified_at": r.record.modified_at,
-                    }
-                )
-                emails[r.person_key] = r.email
-            else:
-                deletes.append(rid)
-                leaving.add(r.person_key)
-                emails.setdefault(r.person_key, r.email)
-        desired, touched = self._desired(rule, upserts, deletes, leaving, full)
-        report.timings["resolve"] = time.perf_counter() - t0
+        self._plan_leavers(walk, read.full, retry)
+        report.timings["plan"] += time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        ledger = self.store.ledger(rule.name, None if full else touched | self._retryable(rule))
-        touched |= set(ledger) if full else set()
-        touched |= self._retryable(rule)
-        missing_emails = [k for k in touched if k not in emails]
-        if missing_emails:
-            emails.update(self.store.persons(missing_emails))
-        self._diff(rule, target, report, desired, touched, ledger, emails)
-        report.timings["plan"] = time.perf_counter() - t0
-        if not dry:
-            # The source snapshot is what the rule saw; it is written even if the plan is held.
-            self.store.update_snapshot(rule.name, upserts, deletes, replace=full)
-
-        if self._held(rule, report, ledger):
+        if self._held(rule, report):
             report.status = "held"
             if not dry and report.run_id is not None:
                 self.store.save_plan(report.run_id, rule.name, True, report.as_json())
@@ -360,196 +400,99 @@ class Engine:
             return
 
         t0 = time.perf_counter()
-        clean = self._apply(rule, target, report, ledger, now)
+        clean = self._apply(rule, target, report, walk, now)
         report.timings["apply"] = time.perf_counter() - t0
         if clean and not self.should_stop():
-            new_mark = _advance(old_mark, records, now)
-            self.store.set_watermark(rule.name, new_mark, now if full else None, now)
+            new_mark = _advance(read.mark, walk.newest, now)
+            version = read.version if read.full else None
+            self.store.set_watermark(rule.name, new_mark, now if read.full else None, now, source_version=version)
             report.status = "ok"
         else:
             report.status = "partial" if report.status == "running" else report.status
+
+    def _plan_chunk(self, walk: _Walk, chunk: list[MemberRecord]) -> None:
+        """Resolve a chunk of source records, write them to the snapshot, plan their persons."""
+        rule, report = walk.rule, walk.report
+        t0 = time.perf_counter()
+        report.read += len(chunk)
+        self.progress("read", report.read, report.read)
+        walk.newest = _newest(walk.newest, chunk)
+        resolved, decisions = walk.sources.resolve(chunk)
+        report.decisions.extend(decisions)
+        upserts, deletes, emails = walk.sort(resolved)
+        if walk.sources.persist:
+            walk.gone |= self.store.update_snapshot(rule.name, upserts, deletes, seen_in=walk.token)
+        else:
+            walk.gone |= set(self.store.snapshot_records(rule.name, deletes).values())
+        walk.removed_records.update(deletes)
+        fresh = {u["person_key"] for u in upserts} - walk.present
+        walk.present |= fresh
+        t1 = time.perf_counter()
+        report.timings["resolve"] += t1 - t0
+        if fresh:
+            first = len(report.adds)
+            walk.differ.diff(fresh, fresh, self.store.ledger(rule.name, fresh), emails)
+            walk.lookups.extend(i for i in report.adds[first:] if i.target is None)
+        report.timings["plan"] += time.perf_counter() - t1
+        self._find_targets(walk, final=False)
+
+    def _plan_leavers(self, walk: _Walk, full: bool, retry: set[str]) -> None:
+        """Plan the persons the read did not find in the source (after all its chunks): those whose records
+        left, those the rule's ledger holds (a full read), and those whose last write must be retried.
+
+        ``gone`` counts the persons of the records that left as the crosswalk knows them, even when the
+        snapshot has already forgotten the record: a run that crashed after writing the snapshot but
+        before removing the member must not make the next run blind to the removal.
+        """
+        rule = walk.rule
+        still: set[str] = set()
+        if full:
+            if walk.token is not None:
+                walk.gone |= self.store.drop_unseen(rule.name, walk.token)
+            else:
+                walk.gone |= self.store.snapshot_persons(rule.name)
+            walk.gone |= self.store.ledger_keys(rule.name)
+        else:
+            # A person whose record left may still be in the source through another record (Lead + Contact).
+            still = self.store.persons_with_other_records(rule.name, walk.gone - walk.present, walk.removed_records)
+        leavers = sorted((walk.gone | retry) - walk.present)
+        for i in range(0, len(leavers), CHUNK):
+            part = leavers[i : i + CHUNK]
+            first = len(walk.report.adds)
+            walk.differ.diff(part, still, self.store.ledger(rule.name, part), self.store.persons(part))
+            walk.lookups.extend(it for it in walk.report.adds[first:] if it.target is None)
+        self._find_targets(walk, final=True)
+
+    def _find_targets(self, walk: _Walk, *, final: bool) -> None:
+        """Look up the target records of planned adds that have none, in whole lookup batches (all that
+        are left when ``final``). People the target lacks are created only when the plan is applied."""
+        if walk.targets is None or not walk.lookups:
+            return
+        step = walk.targets.connector.lookup_batch_size
+        take = len(walk.lookups) if final else len(walk.lookups) // step * step
+        if take == 0:
+            return
+        t0 = time.perf_counter()
+        items, walk.lookups = walk.lookups[:take], walk.lookups[take:]
+        found, decisions, unresolved, missing = walk.targets.lookup({i.person_key: i.email for i in items})
+        walk.report.decisions.extend(decisions)
+        for item in items:
+            item.target = found.get(item.person_key)
+        walk.unresolved.update(unresolved)
+        walk.to_create.extend(missing)
+        walk.looked_up = True
+        walk.report.timings["resolve"] += time.perf_counter() - t0
 
     def _retryable(self, rule: Rule) -> set[str]:
         """Persons whose last write did not reach a final state: failed, or pending (a run died mid-batch)."""
         return self.store.ledger_keys_in_state(rule.name, ("failed", "pending"))
 
-    def _desired(
-        self, rule: Rule, upserts: list[dict[str, Any]], deletes: list[str], leaving: set[str], full: bool
-    ) -> tuple[set[str], set[str]]:
-        """Persons the target should hold (among ``touched``), and the persons this read touched.
-
-        ``leaving`` are the persons of the records that left, as the crosswalk knows them. They count even
-        when the snapshot has already forgotten the record: a run that crashed after writing the snapshot
-        but before removing the member must not make the next run blind to the removal.
-        """
-        present = {u["person_key"] for u in upserts}
-        if full:
-            previous = self.store.snapshot_persons(rule.name)
-            return present, present | previous
-        gone = (set(self.store.snapshot_records(rule.name, deletes).values()) | leaving) - present
-        # A person whose record left may still be in the source through another record (Lead + Contact).
-        still = self.store.persons_with_other_records(rule.name, gone, set(deletes))
-        return present | still, present | gone
-
-    # -- diff ----------------------------------------------------------------------------------
-    def _diff(
-        self,
-        rule: Rule,
-        target: Target,
-        report: RunReport,
-        desired: set[str],
-        touched: set[str],
-        ledger: dict[str, LedgerRow],
-        emails: dict[str, str | None],
-    ) -> None:
-        mode = self.config.mode_of(rule)
-        max_attempts = self.config.defaults.max_attempts
-        container = target.container
-        rank = {s.label: s.rank for s in container.statuses}
-        want = target.status
-        where = f"{target.connector.name}:{container.name}"
-        for key in sorted(touched):
-            row = ledger.get(key)
-            email = emails.get(key)
-            if row is not None and row.state in ("dead", "rejected", "blocked") and key in desired:
-                continue  # terminal until `campaign-bridge retry` or a change of rule
-            if key in desired:
-                # A pending row is an add whose outcome was never recorded (the run died mid-batch):
-                # send it again; its ownership was claimed before the first send.
-                if row is None or row.state in ("failed", "pending"):
-                    if row is not None and row.attempts >= max_attempts:
-                        continue
-                    report.adds.append(
-                        Item(
-                            ChangeAction.ADD,
-                            key,
-                            email,
-                            want,
-                            _ref(row),
-                            owned=bool(row and row.owned),
-                            attempts=row.attempts if row else 0,
-                        )
-                    )
-                elif want is not None and row.status != want:
-                    if rank.get(want, 0) > rank.get(row.status or "", 0):
-                        report.status_changes.append(
-                            Item(ChangeAction.SET_STATUS, key, email, want, _ref(row), owned=row.owned)
-                        )
-                    else:
-                        report.decisions.append(
-                            Decision(
-                                Kind.STATUS_COLLISION,
-                                key,
-                                email,
-                                f"kept {row.status!r} over {want!r}: a member status never moves backwards",
-                                where,
-                            )
-                        )
-                continue
-            if row is None:
-                continue
-            if mode is Mode.ADDITIVE and row.state in ("present", "pending"):
-                continue
-            if row.owned and row.state in ("present", "failed", "pending"):
-                report.removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=True))
-            else:
-                report.decisions.append(
-                    Decision(
-                        Kind.LEFT_IN_PLACE,
-                        key,
-                        email,
-                        "no longer in the source, but this rule did not add it: left in place",
-                        where,
-                    )
-                )
-                report.bump("released")
-                report.removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=False))
-        self._cross_rule_checks(rule, target, report, emails)
-
-    def _cross_rule_checks(self, rule: Rule, target: Target, report: RunReport, emails: dict[str, str | None]) -> None:
-        """Exclusive families, status collisions and shared members, against other rules' ledgers."""
-        container = target.container
-        conn = target.connector.name
-        where = f"{conn}:{container.name}"
-        rank = {s.label: s.rank for s in container.statuses}
-        keys = {i.person_key for i in (*report.adds, *report.status_changes, *report.removals)}
-        if not keys:
-            return
-        others = self.store.others_on_target(rule.name, conn, keys)
-        same = {r.person_key: r for r in others if r.container_id == container.id}
-        elsewhere: dict[str, list[LedgerRow]] = {}
-        for r in others:
-            if r.container_id != container.id:
-                elsewhere.setdefault(r.person_key, []).append(r)
-        adds: list[Item] = []
-        for item in report.adds:
-            other = same.get(item.person_key)
-            if (
-                other is not None
-                and item.status is not None
-                and rank.get(other.status or "", 0) > rank.get(item.status, 0)
-            ):
-                report.decisions.append(
-                    Decision(
-                        Kind.STATUS_COLLISION,
-                        item.person_key,
-                        item.email,
-                        f"rule {other.rule!r} set {other.status!r}, which outranks {item.status!r}: kept {other.status!r}",
-                        where,
-                    )
-                )
-                continue
-            if container.exclusive and elsewhere.get(item.person_key):
-                holder = elsewhere[item.person_key][0]
-                policy = rule.exclusive
-                win = policy is ExclusivePolicy.LATEST_WINS or (
-                    policy is ExclusivePolicy.PRIORITY and rule.priority < self._priority(holder.rule)
-                )
-                verdict = "moved here" if win else "kept where they are"
-                report.decisions.append(
-                    Decision(
-                        Kind.EXCLUSIVE_TARGET,
-                        item.person_key,
-                        item.email,
-                        f"already in {holder.container_id} through rule {holder.rule!r}; {policy.value}: {verdict}",
-                        where,
-                    )
-                )
-                if not win:
-                    continue
-                item.replace = True
-            adds.append(item)
-        report.adds = adds
-        removals: list[Item] = []
-        for item in report.removals:
-            other = same.get(item.person_key)
-            if item.owned and other is not None:
-                report.decisions.append(
-                    Decision(
-                        Kind.KEPT_FOR_OTHER_RULE,
-                        item.person_key,
-                        item.email,
-                        f"no longer in this rule's source, but rule {other.rule!r} also wants this member: kept",
-                        where,
-                    )
-                )
-                item.owned = False  # released: ownership passes to the other rule
-                item.other_rule = other.rule
-            removals.append(item)
-        report.removals = removals
-
-    def _priority(self, rule_name: str) -> int:
-        try:
-            return self.config.rule(rule_name).priority
-        except CampaignBridgeError:
-            return 1_000_000
-
-    def _held(self, rule: Rule, report: RunReport, ledger: dict[str, LedgerRow]) -> bool:
+    def _held(self, rule: Rule, report: RunReport) -> bool:
         safety = self.config.safety_of(rule)
         removing = sum(1 for i in report.removals if i.owned)
-        owned = sum(1 for r in ledger.values() if r.owned and r.state == "present") or self.store.ledger_counts(
-            rule.name
-        ).get("owned", 0)
+        if not removing:
+            return False
+        owned = self.store.ledger_counts(rule.name).get("owned", 0)
         over_count = removing > safety.max_removals
         over_share = (
             removing >= MIN_REMOVALS_FOR_FRACTION and owned > 0 and removing / owned > safety.max_removal_fraction
@@ -566,28 +509,23 @@ class Engine:
         return True
 
     # -- apply ---------------------------------------------------------------------------------
-    def _apply(
-        self, rule: Rule, target: Target, report: RunReport, ledger: dict[str, LedgerRow], now: datetime
-    ) -> bool:
+    def _apply(self, rule: Rule, target: Target, report: RunReport, walk: _Walk, now: datetime) -> bool:
         """Apply the plan in batches; True when every item reached a final state."""
-        conn = target.connector
         releases = [i for i in report.removals if not i.owned]
         removals = [i for i in report.removals if i.owned]
         self._release(rule, releases)
-        # People to add need a target record first.
         adds = report.adds
-        need = {i.person_key: i.email for i in adds if i.target is None}
-        if need:
-            resolver = TargetResolver(self.store, conn, rule.match, now, persist=True)
-            found, decisions, unresolved = resolver.resolve(need)
+        if walk.to_create and walk.targets is not None:
+            created, decisions, why = walk.targets.create(walk.to_create)
             report.decisions.extend(decisions)
+            walk.unresolved.update(why)
             for item in adds:
                 if item.target is None:
-                    item.target = found.get(item.person_key)
+                    item.target = created.get(item.person_key)
+        if walk.looked_up:
             blocked = [i for i in adds if i.target is None]
-            self._write_rows(
-                rule, target, [(i, None, "rejected", unresolved.get(i.person_key, "unmatched")) for i in blocked], now
-            )
+            rows = [(i, None, "rejected", walk.unresolved.get(i.person_key, "unmatched")) for i in blocked]
+            self._write_rows(rule, target, rows, now)
             report.bump("unmatched", len(blocked))
             adds = [i for i in adds if i.target is not None]
         return self.write(rule, target, [*adds, *report.status_changes, *removals], report, now)
@@ -817,23 +755,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ref(row: LedgerRow | None) -> RecordRef | None:
-    if row is None or row.target_record_id is None or row.target_kind is None:
-        return None
-    return RecordRef(row.connection, row.target_kind, row.target_record_id)
+def _chunks_of(rows: Iterator[MemberRecord], size: int, timings: dict[str, float]) -> Iterator[list[MemberRecord]]:
+    """``rows`` in lists of ``size``; the time spent waiting for them is the run's ``read`` time."""
+    while True:
+        t0 = time.perf_counter()
+        chunk = list(itertools.islice(rows, size))
+        timings["read"] += time.perf_counter() - t0
+        if not chunk:
+            return
+        yield chunk
 
 
-def _advance(old: Watermark | None, records: list[MemberRecord], now: datetime) -> Watermark:
+def _newest(newest: tuple[datetime, str] | None, records: list[MemberRecord]) -> tuple[datetime, str] | None:
+    """The latest source stamp (with its id tie-break) among ``newest`` and ``records``."""
+    for r in records:
+        if r.modified_at is not None and (newest is None or (r.modified_at, r.tie_id) > newest):
+            newest = (r.modified_at, r.tie_id)
+    return newest
+
+
+def _advance(old: Watermark | None, newest: tuple[datetime, str] | None, now: datetime) -> Watermark:
     """The new watermark: the latest source stamp seen (id tie-break), never past the run's start."""
-    stamped = [r for r in records if r.modified_at is not None]
-    if not stamped:
+    if newest is None:
         return old or Watermark(now)
-    last = max(stamped, key=lambda r: (r.modified_at, r.tie_id))
-    assert last.modified_at is not None
-    at = min(last.modified_at, now) if last.modified_at.tzinfo else last.modified_at
-    if old is not None and (old.at, old.tie_id) > (at, last.tie_id):
+    stamp, tie = newest
+    at = min(stamp, now) if stamp.tzinfo else stamp
+    if old is not None and (old.at, old.tie_id) > (at, tie):
         return old
-    return Watermark(at, last.tie_id)
+    return Watermark(at, tie)
 
 
 # keep Resolved importable from here for callers that type source rows

@@ -48,8 +48,12 @@ class SourceResolver:
 
     def __init__(self, store: Store, connection: str, now: datetime, *, persist: bool) -> None:
         self.store, self.connection, self.now, self.persist = store, connection, now, persist
+        # A plan writes no persons, so it remembers the ones it made up: a later chunk of the same read
+        # with the same email is the same person.
+        self._planned: dict[str, str] = {}
 
     def resolve(self, records: Sequence[MemberRecord]) -> tuple[list[Resolved], list[Decision]]:
+        """Resolve one chunk of a read (or all of it); ``persist`` writes new persons and crosswalk rows."""
         decisions: list[Decision] = []
         ids = {r.person.ref.id for r in records} | {r.person.survivor.id for r in records}
         known = self.store.refs_by_ids(self.connection, ids)
@@ -63,7 +67,7 @@ class SourceResolver:
             person, survivor = rec.person, rec.person.survivor
             email = normalise_email(person.email)
             hit = known.get(survivor.id) or known.get(person.ref.id)
-            key = hit.person_key if hit else (by_email.get(email) if email else None)
+            key = hit.person_key if hit else (by_email.get(email) or self._planned.get(email) if email else None)
             if key is None:
                 if email is not None and email in fresh:
                     key = fresh[email]
@@ -85,11 +89,12 @@ class SourceResolver:
                 ref_rows[(person.ref.id, "")] = self._ref_row(person.ref, key, email, state, survivor.id)
             if person.deleted:
                 decisions.append(Decision(Kind.RECORD_DELETED, key, email, f"{person.ref} was deleted in the source"))
-        real = (
-            self.store.add_persons(new_emails, self.now)
-            if self.persist
-            else [f"plan-{i}" for i in range(len(new_emails))]
-        )
+        if self.persist:
+            real = self.store.add_persons(new_emails, self.now)
+        else:
+            first = len(self._planned)
+            real = [f"plan-{first + i}" for i in range(len(new_emails))]
+            self._planned.update((e, k) for e, k in zip(new_emails, real, strict=True) if e is not None)
         mapping = {f"new:{i}": k for i, k in enumerate(real)}
         out = [Resolved(r.record, mapping.get(r.person_key, r.person_key), r.email) for r in out]
         decisions = [
@@ -114,10 +119,21 @@ class TargetResolver:
         create = match.create_missing
         if create is None:
             create = "contact" if connector.role is Role.MA else "skip"
-        self.create = create
+        self.create_missing = create
 
     def resolve(self, wanted: dict[str, str | None]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
-        """``wanted``: {person key: email}. Returns refs found, decisions, and {person key: why unresolved}."""
+        """``wanted``: {person key: email}. Returns refs found (or created), decisions, and {person key: why
+        unresolved}: ``lookup`` then ``create``."""
+        found, decisions, unresolved, missing = self.lookup(wanted)
+        created, more, why = self.create(missing)
+        return {**found, **created}, decisions + more, {**unresolved, **why}
+
+    def lookup(
+        self, wanted: dict[str, str | None]
+    ) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str], list[tuple[str, str]]]:
+        """Find each wanted person's target record, through the crosswalk, then batched lookups; create
+        nothing. Returns refs found, decisions, {person key: why unresolved}, and the (person key, email)
+        pairs the target has no record for, for ``create`` (when the plan is applied)."""
         conn = self.connector.name
         found: dict[str, RecordRef] = {}
         decisions: list[Decision] = []
@@ -161,38 +177,37 @@ class TargetResolver:
                     )
                 found[key] = chosen
                 new_refs.extend(self._ref_row(c, key, email) for c in candidates)
-        if to_create:
-            created, more, why = self._create(to_create)
-            found.update(created)
-            decisions.extend(more)
-            unresolved.update(why)
-            new_refs.extend(
-                self._ref_row(ref, key, email) for key, (ref, email) in self._with_email(created, to_create).items()
-            )
         if self.persist and new_refs:
             self.store.upsert_refs(new_refs)
-        return found, decisions, unresolved
+        return found, decisions, unresolved, to_create
 
-    @staticmethod
-    def _with_email(created: dict[str, RecordRef], asked: list[tuple[str, str]]) -> dict[str, tuple[RecordRef, str]]:
-        emails = dict(asked)
-        return {k: (ref, emails[k]) for k, ref in created.items()}
+    def create(self, asked: list[tuple[str, str]]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
+        """Create the target records ``lookup`` found missing, as the rule's ``create_missing`` says."""
+        if not asked:
+            return {}, [], {}
+        created, decisions, why = self._create(asked)
+        if self.persist and created:
+            emails = dict(asked)
+            self.store.upsert_refs([self._ref_row(ref, key, emails[key]) for key, ref in created.items()])
+        return created, decisions, why
 
     def _create(self, asked: list[tuple[str, str]]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
         decisions: list[Decision] = []
         why: dict[str, str] = {}
         created: dict[str, RecordRef] = {}
-        if self.create == "skip" or not isinstance(self.connector, SupportsCreatePeople):
+        if self.create_missing == "skip" or not isinstance(self.connector, SupportsCreatePeople):
             reason = (
                 "no record with this email in the target, and the rule says create_missing: skip"
-                if self.create == "skip"
+                if self.create_missing == "skip"
                 else f"no record with this email, and {self.connector.system} cannot create people"
             )
             for key, email in asked:
                 why[key] = reason
                 decisions.append(Decision(Kind.UNMATCHED_PERSON, key, email, reason))
             return created, decisions, why
-        kind = {"lead": "Lead", "contact": "Contact" if self.connector.role is Role.CRM else "contact"}[self.create]
+        kind = {"lead": "Lead", "contact": "Contact" if self.connector.role is Role.CRM else "contact"}[
+            self.create_missing
+        ]
         if not self.persist:
             for key, email in asked:
                 why[key] = f"would create a {kind} for {email}"

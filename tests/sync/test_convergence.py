@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from campaign_bridge.connectors.memory import MemoryMA
+from campaign_bridge.sync import engine as engine_module
 from tests.sync.world import World
 
 
@@ -49,13 +51,15 @@ ops = st.lists(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=ops)
+# chunk: how many source records a run plans at a time (the engine's CHUNK): 3 splits the 10 people's
+# reads into several chunks, with crashes between them.
+@given(ops=ops, chunk=st.sampled_from([3, engine_module.CHUNK]))
 # A crash after the snapshot forgot a removed source record, before the removal reached the target.
-@example(ops=[("src_add", 0), ("run", None), ("src_remove", 0), ("run", 0)])
+@example(ops=[("src_add", 0), ("run", None), ("src_remove", 0), ("run", 0)], chunk=engine_module.CHUNK)
 # A crash after the target applied an add, before the run recorded it: the add is still the rule's own.
-@example(ops=[("src_add", 0), ("run_mid", 0), ("src_remove", 0), ("run", None)])
-def test_runs_converge_and_never_remove_what_they_do_not_own(ops: list[tuple[str, int | None]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+@example(ops=[("src_add", 0), ("run_mid", 0), ("src_remove", 0), ("run", None)], chunk=engine_module.CHUNK)
+def test_runs_converge_and_never_remove_what_they_do_not_own(ops: list[tuple[str, int | None]], chunk: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(engine_module, "CHUNK", chunk):
         w = World(Path(tmp))
         try:
             _scenario(w, ops)

@@ -240,29 +240,30 @@ class Store:
         return out
 
     def update_snapshot(
-        self, rule: str, upserts: list[dict[str, Any]], deletes: Sequence[str], *, replace: bool
+        self, rule: str, upserts: list[dict[str, Any]], deletes: Sequence[str], *, seen_in: str | None = None
     ) -> set[str]:
-        """Write the rule's source snapshot; returns the person keys of deleted records.
+        """Write part of the rule's source snapshot; returns the person keys of the deleted records.
 
-        ``replace`` (a full read) deletes every record not in ``upserts``.
+        ``seen_in`` (a full read's token) stamps the upserted records, so that ``drop_unseen`` can remove
+        the records the read did not see once it is over.
         """
         c = t.source_members.c
         gone: set[str] = set()
         with self.engine.begin() as conn:
-            if replace:
-                keep = {u["record_id"] for u in upserts}
-                existing = conn.execute(select(c.record_id, c.person_key).where(c.rule == rule)).all()
-                stale = [rid for rid, _ in existing if rid not in keep]
-                gone |= {key for rid, key in existing if rid not in keep}
-                deletes = [*deletes, *stale]
-            else:
-                for chunk in _chunks(list(deletes)):
-                    gone |= {
-                        k for (k,) in conn.execute(select(c.person_key).where(c.rule == rule, c.record_id.in_(chunk)))
-                    }
             for chunk in _chunks(list(deletes)):
+                gone |= {k for (k,) in conn.execute(select(c.person_key).where(c.rule == rule, c.record_id.in_(chunk)))}
                 conn.execute(delete(t.source_members).where(c.rule == rule, c.record_id.in_(chunk)))
-            self._upsert(conn, t.source_members, [{"rule": rule, **u} for u in upserts], ["rule", "record_id"])
+            rows = [{"rule": rule, **u, "seen_in": seen_in} for u in upserts]
+            self._upsert(conn, t.source_members, rows, ["rule", "record_id"])
+        return gone
+
+    def drop_unseen(self, rule: str, seen_in: str) -> set[str]:
+        """End a full read: delete the snapshot records not stamped ``seen_in``; returns their persons."""
+        c = t.source_members.c
+        unseen = and_(c.rule == rule, or_(c.seen_in.is_(None), c.seen_in != seen_in))
+        with self.engine.begin() as conn:
+            gone = {k for (k,) in conn.execute(select(c.person_key).where(unseen).distinct())}
+            conn.execute(delete(t.source_members).where(unseen))
         return gone
 
     # -- ledger --------------------------------------------------------------------------------
@@ -295,6 +296,12 @@ class Store:
                 for r in conn.execute(select(t.ledger).where(c.rule == rule, c.person_key.in_(chunk))):
                     out[r.person_key] = self._ledger_row(r)
         return out
+
+    def ledger_keys(self, rule: str) -> set[str]:
+        """Every person in the rule's ledger (keys only: a full read diffs the ledger a chunk at a time)."""
+        c = t.ledger.c
+        with self.engine.connect() as conn:
+            return {k for (k,) in conn.execute(select(c.person_key).where(c.rule == rule))}
 
     def ledger_keys_in_state(self, rule: str, states: Sequence[str]) -> set[str]:
         c = t.ledger.c
@@ -355,10 +362,27 @@ class Store:
         assert at is not None
         return Watermark(at, r.tie_id), _aware(r.full_read_at)
 
-    def set_watermark(self, rule: str, mark: Watermark, full_read_at: datetime | None, now: datetime) -> None:
-        row = {"rule": rule, "at": mark.at, "tie_id": mark.tie_id, "updated_at": now}
+    def source_version(self, rule: str) -> str | None:
+        """The membership version of the rule's source at its last clean full read (None if it gave none)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.watermarks.c.source_version).where(t.watermarks.c.rule == rule)
+            ).scalar_one_or_none()
+
+    def set_watermark(
+        self,
+        rule: str,
+        mark: Watermark,
+        full_read_at: datetime | None,
+        now: datetime,
+        *,
+        source_version: str | None = None,
+    ) -> None:
+        """Advance the rule's watermark; a full read (``full_read_at``) also records the source's version."""
+        row: dict[str, Any] = {"rule": rule, "at": mark.at, "tie_id": mark.tie_id, "updated_at": now}
         if full_read_at is not None:
             row["full_read_at"] = full_read_at
+            row["source_version"] = source_version
         with self.engine.begin() as conn:
             self._upsert(conn, t.watermarks, [row], ["rule"])
 

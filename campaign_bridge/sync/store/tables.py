@@ -61,6 +61,7 @@ source_members = Table(
     Column("person_key", String(32), nullable=False),
     Column("status", String(100)),
     Column("modified_at", DateTime(timezone=True)),
+    Column("seen_in", String(32)),  # a token of the full read that last saw the record
     Index("ix_source_members_rule_person", "rule", "person_key"),
 )
 
@@ -92,6 +93,7 @@ watermarks = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("tie_id", String(64), nullable=False, default=""),
     Column("full_read_at", DateTime(timezone=True)),
+    Column("source_version", String(200)),  # the source container's membership version at that full read
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
