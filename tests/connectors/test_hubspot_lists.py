@@ -3,6 +3,8 @@ sustained sync that stays under the portal's 10-second limit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from campaign_bridge.connectors.hubspot import HubSpotConnector
@@ -114,6 +116,125 @@ def test_full_read_reports_members_whose_contact_was_deleted(hs: HubSpotHarness)
     assert not rows[alive.id].deleted
     assert rows[gone.id].deleted
     assert rows[gone.id].email is None
+
+
+def test_finding_a_list_gives_its_size_and_membership_version_in_one_call(hs: HubSpotHarness) -> None:
+    for i in range(520):  # more than one page of the lists search
+        hs.sb.state.add_list(f"Filler {i}")
+    list_id = hs.sb.state.add_list("Webinar Q4")
+    hs.sb.state.add_list("Webinar Q4 archive")  # a name that contains the wanted one
+    a, b = hs.add_person("a@example.com"), hs.add_person("b@example.com")
+    hs.tick(5)
+    hs.sb.state.add_list_members(list_id, [a.id, b.id])
+    added_ms = int(hs.wall() * 1000)
+    conn = hs.connector()
+
+    by_name = conn.find_container("list", "Webinar Q4")
+    by_id = conn.find_container("list", list_id)
+
+    assert (by_name.id, by_name.size, by_name.membership_version) == (list_id, 2, f"2/{added_ms}/")
+    assert by_id == by_name
+    assert conn.usage().calls == 2  # one lists search each, however many lists the portal has
+    assert hs.sb.server.calls(r"/crm/v3/lists/search$", "POST") == 2
+
+
+def test_finding_a_list_that_is_not_there_still_names_the_close_ones(hs: HubSpotHarness) -> None:
+    hs.sb.state.add_list("Webinar Q4 responders")
+    with pytest.raises(FatalError, match="did you mean 'Webinar Q4 responders'"):
+        hs.connector().find_container("list", "Webinar Q4 responder")
+
+
+def test_a_new_empty_list_has_a_version_and_size_zero(hs: HubSpotHarness) -> None:
+    list_id = hs.sb.state.add_list("Empty")
+    found = hs.connector().find_container("list", list_id)
+    assert (found.size, found.membership_version) == (0, "0//")
+
+
+def test_the_membership_version_holds_while_the_list_is_unchanged(hs: HubSpotHarness) -> None:
+    list_id = hs.sb.state.add_list("Quiet")
+    a, b = hs.add_person("a@example.com"), hs.add_person("b@example.com")
+    hs.sb.state.add_list_members(list_id, [a.id, b.id])
+    conn = hs.connector()
+    first = conn.find_container("list", list_id)
+
+    assert len(list(conn.read_members(first))) == 2
+    hs.tick(3600)
+    hs.sb.state.set_properties(a.id, firstname="Ann")  # a member's contact changes, the list does not
+    hs.sb.state.add_list_members(list_id, [a.id])  # already a member: no change
+    again = conn.find_container("list", "Quiet")
+
+    assert again.membership_version == first.membership_version is not None
+
+
+def _add_by_rule(hs: HubSpotHarness, list_id: str, people: dict[str, RecordRef]) -> None:
+    conn = hs.connector()
+    conn.apply_changes(conn.find_container("list", list_id), [Change(ChangeAction.ADD, people["c"])])
+
+
+def _remove_by_hand(hs: HubSpotHarness, list_id: str, people: dict[str, RecordRef]) -> None:
+    hs.sb.state.remove_list_members(list_id, [people["a"].id])
+
+
+def _add_then_remove(hs: HubSpotHarness, list_id: str, people: dict[str, RecordRef]) -> None:
+    hs.sb.state.add_list_members(list_id, [people["c"].id])
+    hs.tick(1)
+    hs.sb.state.remove_list_members(list_id, [people["c"].id])  # the same members as before
+
+
+def _swap_in_one_call(hs: HubSpotHarness, list_id: str, people: dict[str, RecordRef]) -> None:
+    conn = hs.connector()
+    container = conn.find_container("list", list_id)
+    conn.apply_changes(container, [Change(ChangeAction.ADD, people["c"]), Change(ChangeAction.REMOVE, people["a"])])
+
+
+def _delete_a_member(hs: HubSpotHarness, list_id: str, people: dict[str, RecordRef]) -> None:
+    hs.sb.state.archive_contact(people["a"].id)
+    hs.tick(1)
+    hs.sb.state.drop_deleted_members()  # HubSpot's clean-up, on its own schedule
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_add_by_rule, _remove_by_hand, _add_then_remove, _swap_in_one_call, _delete_a_member],
+    ids=["add", "remove", "add-then-remove", "swap-same-size", "member-deleted"],
+)
+def test_the_membership_version_moves_on_every_membership_change(
+    hs: HubSpotHarness, change: Callable[[HubSpotHarness, str, dict[str, RecordRef]], None]
+) -> None:
+    list_id = hs.sb.state.add_list("Changing")
+    people = {x: hs.add_person(f"{x}@example.com") for x in "abc"}
+    hs.sb.state.add_list_members(list_id, [people["a"].id, people["b"].id])
+    conn = hs.connector()
+    before = conn.find_container("list", list_id)
+    hs.tick(1)
+
+    change(hs, list_id, people)
+
+    after = conn.find_container("list", list_id)
+    assert after.membership_version != before.membership_version
+    assert after.size == len(hs.sb.state.list_members(list_id))
+    assert after.membership_version == conn.find_container("list", list_id).membership_version  # and holds
+
+
+def test_a_dynamic_lists_version_moves_when_hubspot_recomputes_it(hs: HubSpotHarness) -> None:
+    ada = hs.add_person("ada@example.com", first_name="Ada")
+    bob = hs.add_person("bob@example.com", first_name="Bob")
+    list_id = hs.sb.state.add_list(
+        "Customers", "DYNAMIC", predicate=lambda c: c.properties.get("lifecyclestage") == "customer"
+    )
+    hs.sb.state.set_properties(ada.id, lifecyclestage="customer")
+    conn = hs.connector()
+    before = conn.find_container("list", list_id)
+    assert (before.kind, before.size) == (ContainerKind.DYNAMIC_LIST, 1)
+
+    hs.tick(1)  # bob becomes a customer as ada stops being one: the size stays 1
+    hs.sb.state.set_properties(bob.id, lifecyclestage="customer")
+    hs.sb.state.set_properties(ada.id, lifecyclestage="other")
+    after = conn.find_container("list", list_id)
+
+    assert after.size == 1
+    assert after.membership_version != before.membership_version
+    assert {r.person.ref.id for r in conn.read_members(after)} == {bob.id}
 
 
 def _sustained_sync(hs: HubSpotHarness, conn: HubSpotConnector, n: int) -> tuple[str, int]:

@@ -3,6 +3,7 @@ Salesforce campaign (its sandbox over HTTPS, simple-salesforce), with the state 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -272,3 +273,38 @@ def test_a_bulk_write_goes_chunk_by_chunk_and_a_stop_between_chunks_resumes(tmp_
         assert resumed.counts.get("added") == 50
         assert (log.calls(COLLECTIONS), log.calls(INGEST_JOBS, "POST")) == (1, 0)
         assert world.members() == dict.fromkeys(emails, "Responded")
+
+
+def test_an_unchanged_hubspot_list_is_not_read_again_until_its_members_change(world: World) -> None:
+    a, b = world.people(["a@x.example", "b@x.example"])
+    world.hs.state.add_list_members(world.hot_list, [a, b])
+    first = world.run()
+    assert first.status == "ok"
+    assert first.read == 2
+
+    world.start_process()
+    idle = world.run()
+    # The list search that finds the list says its size and last add/remove times have not moved.
+    assert idle.status == "ok"
+    assert idle.read == 0
+    assert idle.api_calls.get("hs") == 1
+    assert "not changed" in idle.message
+
+    world.hs.state.remove_list_members(world.hot_list, [b])
+    changed = world.run()
+    assert changed.read == 1
+    assert changed.counts.get("removed") == 1
+    assert world.members() == {"a@x.example": "Responded"}
+
+
+def test_a_write_left_to_retry_makes_the_next_run_read_the_unchanged_list(world: World) -> None:
+    (a,) = world.people(["a@x.example"])
+    world.hs.state.add_list_members(world.hot_list, [a])
+    assert world.run().status == "ok"
+    [row] = world.store.ledger(RULE).values()
+    world.store.write_ledger([{**dataclasses.asdict(row), "state": "failed", "attempts": 1}])
+
+    again = world.run()
+    assert again.read == 1  # a person to retry: the list is read, though its version has not moved
+    assert again.status == "ok"
+    assert [r.state for r in world.store.ledger(RULE).values()] == ["present"]

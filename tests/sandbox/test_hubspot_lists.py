@@ -67,7 +67,8 @@ def test_create_then_find_by_id_name_and_search(client: Any) -> None:
         ListSearchRequest(query="webinar", processing_types=["MANUAL"], additional_properties=["hs_list_size"])
     )
     assert (found.total, found.has_more, [x.list_id for x in found.lists]) == (1, False, [list_id])
-    assert found.lists[0].additional_properties == {"hs_list_size": "0"}
+    # HubSpot's defaults come unasked; an empty list has no last-added or last-removed time yet.
+    assert found.lists[0].additional_properties == {"hs_list_size": "0", "hs_list_reference_count": "0"}
 
 
 def test_unknown_list_name_is_not_found(client: Any) -> None:
@@ -146,3 +147,112 @@ def test_a_records_lists(sandbox: HubSpotSandbox, client: Any) -> None:
     sandbox.state.add_list_members(first, [a])
     response = client.crm.lists.memberships_api.get_lists("0-1", a)
     assert [r.list_id for r in response.results] == [first]
+
+
+@pytest.fixture
+def clock(sandbox: HubSpotSandbox) -> ManualClock:
+    assert isinstance(sandbox.state.clock, ManualClock)
+    return sandbox.state.clock
+
+
+def searched(client: Any, list_id: str, *extra: str) -> dict[str, str]:
+    """The list's ``additionalProperties`` as a lists search answers them (only ``extra`` asked for)."""
+    found = client.crm.lists.lists_api.do_search(
+        ListSearchRequest(list_ids=[list_id], additional_properties=list(extra))
+    )
+    (row,) = found.lists
+    return dict(row.additional_properties)
+
+
+def test_search_returns_size_and_last_added_and_removed_times_unasked(
+    sandbox: HubSpotSandbox, client: Any, clock: ManualClock
+) -> None:
+    a, b = sandbox.state.bulk_add_contacts(["a@x.com", "b@x.com"])
+    list_id = create(client, "Changing")
+    start_ms = int(clock() * 1000)
+
+    clock.advance(5)
+    client.crm.lists.memberships_api.add(list_id, [a, b])
+    assert searched(client, list_id, "hs_list_size_week_delta") == {
+        "hs_list_size": "2",
+        "hs_last_record_added_at": str(start_ms + 5000),
+        "hs_list_reference_count": "0",
+    }
+
+    clock.advance(5)
+    client.crm.lists.memberships_api.remove(list_id, [b])
+    after_remove = searched(client, list_id)
+    assert (after_remove["hs_list_size"], after_remove["hs_last_record_added_at"]) == ("1", str(start_ms + 5000))
+    assert after_remove["hs_last_record_removed_at"] == str(start_ms + 10_000)
+
+
+def test_requests_that_change_no_membership_move_no_time(
+    sandbox: HubSpotSandbox, client: Any, clock: ManualClock
+) -> None:
+    a, b = sandbox.state.bulk_add_contacts(["a@x.com", "b@x.com"])
+    list_id = create(client, "Steady")
+    client.crm.lists.memberships_api.add(list_id, [a])
+    client.crm.lists.memberships_api.remove(list_id, [a])
+    before = searched(client, list_id)
+
+    clock.advance(60)
+    client.crm.lists.memberships_api.add(list_id, [])
+    client.crm.lists.memberships_api.remove(list_id, [b, "424242"])
+    sandbox.state.add_list_members(list_id, [])
+
+    assert searched(client, list_id) == before
+
+
+def test_list_gets_carry_the_same_properties(sandbox: HubSpotSandbox, client: Any, clock: ManualClock) -> None:
+    (a,) = sandbox.state.bulk_add_contacts(["a@x.com"])
+    list_id = create(client, "Fetched")
+    clock.advance(1)
+    client.crm.lists.memberships_api.add(list_id, [a])
+    expected = searched(client, list_id)
+    api = client.crm.lists.lists_api
+
+    by_id = json.loads(api.get_by_id(list_id, _preload_content=False).data)["list"]
+    by_ids = json.loads(api.get_all(list_ids=[list_id], _preload_content=False).data)["lists"]
+    by_name = json.loads(api.get_by_name("Fetched", "0-1", _preload_content=False).data)["list"]
+
+    assert (by_id["size"], by_id["additionalProperties"]) == (1, expected)
+    assert [row["additionalProperties"] for row in by_ids] == [expected]
+    assert by_name["additionalProperties"] == expected
+
+
+def test_a_dynamic_lists_refresh_moves_its_added_and_removed_times(
+    sandbox: HubSpotSandbox, client: Any, clock: ManualClock
+) -> None:
+    ada = sandbox.state.add_contact("ada@x.com", lifecyclestage="customer")
+    bob = sandbox.state.add_contact("bob@x.com", lifecyclestage="lead")
+    list_id = create(client, "Customers", "DYNAMIC", CUSTOMERS)
+    first = searched(client, list_id)
+    assert first["hs_list_size"] == "1"
+
+    clock.advance(10)  # bob becomes a customer as ada stops being one: the size stays 1
+    sandbox.state.set_properties(bob, lifecyclestage="customer")
+    sandbox.state.set_properties(ada, lifecyclestage="other")
+    now_ms = str(int(clock() * 1000))
+    assert searched(client, list_id) == {
+        **first,
+        "hs_last_record_added_at": now_ms,
+        "hs_last_record_removed_at": now_ms,
+    }
+
+
+def test_deleted_contacts_leave_lists_when_hubspot_cleans_up(
+    sandbox: HubSpotSandbox, client: Any, clock: ManualClock
+) -> None:
+    a, b = sandbox.state.bulk_add_contacts(["a@x.com", "b@x.com"])
+    list_id = create(client, "With a leaver")
+    client.crm.lists.memberships_api.add(list_id, [a, b])
+
+    clock.advance(10)
+    sandbox.state.archive_contact(b)
+    assert searched(client, list_id)["hs_list_size"] == "2"  # not yet: HubSpot drops them on its own schedule
+
+    clock.advance(10)
+    sandbox.state.drop_deleted_members()
+    after = searched(client, list_id)
+    assert (after["hs_list_size"], after["hs_last_record_removed_at"]) == ("1", str(int(clock() * 1000)))
+    assert sandbox.state.list_members(list_id) == {a}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark
 from campaign_bridge.connectors.hubspot import contacts, lists, search
@@ -41,7 +41,7 @@ from campaign_bridge.mapping.model import (
     RecordRef,
 )
 from campaign_bridge.mapping.segment import Segment
-from campaign_bridge.mapping.semantics import target_refusal
+from campaign_bridge.mapping.semantics import kinds_for, target_refusal
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
 
@@ -82,7 +82,29 @@ class HubSpotConnector(Connector):
     # -- containers ----------------------------------------------------------------------------------
     def list_containers(self) -> Sequence[Container]:
         """Every contact list of the portal (lists search, all pages)."""
-        found = (lists.container(self.name, row) for row in lists.all_lists(self.client))
+        return self._containers(lists.all_lists(self.client))
+
+    def find_container(self, key: str, name: str) -> Container:
+        """The list a rule names by id or name, with its size and ``membership_version``.
+
+        One lists search narrowed to that id or name, so the cost does not grow with the portal's lists
+        (a numeric name that is not a list id costs a second search). When the narrowed search finds no
+        single list, the portal's lists are read in full, as the base contract does, to name the close
+        matches or the duplicates. Raises ``FatalError`` when there is no such list, or several.
+        """
+        kinds = {k.kind for k in kinds_for(self.system, key)}
+        if name.isdigit():  # an id, most likely: the base contract prefers an id match to a name match
+            by_id = [c for c in self._containers(lists.search_lists(self.client, list_ids=[name])) if c.kind in kinds]
+            if by_id:
+                return by_id[0]
+        found = self._containers(lists.search_lists(self.client, query=name))
+        by_name = [c for c in found if c.kind in kinds and c.name == name]
+        if len(by_name) == 1:
+            return by_name[0]
+        return super().find_container(key, name)
+
+    def _containers(self, rows: Iterator[dict[str, Any]]) -> list[Container]:
+        found = (lists.container(self.name, row) for row in rows)
         return [c for c in found if c is not None]
 
     def read_members(

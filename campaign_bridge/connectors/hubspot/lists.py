@@ -3,6 +3,10 @@
 A list's ``processingType`` decides what it is to us: ``MANUAL`` and ``SNAPSHOT`` lists hold the
 members someone put there (writable static lists), ``DYNAMIC`` lists are computed by HubSpot from their
 filters (read-only: usable as a rule's source, never as its target).
+
+HubSpot has no membership change feed, but each list found by the lists search carries its size and the
+times a record was last added to and removed from it (``additionalProperties``). ``container`` folds the
+three into ``Container.membership_version``, so a caller can tell an unchanged list without reading it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ MEMBERS_PAGE = 250
 #: Record ids per memberships add/remove call. HubSpot documents no maximum for the v3 endpoints [U];
 #: 10,000 keeps a request body near 100 kB and is well inside what the endpoint accepts.
 MEMBERSHIP_BATCH = 10_000
+#: The list properties whose values make up ``membership_version``, in its order. HubSpot returns them
+#: on every lists search unasked; we ask anyway, so the version does not rest on that default.
+VERSION_PROPERTIES = ("hs_list_size", "hs_last_record_added_at", "hs_last_record_removed_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +51,40 @@ def container(connection: str, row: dict[str, Any]) -> Container | None:
         return None
     dynamic = str(row.get("processingType") or "").upper() == "DYNAMIC"
     kind = ContainerKind.DYNAMIC_LIST if dynamic else ContainerKind.STATIC_LIST
+    extra = row.get("additionalProperties")
+    props = extra if isinstance(extra, dict) else {}
+    size = str(props.get("hs_list_size") or "")
     return Container(
         connection=connection,
         id=str(row["listId"]),
         name=str(row.get("name") or ""),
         kind=kind,
         writable=target_refusal("hubspot", kind) is None,
+        size=int(size) if size.isdigit() else None,
+        membership_version=membership_version(props),
     )
+
+
+def membership_version(props: dict[str, Any]) -> str | None:
+    """``"<hs_list_size>/<hs_last_record_added_at>/<hs_last_record_removed_at>"`` (each part empty when
+    HubSpot leaves that property out, e.g. ``"59/1695938616824/"`` for a list nobody left yet), or ``None``
+    when all three are missing. It moves on every add and every removal HubSpot records, including an add
+    and a removal that leave the size as it was."""
+    parts = [str(props.get(name) or "") for name in VERSION_PROPERTIES]
+    return "/".join(parts) if any(parts) else None
 
 
 def all_lists(client: HubSpotClient) -> Iterator[dict[str, Any]]:
     """Every list of the portal, paging the lists search by offset."""
+    return search_lists(client)
+
+
+def search_lists(client: HubSpotClient, *, query: str = "", list_ids: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """The lists whose name contains ``query`` (all when empty) and, when given, whose id is in ``list_ids``,
+    paging the lists search by offset."""
     offset = 0
     while True:
-        data = _search_page(client, offset)
+        data = _search_page(client, offset, query, list_ids)
         lists = data.get("lists")
         if not isinstance(lists, list):
             raise TransientError(f"{client.connection}: the lists search answered without 'lists'")
@@ -68,8 +95,15 @@ def all_lists(client: HubSpotClient) -> Iterator[dict[str, Any]]:
         offset = int(next_offset) if isinstance(next_offset, int) and next_offset > offset else offset + len(lists)
 
 
-def _search_page(client: HubSpotClient, offset: int) -> dict[str, Any]:
-    body = {"query": "", "offset": offset, "count": LIST_PAGE, "additionalProperties": ["hs_list_size"]}
+def _search_page(client: HubSpotClient, offset: int, query: str, list_ids: Sequence[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "query": query,
+        "offset": offset,
+        "count": LIST_PAGE,
+        "additionalProperties": list(VERSION_PROPERTIES),
+    }
+    if list_ids:
+        body["listIds"] = list(list_ids)
     return client.call("lists.search", lambda o: client.lists.do_search(body, **o)).obj()
 
 

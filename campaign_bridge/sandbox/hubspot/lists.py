@@ -5,13 +5,17 @@ recordId-ordered view is sorted once after a change and paged with bisect. A DYN
 lazily, on read, when contacts changed since its last evaluation, from its Python predicate or its
 ``filterBranch`` (see ``filters.py``); when neither applies it keeps the members seeding gave it.
 Not thread-safe on its own: ``HubSpotState`` holds its lock around every call.
+
+Every membership change (an add or remove through the API, a DYNAMIC list's re-evaluation, seeding, and
+HubSpot's clean-up of deleted contacts, ``drop_archived``) moves the list's ``hs_last_record_added_at`` or
+``hs_last_record_removed_at``; a request that changes nothing moves neither.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,16 @@ from campaign_bridge.sandbox.hubspot.values import iso_ms
 PROCESSING_TYPES = ("MANUAL", "SNAPSHOT", "DYNAMIC")
 CONTACT_OBJECT_TYPE = "0-1"
 OWNER_ID = "1"  # the portal's single user, as createdById/updatedById
+#: What every lists search (and list GET) returns in ``additionalProperties`` unasked [D: "By default, all
+#: requests will fetch the following properties for each list: hs_list_size, hs_last_record_added_at,
+#: hs_last_record_removed_at, hs_folder_name, and hs_list_reference_count"].
+DEFAULT_PROPERTIES = (
+    "hs_list_size",
+    "hs_last_record_added_at",
+    "hs_last_record_removed_at",
+    "hs_folder_name",
+    "hs_list_reference_count",
+)
 
 
 @dataclass(slots=True)
@@ -170,11 +184,20 @@ class ListStore:
 
     def seed(self, hub_list: HubList, record_ids: Iterable[int], now_ms: int) -> None:
         """Add members without checks (fast seeding; any processing type)."""
-        members = hub_list.members
+        members, before = hub_list.members, len(hub_list.members)
         for record in record_ids:
             members.setdefault(record, now_ms)
-        hub_list.changed()
-        hub_list.last_added_ms = now_ms
+        if len(members) != before:
+            hub_list.changed()
+            hub_list.last_added_ms = now_ms
+
+    def drop_archived(self, now_ms: int) -> None:
+        """HubSpot's clean-up after contacts are deleted: every list loses its archived members (which
+        moves its size and ``hs_last_record_removed_at``). HubSpot runs it on its own schedule [U: when
+        exactly is not documented]; until then a deleted contact stays a member."""
+        for hub_list in self.live():
+            gone = [record for record in hub_list.members if self.contacts.get(record) is None]
+            self._apply(hub_list, [], gone, now_ms)
 
     def _apply(self, hub_list: HubList, add: Iterable[int], remove: Iterable[int], now_ms: int) -> None:
         changed = False
@@ -247,16 +270,15 @@ def decode_cursor(token: str) -> int:
     return int(text[1:])
 
 
-def additional_properties(hub_list: HubList, wanted: Iterable[str]) -> Mapping[str, str]:
-    """The ``additionalProperties`` of a list search result: ``hs_list_size`` always, plus known extras."""
+def additional_properties(hub_list: HubList, wanted: Iterable[str] = ()) -> dict[str, str]:
+    """A list's ``additionalProperties``: HubSpot's defaults (``DEFAULT_PROPERTIES``) plus the ``wanted``
+    ones the sandbox knows, as strings; a property that is empty for this list is left out [D: "Properties
+    that do not exist or that are empty for a particular list are not included in the response"]."""
     known: dict[str, str] = {
         "hs_list_size": str(len(hub_list.members)),
         "hs_last_record_added_at": str(hub_list.last_added_ms or ""),
         "hs_last_record_removed_at": str(hub_list.last_removed_ms or ""),
+        "hs_folder_name": "",  # the sandbox has no list folders
         "hs_list_reference_count": "0",
     }
-    chosen = {"hs_list_size": known["hs_list_size"]}
-    for name in wanted:
-        if name in known and known[name]:
-            chosen[name] = known[name]
-    return chosen
+    return {name: known[name] for name in dict.fromkeys((*DEFAULT_PROPERTIES, *wanted)) if known.get(name)}

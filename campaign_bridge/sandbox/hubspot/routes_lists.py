@@ -5,6 +5,10 @@ lists). Handlers run under ``state.lock`` (see ``app.py``).
 Writes to a DYNAMIC list are refused with a 400 VALIDATION_ERROR [U: HubSpot documents that only MANUAL
 and SNAPSHOT lists accept them, not the exact body]. At most 100,000 record ids per membership call
 [D: HubSpot's lists guide; the error wording is ours, U]. A missing list answers 404 OBJECT_NOT_FOUND [U].
+
+Search results carry ``additionalProperties`` with HubSpot's defaults even when the request asks for none
+(``lists.DEFAULT_PROPERTIES`` [D]); list GETs (by id, ids or name) carry the same map beside ``size`` [U: the
+published PublicObjectList schema does not show it, and hubspot-api-client 12 drops it on GETs].
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ def register(router: Router, state: HubSpotState) -> None:
     def include_filters(request: Request) -> bool:
         return request.arg("includeFilters", "false") == "true"
 
+    def fetched(hub_list: HubList, request: Request) -> dict[str, Any]:
+        """A list as the GET routes answer it: the PublicObjectList with its default additionalProperties."""
+        return {
+            **hub_list.render(include_filters=include_filters(request)),
+            "additionalProperties": additional_properties(hub_list),
+        }
+
     def create(request: Request) -> Response:
         body = request.json()
         if not isinstance(body, dict) or not body.get("name"):
@@ -65,18 +76,17 @@ def register(router: Router, state: HubSpotState) -> None:
     def get_many(request: Request) -> Response:
         wanted = request.query.get("listIds", [])
         found = [lists.get(i, state.now_ms()) for i in wanted]
-        rendered = [item.render(include_filters=include_filters(request)) for item in found if item is not None]
-        return Response(200, {"lists": rendered})
+        return Response(200, {"lists": [fetched(item, request) for item in found if item is not None]})
 
     def get_one(request: Request) -> Response:
-        return Response(200, {"list": find(request).render(include_filters=include_filters(request))})
+        return Response(200, {"list": fetched(find(request), request)})
 
     def get_by_name(request: Request) -> Response:
         name = unquote(request.params["name"])
         hub_list = lists.by_name(name, state.now_ms())
         if hub_list is None or request.params["object_type"] != CONTACT_OBJECT_TYPE:
             raise not_found(f"List does not exist with name {name}.", listName=[name])
-        return Response(200, {"list": hub_list.render(include_filters=include_filters(request))})
+        return Response(200, {"list": fetched(hub_list, request)})
 
     def rename(request: Request) -> Response:
         hub_list = find(request)
@@ -103,12 +113,13 @@ def register(router: Router, state: HubSpotState) -> None:
             for item in lists.live()
             if query in item.name.casefold() and item.processing_type in kinds and (not ids or str(item.id) in ids)
         ]
-        wanted = body.get("additionalProperties") or []
+        asked = body.get("additionalProperties")
+        wanted = [name for name in asked if isinstance(name, str)] if isinstance(asked, list) else []
         page = []
         for item in matches[offset : offset + count]:
             lists.refresh(item, state.now_ms())
             row = item.render(with_size=False)
-            row["additionalProperties"] = dict(additional_properties(item, wanted))
+            row["additionalProperties"] = additional_properties(item, wanted)
             page.append(row)
         more = offset + count < len(matches)
         return Response(200, {"lists": page, "offset": offset + len(page), "hasMore": more, "total": len(matches)})

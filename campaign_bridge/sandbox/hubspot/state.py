@@ -81,8 +81,15 @@ class HubSpotState:
             return None if contact is None else str(contact.id)
 
     def archive_contact(self, contact_id: str) -> None:
+        """Delete (archive) a contact. Its list memberships stay until ``drop_deleted_members``."""
         with self.lock:
             self.contacts.archive(self._contact(contact_id), self.now_ms())
+
+    def drop_deleted_members(self) -> None:
+        """Run HubSpot's clean-up of deleted contacts now: they leave every list they were in, which
+        moves those lists' size and last-removed time (HubSpot does this on its own schedule)."""
+        with self.lock:
+            self.lists.drop_archived(self.now_ms())
 
     def define_property(self, name: str, kind: str = "string") -> None:
         """Add a custom contact property (``string number datetime enumeration bool``)."""
