@@ -16,8 +16,10 @@ SF_QUERY_PAGE = 2000
 SF_BULK_RESULTS_PAGE = 50_000
 #: A Bulk API 2.0 query job: create, one poll, then one call per results page.
 SF_BULK_QUERY_FIXED = 2
-#: A Bulk API 2.0 ingest job: create, upload, close, one poll, successful and failed results.
-SF_BULK_INGEST = 6
+#: A Bulk API 2.0 ingest job: create, upload, close, one poll. The poll's job info counts the rows processed
+#: and failed, so when every row was processed and none failed (a first sync of people who all exist) no
+#: results file needs downloading: failed results are one more call only when some row failed.
+SF_BULK_INGEST = 4
 #: sObject Collections: 200 records per call.
 SF_COLLECTION = 200
 #: Emails per lookup query: ``Email IN (…)`` travels in a GET URL, which Salesforce caps at 16 kB.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from campaign_bridge.config.loader import load_config_text
 from campaign_bridge.connectors.salesforce import SalesforceSettings
 from campaign_bridge.connectors.salesforce.auth import jwt_audience
 from campaign_bridge.connectors.salesforce.settings import DEFAULT_BULK_THRESHOLD, DEFAULT_LOGIN_URL
+from campaign_bridge.errors import ConfigError
 
 SECRET = "hunter2-very-secret"
 
@@ -99,3 +101,47 @@ def test_client_credentials_use_my_domain_not_the_shared_login_host() -> None:
 )
 def test_jwt_audience_is_the_authorization_server(login_url: str, audience: str) -> None:
     assert jwt_audience(login_url) == audience
+
+
+@pytest.mark.parametrize(("given", "kept"), [("auto", "auto"), ("AUTO", "auto"), (5000, 5000), ("5000", 5000)])
+def test_bulk_threshold_is_auto_or_a_pinned_count(given: object, kept: object) -> None:
+    settings = SalesforceSettings.model_validate(
+        {
+            "instance_url": "https://a.my.salesforce.com",
+            "bulk_threshold": given,
+            "auth": {"method": "session", "session_id": "x"},
+        }
+    )
+    assert settings.bulk_threshold == kept
+
+
+@pytest.mark.parametrize("given", [0, -5, "often", "", True, 2.5, None])
+def test_a_bad_bulk_threshold_is_refused_with_what_is_allowed(given: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SalesforceSettings.model_validate(
+            {
+                "instance_url": "https://a.my.salesforce.com",
+                "bulk_threshold": given,
+                "auth": {"method": "session", "session_id": "x"},
+            }
+        )
+    assert caught.value.error_count() == 1
+    assert 'bulk_threshold must be "auto" or a whole number of changes above 0' in str(caught.value)
+
+
+def test_a_client_file_with_a_bad_bulk_threshold_names_the_line_and_the_choices() -> None:
+    text = """\
+client: acme
+connections:
+  sf:
+    type: salesforce
+    instance_url: https://acme.my.salesforce.com
+    bulk_threshold: sometimes
+    auth: {method: session, session_id: "${SF_SESSION}"}
+rules: []
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "acme.yaml", {"SF_SESSION": SECRET})
+    assert "acme.yaml:6" in str(caught.value)
+    assert 'bulk_threshold must be "auto" or a whole number of changes above 0' in str(caught.value)
+    assert SECRET not in str(caught.value)

@@ -108,7 +108,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 @contextmanager
-def running_world(tmp_path: Path, bulk_threshold: int) -> Iterator[World]:
+def running_world(tmp_path: Path, bulk_threshold: int | str) -> Iterator[World]:
     with SalesforceSandbox(daily_limit=100_000) as sf, HubSpotSandbox() as hs:
         creds = sf.credentials
         text = CONFIG.format(

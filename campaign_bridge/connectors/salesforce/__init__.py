@@ -3,7 +3,8 @@
 Layout: ``settings`` (the connection's config), ``auth`` (login flows), ``client`` (session, budget,
 ``Sforce-Limit-Info``, retries and the error table applied in one place), ``errors`` (the table),
 ``soql`` and ``segments`` (escaping, builders, segment translation), ``reads``, ``writes``
-(sObject Collections) and ``bulk`` (Bulk API 2.0 above ``settings.bulk_threshold``).
+(sObject Collections), ``bulk`` (Bulk API 2.0) and ``costs`` (which of REST and Bulk costs fewer calls,
+or the connection's pinned ``bulk_threshold``).
 
 Everything raises only the tree of ``campaign_bridge.errors``.
 """
@@ -20,6 +21,7 @@ from campaign_bridge.connectors.base import Clock, ConnectionSettings, Connector
 from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.connectors.salesforce import bulk, reads, writes
 from campaign_bridge.connectors.salesforce.client import ORG_RESERVE_FRACTION, SalesforceClient
+from campaign_bridge.connectors.salesforce.costs import BulkChoice
 from campaign_bridge.connectors.salesforce.settings import SalesforceSettings
 from campaign_bridge.connectors.salesforce.soql import soql_quote
 from campaign_bridge.errors import FatalError
@@ -82,15 +84,17 @@ class SalesforceConnector(Connector):
         self.client = SalesforceClient(name, settings, policy=policy, session=session)
         self.clock: Callable[[], datetime] = clock
         self.bulk_poll_seconds = bulk_poll_seconds
+        self.bulk_choice = BulkChoice(settings.bulk_threshold)
 
     def list_containers(self) -> Sequence[Container]:
         """Every campaign, with its statuses ordered by SortOrder (one query: statuses in a subquery)."""
         return reads.list_campaigns(self.client, self.name)
 
     def find_container(self, key: str, name: str) -> Container:
-        """The campaign a rule names by id (15 or 18 characters) or exact name, with its statuses: one
-        query for that campaign rather than a listing of all. Raises ``FatalError`` as the base does (a
-        miss lists the campaigns, one more query, to name the close matches)."""
+        """The campaign a rule names by id (15 or 18 characters) or exact name, with its statuses and its
+        member count (``size``): one query for that campaign rather than a listing of all. Raises
+        ``FatalError`` as the base does (a miss lists the campaigns, one more query, to name the close
+        matches)."""
         if ContainerKind.CAMPAIGN in {k.kind for k in kinds_for(self.system, key)}:
             found = reads.find_campaigns(self.client, self.name, name)
             exact = [c for c in found if name in (c.id, c.id[:15])] or [c for c in found if c.name == name]
@@ -101,15 +105,17 @@ class SalesforceConnector(Connector):
     def read_members(
         self, container: Container, since: Watermark | None = None, until: datetime | None = None
     ) -> Iterator[MemberRecord]:
-        """Campaign members: full (``query``) or since a watermark (``queryAll``, removals flagged);
-        past ``settings.bulk_threshold`` members, through a Bulk API 2.0 query job."""
+        """Campaign members: full (``query``) or since a watermark (``queryAll``, removals flagged); through
+        one Bulk API 2.0 query job instead when that costs fewer calls (or past a pinned
+        ``settings.bulk_threshold``). A full read decides up front from the campaign's ``size``."""
         return reads.read_members(
             self.client,
             self.name,
             container.id,
             since,
             until,
-            bulk_threshold=self.settings.bulk_threshold,
+            choice=self.bulk_choice,
+            size=container.size,
             bulk_poll_seconds=self.bulk_poll_seconds,
         )
 
@@ -129,9 +135,9 @@ class SalesforceConnector(Connector):
         return writes.create_people(self.client, self.name, drafts)
 
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
-        """Adds, status changes and removals through Collections; above ``settings.bulk_threshold``
-        changes, through one Bulk API 2.0 job per operation instead."""
-        if len(changes) > self.settings.bulk_threshold:
+        """Adds, status changes and removals through Collections; above ``bulk_threshold`` changes,
+        through one Bulk API 2.0 job per operation instead."""
+        if len(changes) > self.bulk_threshold:
             return self.apply_bulk(container, changes)
         outcomes: list[ChangeOutcome] = []
         for start in range(0, len(changes), self.write_batch_size):
@@ -140,12 +146,14 @@ class SalesforceConnector(Connector):
 
     @property
     def bulk_threshold(self) -> int:
-        """Above this many changes the engine writes through ``apply_bulk`` (``settings.bulk_threshold``)."""
-        return self.settings.bulk_threshold
+        """Above this many changes the engine writes through ``apply_bulk``: a pinned
+        ``settings.bulk_threshold``, else (``"auto"``) the count above which one ingest job costs fewer calls
+        than Collections (``costs.write_break_even``)."""
+        return self.bulk_choice.write_threshold
 
     def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
         """``apply_changes`` through Bulk API 2.0 ingest jobs (see ``bulk``); ``SupportsBulkApply``."""
-        return bulk.apply_bulk(self.client, container.id, changes, self.bulk_poll_seconds)
+        return bulk.apply_bulk(self.client, container.id, changes, self.bulk_poll_seconds, size=container.size)
 
     def usage(self) -> ApiUsage:
         """Calls made (every HTTP attempt) and the org's ``Sforce-Limit-Info`` counters."""

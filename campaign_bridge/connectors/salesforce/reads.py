@@ -15,6 +15,7 @@ from typing import Any
 from campaign_bridge.connectors.base import Watermark
 from campaign_bridge.connectors.salesforce import bulk
 from campaign_bridge.connectors.salesforce.client import SalesforceClient
+from campaign_bridge.connectors.salesforce.costs import BulkChoice
 from campaign_bridge.connectors.salesforce.segments import (
     CONTACT_FIELDS,
     LEAD_FIELDS,
@@ -52,6 +53,10 @@ CAMPAIGN_FIELDS = [
     "BudgetedCost",
     "ActualCost",
     "ExpectedRevenue",
+    # Read-only roll-ups Salesforce keeps: members with a ContactId, and with a LeadId but no ContactId.
+    # Their sum is the member count, known before any member is read (it picks REST or a Bulk query job).
+    "NumberOfContacts",
+    "NumberOfLeads",
 ]
 STATUS_FIELDS = ["Label", "HasResponded", "IsDefault", "SortOrder"]
 # The campaign's statuses come with it, in a parent-to-child subquery: one query for campaigns and statuses.
@@ -80,6 +85,12 @@ def _date(text: Any) -> date | None:
 
 def _money(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _size(row: dict[str, Any]) -> int | None:
+    """NumberOfContacts + NumberOfLeads, or None when the answer lacks either."""
+    contacts, leads = row.get("NumberOfContacts"), row.get("NumberOfLeads")
+    return None if contacts is None or leads is None else int(contacts) + int(leads)
 
 
 def _window(field: str, since: Watermark | None, until: datetime | None) -> list[str]:
@@ -136,6 +147,7 @@ def _campaign(client: SalesforceClient, connection: str, row: dict[str, Any]) ->
         has_status=True,
         statuses=member_statuses,
         details=details,
+        size=_size(row),
     )
 
 
@@ -162,32 +174,29 @@ def read_members(
     since: Watermark | None,
     until: datetime | None,
     *,
-    bulk_threshold: int,
+    choice: BulkChoice,
+    size: int | None = None,
     bulk_poll_seconds: float = bulk.DEFAULT_POLL_SECONDS,
 ) -> Iterator[MemberRecord]:
     """A full read (present members, ``query``) or an incremental one (``queryAll``: deletions included,
-    flagged ``removed``), ordered by (SystemModstamp, Id). When the first REST page says more than
-    ``bulk_threshold`` rows match, the rest is read by one Bulk API 2.0 query job instead."""
+    flagged ``removed``), ordered by (SystemModstamp, Id).
+
+    A full read of a campaign whose member count ``size`` is known picks REST pages or one Bulk API 2.0
+    query job up front, by ``choice``. Otherwise the first REST page tells how many rows match, and
+    ``choice`` says whether one query job reads them all more cheaply than the remaining pages."""
     where = " AND ".join([f"CampaignId = {soql_quote(campaign_id)}", *_window("SystemModstamp", since, until)])
     incremental = since is not None
-    first = client.first_page(
-        select(MEMBER_FIELDS, "CampaignMember", where, "SystemModstamp, Id"), include_deleted=incremental
-    )
+    ordered = select(MEMBER_FIELDS, "CampaignMember", where, "SystemModstamp, Id")
     rows: Iterable[dict[str, Any]]
-    if int(first.get("totalSize") or 0) > bulk_threshold and not first.get("done", True):
-        # Bulk jobs promise no order: sort here, as the contract asks.
-        rows = bulk.query_rows(
-            client,
-            "CampaignMember",
-            select(MEMBER_FIELDS, "CampaignMember", where),
-            include_deleted=incremental,
-            poll=bulk_poll_seconds,
-        )
-        rows.sort(
-            key=lambda r: (parse_sf_datetime(r.get("SystemModstamp")) or datetime.min.replace(tzinfo=UTC), r["Id"])
-        )
+    if not incremental and size is not None and choice.read_in_bulk(size):
+        rows = _bulk_member_rows(client, where, incremental, bulk_poll_seconds)
     else:
-        rows = client.records_from(first)
+        first = client.first_page(ordered, include_deleted=incremental)
+        total = int(first.get("totalSize") or 0)
+        if not first.get("done", True) and choice.finish_in_bulk(total):
+            rows = _bulk_member_rows(client, where, incremental, bulk_poll_seconds)
+        else:
+            rows = client.records_from(first)
     for row in rows:
         removed = bool(row.get("IsDeleted"))
         if removed and since is None:
@@ -199,6 +208,19 @@ def read_members(
             removed=removed,
             tie_id=row["Id"],
         )
+
+
+def _bulk_member_rows(client: SalesforceClient, where: str, incremental: bool, poll: float) -> list[dict[str, Any]]:
+    """The members ``where`` selects, through one query job, sorted: query jobs promise no order."""
+    rows = bulk.query_rows(
+        client,
+        "CampaignMember",
+        select(MEMBER_FIELDS, "CampaignMember", where),
+        include_deleted=incremental,
+        poll=poll,
+    )
+    rows.sort(key=lambda r: (parse_sf_datetime(r.get("SystemModstamp")) or datetime.min.replace(tzinfo=UTC), r["Id"]))
+    return rows
 
 
 def _person(connection: str, sobject: str, row: dict[str, Any]) -> PersonRecord:

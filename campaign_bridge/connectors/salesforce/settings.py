@@ -24,11 +24,9 @@ from campaign_bridge.connectors.base import ConnectionSettings
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 #: REST API version; simple-salesforce's own default, and the oldest the project is checked against.
 DEFAULT_API_VERSION = "59.0"
-#: Above this many changes (or members) one call, the connector uses Bulk API 2.0 instead of REST.
-#: 10,000 is where Salesforce's own guidance puts the break-even: below it, Collections (200 records a
-#: call) finish sooner and report per-record outcomes in the same call; above it, one ingest job spends
-#: a handful of calls where REST would spend 50+.
-DEFAULT_BULK_THRESHOLD = 10_000
+#: "auto": use Bulk API 2.0 whenever it costs fewer API calls than REST reads or Collections writes
+#: (``connectors.salesforce.costs``: above 800 changes of one kind, or from 6001 members read).
+DEFAULT_BULK_THRESHOLD: Literal["auto"] = "auto"
 
 #: Login hosts shared by every org; the client-credentials flow refuses them and needs the org's own host.
 SHARED_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
@@ -115,12 +113,26 @@ class SalesforceSettings(ConnectionSettings):
     api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^\d{2,3}\.0$")
     ca_bundle: str | None = Field(default=None, description="PEM file of extra CAs to trust (a private CA)")
     verify_tls: bool = True
-    bulk_threshold: int = Field(
+    bulk_threshold: Annotated[int, Field(gt=0)] | Literal["auto"] = Field(
         default=DEFAULT_BULK_THRESHOLD,
-        gt=0,
-        description="Above this many changes or members, use Bulk API 2.0 instead of REST.",
+        description=(
+            '"auto" (the default): use Bulk API 2.0 whenever it costs fewer API calls than REST. A positive '
+            "number pins the switch: above this many changes or members, use Bulk API 2.0 (a higher number "
+            "keeps mid-sized work on REST, whose answers come at once, at the cost of more calls)."
+        ),
     )
     auth: SalesforceAuth
+
+    @field_validator("bulk_threshold", mode="before")
+    @classmethod
+    def _bulk_threshold(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        raise ValueError('bulk_threshold must be "auto" or a whole number of changes above 0, such as 10000')
 
     @field_validator("instance_url")
     @classmethod
