@@ -24,7 +24,7 @@ import contextlib
 import csv
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,18 +78,29 @@ def nest_row(row: dict[str, str]) -> dict[str, Any]:
 
 def query_rows(
     client: SalesforceClient, sobject: str, soql: str, *, include_deleted: bool, poll: float = DEFAULT_POLL_SECONDS
-) -> list[dict[str, Any]]:
-    """Every row of ``soql`` through one Bulk API 2.0 query job (re-run whole on a transient failure)."""
+) -> Iterator[dict[str, Any]]:
+    """Every row of ``soql`` through one Bulk API 2.0 query job, one results page (``QUERY_PAGE_ROWS``) at a
+    time, so a million-row read never sits in memory whole. Starting the job (create, wait, first page) is
+    retried whole on a transient failure; each further page by its locator."""
 
-    def run(sf: Any) -> list[dict[str, Any]]:
-        handle = getattr(sf.bulk2, sobject)
-        start = handle.query_all if include_deleted else handle.query
-        rows: list[dict[str, Any]] = []
-        for page in start(soql, max_records=QUERY_PAGE_ROWS, wait=poll):
-            rows += [nest_row(r) for r in csv.DictReader(io.StringIO(page))]
-        return rows
+    def start(sf: Any) -> tuple[str, dict[str, Any]]:
+        api = getattr(sf.bulk2, sobject)._client
+        job_id = api.create_job(Operation.query_all if include_deleted else Operation.query, soql)["id"]
+        api.wait_for_job(job_id, True, poll)
+        return job_id, api.get_query_results(job_id, "", QUERY_PAGE_ROWS)
 
-    return client.call("jobs/query", run)
+    job_id, page = client.call("jobs/query", start)
+    while True:
+        yield from (nest_row(r) for r in csv.DictReader(io.StringIO(page["records"])))
+        locator: str = page["locator"]
+        if not locator:
+            return
+
+        def next_page(sf: Any, at: str = locator) -> dict[str, Any]:
+            results: dict[str, Any] = getattr(sf.bulk2, sobject)._client.get_query_results(job_id, at, QUERY_PAGE_ROWS)
+            return results
+
+        page = client.call("jobs/query results", next_page)
 
 
 def parse_bulk_error(text: str) -> tuple[str, str]:

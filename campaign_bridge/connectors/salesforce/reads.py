@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from campaign_bridge.connectors.base import Watermark
@@ -179,7 +179,7 @@ def read_members(
     bulk_poll_seconds: float = bulk.DEFAULT_POLL_SECONDS,
 ) -> Iterator[MemberRecord]:
     """A full read (present members, ``query``) or an incremental one (``queryAll``: deletions included,
-    flagged ``removed``), ordered by (SystemModstamp, Id).
+    flagged ``removed``); REST pages come ordered by (SystemModstamp, Id), a query job's rows in no order.
 
     A full read of a campaign whose member count ``size`` is known picks REST pages or one Bulk API 2.0
     query job up front, by ``choice``. Otherwise the first REST page tells how many rows match, and
@@ -210,17 +210,16 @@ def read_members(
         )
 
 
-def _bulk_member_rows(client: SalesforceClient, where: str, incremental: bool, poll: float) -> list[dict[str, Any]]:
-    """The members ``where`` selects, through one query job, sorted: query jobs promise no order."""
-    rows = bulk.query_rows(
+def _bulk_member_rows(client: SalesforceClient, where: str, incremental: bool, poll: float) -> Iterator[dict[str, Any]]:
+    """The members ``where`` selects, through one query job, a results page at a time. Query jobs promise
+    no order; nothing needs one (the engine keeps the newest stamp it has seen for its watermark)."""
+    return bulk.query_rows(
         client,
         "CampaignMember",
         select(MEMBER_FIELDS, "CampaignMember", where),
         include_deleted=incremental,
         poll=poll,
     )
-    rows.sort(key=lambda r: (parse_sf_datetime(r.get("SystemModstamp")) or datetime.min.replace(tzinfo=UTC), r["Id"]))
-    return rows
 
 
 def _person(connection: str, sobject: str, row: dict[str, Any]) -> PersonRecord:
