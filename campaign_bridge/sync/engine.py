@@ -12,6 +12,7 @@ converges with no duplicates and nothing lost.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import socket
@@ -617,8 +618,7 @@ class Engine:
                 )
                 kind = Kind.ADDED if item.action is ChangeAction.ADD else Kind.STATUS_CHANGED
                 report.bump("added" if kind is Kind.ADDED else "status_changed")
-                what = f" with status {item.status!r}" if item.status else ""
-                report.decisions.append(Decision(kind, item.person_key, item.email, f"{kind.value}{what}", where))
+                report.decisions.append(Decision(kind, item.person_key, item.email, _done(kind, item.status), where))
             elif state is OutcomeState.ALREADY_PRESENT:
                 current = outcome.current_status
                 rows.append(
@@ -753,6 +753,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@functools.lru_cache(maxsize=256)
+def _done(kind: Kind, status: str | None) -> str:
+    """The detail of an add or status change: one string per (kind, status), not one per member."""
+    return f"{kind.value} with status {status!r}" if status else kind.value
 
 
 def _chunks_of(rows: Iterator[MemberRecord], size: int, timings: dict[str, float]) -> Iterator[list[MemberRecord]]:
