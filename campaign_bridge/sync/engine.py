@@ -59,6 +59,9 @@ MIN_REMOVALS_FOR_FRACTION = 10
 #: Source records are resolved, written to the snapshot and planned this many at a time, so that a
 #: rule's memory grows with its plan, not with its source (docs/benchmarks.md, "State at scale").
 CHUNK = 5_000
+#: A run whose plan cannot be held (the rule owns nothing it could remove, as on a first sync) writes its
+#: adds while it reads, about this many at a time, so that writing overlaps reading.
+EAGER_WRITE = 25_000
 
 
 def utcnow() -> datetime:
@@ -103,6 +106,9 @@ class _Walk:
     to_create: list[tuple[str, str]] = field(default_factory=list)
     unresolved: dict[str, str] = field(default_factory=dict)
     looked_up: bool = False
+    eager: bool = False  # write adds as they are planned (the plan cannot be held)
+    ready: list[Item] = field(default_factory=list)  # eager: planned adds with a target, not yet written
+    clean: bool = True  # eager: every write so far reached a final state
 
     def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
@@ -383,10 +389,18 @@ class Engine:
             targets=None if dry else TargetResolver(self.store, target.connector, rule.match, now, persist=True),
             token=uuid.uuid4().hex if read.full and not dry else None,
             wanted={s.casefold() for s in rule.source.member_status or ()},
+            eager=not dry and not self._could_hold(rule),
         )
         retry = self._retryable(rule)
         for chunk in _chunks_of(read.rows, CHUNK, report.timings):
             self._plan_chunk(walk, chunk)
+            if walk.eager:
+                self._write_ready(walk, target, now)
+            if self.should_stop():
+                # Persons not read yet must not look gone: stop before planning removals.
+                report.message = "stopped on request while reading the source; the next run continues"
+                report.status = "partial"
+                return
         t0 = time.perf_counter()
         self._plan_leavers(walk, read.full, retry)
         report.timings["plan"] += time.perf_counter() - t0
@@ -401,8 +415,8 @@ class Engine:
             return
 
         t0 = time.perf_counter()
-        clean = self._apply(rule, target, report, walk, now)
-        report.timings["apply"] = time.perf_counter() - t0
+        clean = self._apply(rule, target, report, walk, now) and walk.clean
+        report.timings["apply"] = report.timings.get("apply", 0.0) + time.perf_counter() - t0
         if clean and not self.should_stop():
             new_mark = _advance(read.mark, walk.newest, now)
             version = read.version if read.full else None
@@ -434,6 +448,8 @@ class Engine:
             first = len(report.adds)
             walk.differ.diff(fresh, fresh, self.store.ledger(rule.name, fresh), emails)
             walk.lookups.extend(i for i in report.adds[first:] if i.target is None)
+            if walk.eager:
+                walk.ready.extend(i for i in report.adds[first:] if i.target is not None)
         report.timings["plan"] += time.perf_counter() - t1
         self._find_targets(walk, final=False)
 
@@ -479,10 +495,33 @@ class Engine:
         walk.report.decisions.extend(decisions)
         for item in items:
             item.target = found.get(item.person_key)
+        if walk.eager:
+            walk.ready.extend(i for i in items if i.target is not None)
         walk.unresolved.update(unresolved)
         walk.to_create.extend(missing)
         walk.looked_up = True
         walk.report.timings["resolve"] += time.perf_counter() - t0
+
+    def _write_ready(self, walk: _Walk, target: Target, now: datetime) -> None:
+        """Eager runs: write the planned adds that have a target, a whole ``_eager_size`` at a time."""
+        size = _eager_size(target)
+        take = len(walk.ready) // size * size
+        if take == 0:
+            return
+        items, walk.ready = walk.ready[:take], walk.ready[take:]
+        for item in items:
+            item.sent = True
+        t0 = time.perf_counter()
+        walk.clean = self.write(walk.rule, target, items, walk.report, now) and walk.clean
+        walk.report.timings["apply"] = walk.report.timings.get("apply", 0.0) + time.perf_counter() - t0
+
+    def _could_hold(self, rule: Rule) -> bool:
+        """Whether this run's plan might be held: only when the rule has ledger rows it could remove, more
+        than its safety limits allow. A rule with none (a first sync) can never be held."""
+        counts = self.store.ledger_counts(rule.name)
+        removable = sum(n for state, n in counts.items() if state != "owned")
+        safety = self.config.safety_of(rule)
+        return removable > 0 and (removable > safety.max_removals or removable >= MIN_REMOVALS_FOR_FRACTION)
 
     def _retryable(self, rule: Rule) -> set[str]:
         """Persons whose last write did not reach a final state: failed, or pending (a run died mid-batch)."""
@@ -515,7 +554,7 @@ class Engine:
         releases = [i for i in report.removals if not i.owned]
         removals = [i for i in report.removals if i.owned]
         self._release(rule, releases)
-        adds = report.adds
+        adds = [i for i in report.adds if not i.sent]
         if walk.to_create and walk.targets is not None:
             created, decisions, why = walk.targets.create(walk.to_create)
             report.decisions.extend(decisions)
@@ -759,6 +798,16 @@ def _alive(pid: int) -> bool:
 def _done(kind: Kind, status: str | None) -> str:
     """The detail of an add or status change: one string per (kind, status), not one per member."""
     return f"{kind.value} with status {status!r}" if status else kind.value
+
+
+def _eager_size(target: Target) -> int:
+    """How many adds an eager run writes at a time: one Bulk job's worth where the target has them, else
+    whole write batches, about ``EAGER_WRITE`` either way."""
+    conn = target.connector
+    if isinstance(conn, SupportsBulkApply) and conn.bulk_threshold < EAGER_WRITE:
+        return min(EAGER_WRITE, conn.bulk_batch_size)
+    step = conn.write_batch_size
+    return max(step, EAGER_WRITE // step * step)
 
 
 def _chunks_of(rows: Iterator[MemberRecord], size: int, timings: dict[str, float]) -> Iterator[list[MemberRecord]]:

@@ -86,6 +86,7 @@ class Item:
     owned: bool = False  # the ledger row's ownership before this change
     attempts: int = 0
     other_rule: str | None = None  # a removal skipped because this rule also wants the member
+    sent: bool = False  # already handed to the target by a run that writes while it reads
 
     def as_json(self) -> dict[str, Any]:
         return {

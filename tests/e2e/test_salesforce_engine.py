@@ -19,6 +19,7 @@ from campaign_bridge.connectors.salesforce import SalesforceConnector
 from campaign_bridge.connectors.salesforce.settings import DEFAULT_BULK_THRESHOLD
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from campaign_bridge.sync import engine as engine_module
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.store.store import Store
@@ -308,3 +309,30 @@ def test_a_write_left_to_retry_makes_the_next_run_read_the_unchanged_list(world:
     assert again.read == 1  # a person to retry: the list is read, though its version has not moved
     assert again.status == "ok"
     assert [r.state for r in world.store.ledger(RULE).values()] == ["present"]
+
+
+def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "CHUNK", 100)
+    monkeypatch.setattr(engine_module, "EAGER_WRITE", 200)
+    ids = world.people([f"p{i:04d}@x.example" for i in range(1000)])
+    world.hs.state.add_list_members(world.hot_list, ids)
+    applied: list[int] = []
+    world.on_progress.append(lambda stage, done, total: applied.append(done) if stage == "apply" else None)
+    assert world.engine is not None
+    world.engine.should_stop = lambda: sum(applied) >= 400  # SIGTERM after two eager writes
+
+    first = world.run()
+    # Nothing can be held on a first sync (the rule owns nobody), so adds went out between reads.
+    assert first.status == "partial"
+    assert "while reading" in first.message
+    after_first = len(world.members())
+    assert 400 <= after_first < 1000
+    assert first.read < 1000
+
+    world.start_process()
+    second = world.run()
+    assert second.status == "ok"
+    assert len(world.members()) == 1000
+    assert second.counts.get("added") == 1000 - after_first  # each person written once

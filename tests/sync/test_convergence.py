@@ -52,14 +52,33 @@ ops = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # chunk: how many source records a run plans at a time (the engine's CHUNK): 3 splits the 10 people's
-# reads into several chunks, with crashes between them.
-@given(ops=ops, chunk=st.sampled_from([3, engine_module.CHUNK]))
+# reads into several chunks, with crashes between them. eager: how many adds a run that cannot be held
+# (a first sync) writes while it reads (EAGER_WRITE): 2 makes it write between chunks.
+@given(
+    ops=ops,
+    chunk=st.sampled_from([3, engine_module.CHUNK]),
+    eager=st.sampled_from([2, engine_module.EAGER_WRITE]),
+)
 # A crash after the snapshot forgot a removed source record, before the removal reached the target.
-@example(ops=[("src_add", 0), ("run", None), ("src_remove", 0), ("run", 0)], chunk=engine_module.CHUNK)
+@example(
+    ops=[("src_add", 0), ("run", None), ("src_remove", 0), ("run", 0)],
+    chunk=engine_module.CHUNK,
+    eager=engine_module.EAGER_WRITE,
+)
 # A crash after the target applied an add, before the run recorded it: the add is still the rule's own.
-@example(ops=[("src_add", 0), ("run_mid", 0), ("src_remove", 0), ("run", None)], chunk=engine_module.CHUNK)
-def test_runs_converge_and_never_remove_what_they_do_not_own(ops: list[tuple[str, int | None]], chunk: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(engine_module, "CHUNK", chunk):
+@example(
+    ops=[("src_add", 0), ("run_mid", 0), ("src_remove", 0), ("run", None)],
+    chunk=engine_module.CHUNK,
+    eager=engine_module.EAGER_WRITE,
+)
+def test_runs_converge_and_never_remove_what_they_do_not_own(
+    ops: list[tuple[str, int | None]], chunk: int, eager: int
+) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        mock.patch.object(engine_module, "CHUNK", chunk),
+        mock.patch.object(engine_module, "EAGER_WRITE", eager),
+    ):
         w = World(Path(tmp))
         try:
             _scenario(w, ops)
