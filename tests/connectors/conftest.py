@@ -1,4 +1,5 @@
-"""A HubSpot sandbox with the unmodified hubspot-api-client behind a connector (``hs``), fresh per test."""
+"""Connector fixtures, fresh per test: a HubSpot sandbox behind the unmodified hubspot-api-client (``hs``);
+a Salesforce sandbox on a fake clock (``sandbox``) and a connector to it over simple-salesforce (``conn``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from tests.contract.harness_hubspot import HubSpotHarness
+from tests.contract.harness_memory import FakeClock
+from tests.contract.harness_salesforce import no_wait_policy, settings_for
 
 
 @pytest.fixture
@@ -16,3 +21,15 @@ def hs() -> Iterator[HubSpotHarness]:
         yield harness
     finally:
         harness.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SalesforceSandbox]:
+    with SalesforceSandbox() as running:
+        running.state.clock = FakeClock()
+        yield running
+
+
+@pytest.fixture
+def conn(sandbox: SalesforceSandbox) -> SalesforceConnector:
+    return SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), bulk_poll_seconds=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,13 +12,6 @@ from campaign_bridge.mapping.model import Change, ChangeAction, OutcomeState, Re
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from tests.contract.harness_memory import FakeClock
 from tests.contract.harness_salesforce import no_wait_policy, settings_for
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SalesforceSandbox]:
-    with SalesforceSandbox() as running:
-        running.state.clock = FakeClock()
-        yield running
 
 
 def test_plan_above_the_threshold_goes_through_ingest_jobs(sandbox: SalesforceSandbox) -> None:

@@ -3,7 +3,6 @@ before reading, reads and writes that take the cheaper API, and bulk writes that
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
 import pytest
@@ -12,25 +11,12 @@ from campaign_bridge.connectors.salesforce import SalesforceConnector
 from campaign_bridge.connectors.salesforce.costs import BulkChoice
 from campaign_bridge.mapping.model import Change, ChangeAction, OutcomeState, RecordRef
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-from tests.contract.harness_memory import FakeClock
 from tests.contract.harness_salesforce import no_wait_policy, settings_for
 
 QUERY = r"/services/data/v[\d.]+/query"
 QUERY_JOBS = r"/jobs/query"
 INGEST_JOBS = r"/jobs/ingest"
 COLLECTIONS = r"/composite/sobjects"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SalesforceSandbox]:
-    with SalesforceSandbox() as running:
-        running.state.clock = FakeClock()
-        yield running
-
-
-@pytest.fixture
-def conn(sandbox: SalesforceSandbox) -> SalesforceConnector:
-    return SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), bulk_poll_seconds=0)
 
 
 def _campaign_of(sandbox: SalesforceSandbox, name: str, members: int) -> str:

@@ -3,8 +3,6 @@ failures, limits and retries, as a user of the connector sees them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from campaign_bridge.connectors.policy import CallPolicy
@@ -12,22 +10,9 @@ from campaign_bridge.connectors.salesforce import SalesforceConnector
 from campaign_bridge.errors import FatalError, QuotaExhaustedError
 from campaign_bridge.mapping.model import Change, ChangeAction, OutcomeState, RecordRef
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-from tests.contract.harness_memory import FakeClock
-from tests.contract.harness_salesforce import no_wait_policy, settings_for
+from tests.contract.harness_salesforce import settings_for
 
 QUERY_PATH = r"/services/data/v[\d.]+/query"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SalesforceSandbox]:
-    with SalesforceSandbox() as running:
-        running.state.clock = FakeClock()
-        yield running
-
-
-@pytest.fixture
-def conn(sandbox: SalesforceSandbox) -> SalesforceConnector:
-    return SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), bulk_poll_seconds=0)
 
 
 def test_large_campaign_is_read_in_pages_of_2000(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
