@@ -84,6 +84,8 @@ ledger = Table(
     Column("last_error", Text),
     Column("written_at", DateTime(timezone=True)),
     Index("ix_ledger_target", "connection", "container_id", "person_key"),
+    # other rules' rows for a chunk's persons (cross-rule checks): without it, a scan per chunk
+    Index("ix_ledger_person", "person_key"),
 )
 
 watermarks = Table(
