@@ -11,6 +11,7 @@ converges with no duplicates and nothing lost.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -44,6 +45,7 @@ from campaign_bridge.mapping.semantics import target_refusal
 from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.identity import Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
+from campaign_bridge.sync.readahead import ReadAhead
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import Target
 
@@ -392,15 +394,18 @@ class Engine:
             eager=not dry and not self._could_hold(rule),
         )
         retry = self._retryable(rule)
-        for chunk in _chunks_of(read.rows, CHUNK, report.timings):
-            self._plan_chunk(walk, chunk)
-            if walk.eager:
-                self._write_ready(walk, target, now)
-            if self.should_stop():
-                # Persons not read yet must not look gone: stop before planning removals.
-                report.message = "stopped on request while reading the source; the next run continues"
-                report.status = "partial"
-                return
+        # The next chunk is fetched while this one is planned, unless one connector is both ends.
+        ahead = self._connector(rule.source.connection) is not target.connector
+        with ReadAhead(read.rows, CHUNK, report.timings) if ahead else contextlib.nullcontext() as fetched:
+            for chunk in fetched if fetched is not None else _chunks_of(read.rows, CHUNK, report.timings):
+                self._plan_chunk(walk, chunk)
+                if walk.eager:
+                    self._write_ready(walk, target, now)
+                if self.should_stop():
+                    # Persons not read yet must not look gone: stop before planning removals.
+                    report.message = "stopped on request while reading the source; the next run continues"
+                    report.status = "partial"
+                    return
         t0 = time.perf_counter()
         self._plan_leavers(walk, read.full, retry)
         report.timings["plan"] += time.perf_counter() - t0

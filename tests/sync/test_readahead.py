@@ -1,0 +1,48 @@
+"""Read-ahead: the source's chunks come whole and in order, its errors where the chunk would have come,
+and a run that stops early leaves no thread fetching behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from campaign_bridge.errors import QuotaExhaustedError
+from campaign_bridge.mapping.model import MemberRecord, PersonRecord, RecordRef
+from campaign_bridge.sync.readahead import ReadAhead
+
+
+def _records(n: int, *, fail_at: int | None = None) -> Iterator[MemberRecord]:
+    for i in range(n):
+        if i == fail_at:
+            raise QuotaExhaustedError("hs: the daily limit is spent")
+        yield MemberRecord(PersonRecord(RecordRef("hs", "contact", str(i)), f"p{i}@x.example"), tie_id=str(i))
+
+
+def test_chunks_arrive_whole_and_in_order() -> None:
+    timings = {"read": 0.0}
+    with ReadAhead(_records(25), 10, timings) as ahead:
+        chunks = list(ahead)
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    assert [r.tie_id for c in chunks for r in c] == [str(i) for i in range(25)]
+    assert timings["read"] >= 0.0
+
+
+def test_a_failing_read_raises_its_error_after_the_chunks_before_it() -> None:
+    got: list[int] = []
+
+    def consume() -> None:
+        with ReadAhead(_records(25, fail_at=15), 10, {"read": 0.0}) as ahead:
+            got.extend(len(chunk) for chunk in ahead)
+
+    with pytest.raises(QuotaExhaustedError, match="daily limit"):
+        consume()
+    assert got == [10]
+
+
+def test_closing_early_stops_the_thread() -> None:
+    ahead = ReadAhead(_records(10_000), 10, {"read": 0.0}, depth=1)
+    first = next(iter(ahead))
+    ahead.close()
+    assert len(first) == 10
+    assert not ahead._thread.is_alive()
