@@ -20,6 +20,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,10 +41,11 @@ from campaign_bridge.mapping.model import (
     Container,
     MemberRecord,
     OutcomeState,
+    PersonRecord,
 )
 from campaign_bridge.mapping.semantics import target_refusal
 from campaign_bridge.sync.diff import Differ
-from campaign_bridge.sync.identity import Resolved, SourceResolver, TargetResolver
+from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
 from campaign_bridge.sync.readahead import ReadAhead
 from campaign_bridge.sync.store.store import Store
@@ -111,6 +113,8 @@ class _Walk:
     eager: bool = False  # write adds as they are planned (the plan cannot be held)
     ready: list[Item] = field(default_factory=list)  # eager: planned adds with a target, not yet written
     clean: bool = True  # eager: every write so far reached a final state
+    pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunk is planned
+    inflight: tuple[list[Item], PendingLookup, Future[dict[str, list[PersonRecord]]]] | None = None
 
     def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
@@ -394,10 +398,17 @@ class Engine:
             eager=not dry and not self._could_hold(rule),
         )
         retry = self._retryable(rule)
-        # The next chunk is fetched while this one is planned, unless one connector is both ends.
-        ahead = self._connector(rule.source.connection) is not target.connector
-        with ReadAhead(read.rows, CHUNK, report.timings) if ahead else contextlib.nullcontext() as fetched:
-            for chunk in fetched if fetched is not None else _chunks_of(read.rows, CHUNK, report.timings):
+        # The next chunk is fetched, and this one's target records looked up, while a chunk is planned;
+        # not when one connector is both ends.
+        apart = self._connector(rule.source.connection) is not target.connector
+        with contextlib.ExitStack() as stack:
+            fetched: Iterable[list[MemberRecord]] = _chunks_of(read.rows, CHUNK, report.timings)
+            if apart:
+                fetched = stack.enter_context(ReadAhead(read.rows, CHUNK, report.timings))
+                if walk.targets is not None:
+                    walk.pool = stack.enter_context(ThreadPoolExecutor(1, "campaign-bridge-lookup"))
+                    stack.callback(_forget, walk)
+            for chunk in fetched:
                 self._plan_chunk(walk, chunk)
                 if walk.eager:
                     self._write_ready(walk, target, now)
@@ -406,9 +417,9 @@ class Engine:
                     report.message = "stopped on request while reading the source; the next run continues"
                     report.status = "partial"
                     return
-        t0 = time.perf_counter()
-        self._plan_leavers(walk, read.full, retry)
-        report.timings["plan"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            self._plan_leavers(walk, read.full, retry)
+            report.timings["plan"] += time.perf_counter() - t0
 
         if self._held(rule, report):
             report.status = "held"
@@ -487,7 +498,12 @@ class Engine:
 
     def _find_targets(self, walk: _Walk, *, final: bool) -> None:
         """Look up the target records of planned adds that have none, in whole lookup batches (all that
-        are left when ``final``). People the target lacks are created only when the plan is applied."""
+        are left when ``final``). People the target lacks are created only when the plan is applied.
+
+        With a ``walk.pool``, the target's API calls run in its thread while the run plans the next chunk
+        (the crosswalk and its updates stay in this thread); the answer is taken in on the next call, or
+        by ``_settle``. ``final`` waits for everything."""
+        self._settle(walk)
         if walk.targets is None or not walk.lookups:
             return
         step = walk.targets.connector.lookup_batch_size
@@ -496,7 +512,29 @@ class Engine:
             return
         t0 = time.perf_counter()
         items, walk.lookups = walk.lookups[:take], walk.lookups[take:]
-        found, decisions, unresolved, missing = walk.targets.lookup({i.person_key: i.email for i in items})
+        pending = walk.targets.start({i.person_key: i.email for i in items})
+        if walk.pool is None or final:
+            self._found(walk, items, pending, walk.targets.fetch(pending.emails))
+        else:
+            walk.inflight = (items, pending, walk.pool.submit(walk.targets.fetch, pending.emails))
+        walk.report.timings["resolve"] += time.perf_counter() - t0
+
+    def _settle(self, walk: _Walk) -> None:
+        """Take in the answer of the lookup in flight, if any (waiting for it): before the target connector
+        is used again, and before the plan is written."""
+        if walk.inflight is None:
+            return
+        t0 = time.perf_counter()
+        items, pending, future = walk.inflight
+        walk.inflight = None
+        self._found(walk, items, pending, future.result())
+        walk.report.timings["resolve"] += time.perf_counter() - t0
+
+    def _found(
+        self, walk: _Walk, items: list[Item], pending: PendingLookup, records: dict[str, list[PersonRecord]]
+    ) -> None:
+        assert walk.targets is not None
+        found, decisions, unresolved, missing = walk.targets.finish(pending, records)
         walk.report.decisions.extend(decisions)
         for item in items:
             item.target = found.get(item.person_key)
@@ -505,11 +543,14 @@ class Engine:
         walk.unresolved.update(unresolved)
         walk.to_create.extend(missing)
         walk.looked_up = True
-        walk.report.timings["resolve"] += time.perf_counter() - t0
 
     def _write_ready(self, walk: _Walk, target: Target, now: datetime) -> None:
         """Eager runs: write the planned adds that have a target, a whole ``_eager_size`` at a time."""
         size = _eager_size(target)
+        in_flight = len(walk.inflight[0]) if walk.inflight else 0
+        if len(walk.ready) + in_flight < size:
+            return  # not enough yet: leave the lookup in flight running
+        self._settle(walk)
         take = len(walk.ready) // size * size
         if take == 0:
             return
@@ -803,6 +844,13 @@ def _alive(pid: int) -> bool:
 def _done(kind: Kind, status: str | None) -> str:
     """The detail of an add or status change: one string per (kind, status), not one per member."""
     return f"{kind.value} with status {status!r}" if status else kind.value
+
+
+def _forget(walk: _Walk) -> None:
+    """A run that ends with a lookup in flight (stopped, failed) lets it finish unread: the pool's
+    shutdown waits for it, so the connector is never used by two threads at once."""
+    walk.inflight = None
+    walk.pool = None
 
 
 def _eager_size(target: Target) -> int:

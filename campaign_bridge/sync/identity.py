@@ -8,7 +8,7 @@ people seen before), then one batched lookup, then ``create_missing``. Every amb
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +111,18 @@ class SourceResolver:
         return ref_row(self.connection, ref, key, email, state, survivor, self.now)
 
 
+@dataclass(slots=True)
+class PendingLookup:
+    """A target lookup between ``TargetResolver.start`` and ``finish``: what the crosswalk found, and the
+    emails (with their persons) still to look up in the target."""
+
+    found: dict[str, RecordRef] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    unresolved: dict[str, str] = field(default_factory=dict)
+    by_email: dict[str, list[str]] = field(default_factory=dict)
+    emails: list[str] = field(default_factory=list)
+
+
 class TargetResolver:
     """Find (or create) each person's record in the target system."""
 
@@ -133,34 +145,50 @@ class TargetResolver:
     ) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str], list[tuple[str, str]]]:
         """Find each wanted person's target record, through the crosswalk, then batched lookups; create
         nothing. Returns refs found, decisions, {person key: why unresolved}, and the (person key, email)
-        pairs the target has no record for, for ``create`` (when the plan is applied)."""
+        pairs the target has no record for, for ``create`` (when the plan is applied).
+
+        In three steps, which a caller may run apart: ``start`` (the crosswalk), ``fetch`` (the target's
+        API only, no state store: it may run in another thread) and ``finish``."""
+        pending = self.start(wanted)
+        return self.finish(pending, self.fetch(pending.emails))
+
+    def start(self, wanted: dict[str, str | None]) -> PendingLookup:
+        """The crosswalk's answer for ``wanted``, and the emails left to look up in the target."""
         conn = self.connector.name
-        found: dict[str, RecordRef] = {}
-        decisions: list[Decision] = []
-        unresolved: dict[str, str] = {}
+        pending = PendingLookup()
         for key, rows in self.store.refs_of_persons(conn, wanted).items():
             active = [r for r in rows if r.state == "active"]
             if active:
-                best = self._prefer([RecordRef(conn, r.kind, r.record_id) for r in active])
-                found[key] = best
-        missing = {k: e for k, e in wanted.items() if k not in found}
-        by_email: dict[str, list[str]] = {}
-        for key, email in missing.items():
+                pending.found[key] = self._prefer([RecordRef(conn, r.kind, r.record_id) for r in active])
+        for key, email in wanted.items():
+            if key in pending.found:
+                continue
             if email is None:
-                unresolved[key] = "the person has no email address to match on"
-                decisions.append(Decision(Kind.UNMATCHED_PERSON, key, None, unresolved[key]))
+                pending.unresolved[key] = "the person has no email address to match on"
+                pending.decisions.append(Decision(Kind.UNMATCHED_PERSON, key, None, pending.unresolved[key]))
             else:
-                by_email.setdefault(email, []).append(key)
-        emails = sorted(by_email)
+                pending.by_email.setdefault(email, []).append(key)
+        pending.emails = sorted(pending.by_email)
+        return pending
+
+    def fetch(self, emails: list[str]) -> dict[str, list[PersonRecord]]:
+        """The target's records for ``emails``, in lookup batches. Calls the connector only."""
         step = self.connector.lookup_batch_size
         records: dict[str, list[PersonRecord]] = {}
         for i in range(0, len(emails), step):
             records.update(self.connector.lookup_people(emails[i : i + step]))
+        return records
+
+    def finish(
+        self, pending: PendingLookup, records: dict[str, list[PersonRecord]]
+    ) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str], list[tuple[str, str]]]:
+        """Choose each person's record among what ``fetch`` found, and remember it in the crosswalk."""
+        found, decisions = pending.found, pending.decisions
         new_refs: list[dict[str, Any]] = []
         to_create: list[tuple[str, str]] = []
-        for email in emails:
+        for email in pending.emails:
             candidates = _survivors(records.get(email, []))
-            for key in by_email[email]:
+            for key in pending.by_email[email]:
                 if not candidates:
                     to_create.append((key, email))
                     continue
@@ -179,7 +207,7 @@ class TargetResolver:
                 new_refs.extend(self._ref_row(c, key, email) for c in candidates)
         if self.persist and new_refs:
             self.store.upsert_refs(new_refs)
-        return found, decisions, unresolved, to_create
+        return found, decisions, pending.unresolved, to_create
 
     def create(self, asked: list[tuple[str, str]]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
         """Create the target records ``lookup`` found missing, as the rule's ``create_missing`` says."""
