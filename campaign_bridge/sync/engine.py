@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import itertools
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from campaign_bridge.config.models import ClientConfig, ExclusivePolicy, Rule, duration_seconds
+from campaign_bridge.config.models import ClientConfig, Rule, duration_seconds
 from campaign_bridge.connectors.base import Connector, SupportsBulkApply, SupportsSegments, Watermark
 from campaign_bridge.errors import (
     CampaignBridgeError,
@@ -48,8 +44,10 @@ from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
 from campaign_bridge.sync.readahead import ReadAhead
+from campaign_bridge.sync.record import record, write_rows
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import Target
+from campaign_bridge.sync.walk import SourceRead, Walk, advance, chunks_of, forget, newest
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str, int, int], None]
@@ -75,74 +73,6 @@ def utcnow() -> datetime:
 def new_holder() -> str:
     """A lease holder name, ``host:pid:random``: the host and pid let a run take over a dead worker's lease."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(slots=True)
-class SourceRead:
-    """An open read of a rule's source: its records (read as they are consumed), whether the read is full,
-    the watermark it starts from, and the source container's membership version (None if it gives none).
-    ``unchanged``: the version had not moved since the last clean full read, so nothing is read."""
-
-    rows: Iterator[MemberRecord]
-    full: bool
-    mark: Watermark | None
-    version: str | None
-    unchanged: bool = False
-
-
-@dataclass(slots=True)
-class _Walk:
-    """A run's way through its source, chunk by chunk: what it keeps between chunks is person keys, the
-    plan (on the report), and what is left to look up or create in the target."""
-
-    rule: Rule
-    report: RunReport
-    differ: Differ
-    sources: SourceResolver
-    targets: TargetResolver | None  # None for a plan (dry run): it looks nothing up in the target
-    token: str | None  # stamps the snapshot records a full read sees
-    wanted: set[str]  # the source member statuses that qualify (casefolded); empty: all
-    present: set[str] = field(default_factory=set)  # persons the source holds
-    gone: set[str] = field(default_factory=set)  # persons of records that left (or, full: may have)
-    removed_records: set[str] = field(default_factory=set)
-    newest: tuple[datetime, str] | None = None
-    lookups: list[Item] = field(default_factory=list)  # planned adds whose target record is still unknown
-    to_create: list[tuple[str, str]] = field(default_factory=list)
-    unresolved: dict[str, str] = field(default_factory=dict)
-    looked_up: bool = False
-    eager: bool = False  # write adds as they are planned (the plan cannot be held)
-    ready: list[Item] = field(default_factory=list)  # eager: planned adds with a target, not yet written
-    clean: bool = True  # eager: every write so far reached a final state
-    pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunk is planned
-    inflight: tuple[list[Item], PendingLookup, Future[dict[str, list[PersonRecord]]]] | None = None
-
-    def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
-        """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
-        and every person's email."""
-        upserts: list[dict[str, Any]] = []
-        deletes: list[str] = []
-        emails: dict[str, str | None] = {}
-        for r in resolved:
-            person = r.record.person
-            rid = person.survivor.id if person.survivor != person.ref else person.ref.id
-            qualifies = not r.record.removed and not person.deleted
-            if qualifies and self.wanted:
-                qualifies = (r.record.status or "").casefold() in self.wanted
-            if qualifies:
-                upserts.append(
-                    {
-                        "record_id": rid,
-                        "person_key": r.person_key,
-                        "status": r.record.status,
-                        "modified_at": r.record.modified_at,
-                    }
-                )
-                emails[r.person_key] = r.email
-            else:
-                deletes.append(rid)
-                self.gone.add(r.person_key)
-                emails.setdefault(r.person_key, r.email)
-        return upserts, deletes, emails
 
 
 class Engine:
@@ -277,7 +207,9 @@ class Engine:
             if settle is not None:
                 for item, outcome in zip([it for it in batch if it.target is not None], outcomes, strict=True):
                     settle(item, outcome)
-            follow_up.extend(self._record(rule, target, report, batch, outcomes, now))
+            follow_up.extend(
+                record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
+            )
             self._log_decisions(rule, report, now)
             clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
             done += len(batch)
@@ -288,7 +220,7 @@ class Engine:
         for j in range(0, len(follow_up), step):
             batch = follow_up[j : j + step]
             outcomes = self._send(rule, target, batch, now, apply)
-            self._record(rule, target, report, batch, outcomes, now)
+            record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
             self._log_decisions(rule, report, now)
             clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
         return clean
@@ -387,7 +319,7 @@ class Engine:
         report.timings["read"] += time.perf_counter() - t0
         if read.unchanged:
             report.message = "the source's members have not changed since the last full read: nothing read"
-        walk = _Walk(
+        walk = Walk(
             rule=rule,
             report=report,
             differ=Differ(self.config, self.store, rule, target, report),
@@ -402,12 +334,12 @@ class Engine:
         # not when one connector is both ends.
         apart = self._connector(rule.source.connection) is not target.connector
         with contextlib.ExitStack() as stack:
-            fetched: Iterable[list[MemberRecord]] = _chunks_of(read.rows, CHUNK, report.timings)
+            fetched: Iterable[list[MemberRecord]] = chunks_of(read.rows, CHUNK, report.timings)
             if apart:
                 fetched = stack.enter_context(ReadAhead(read.rows, CHUNK, report.timings))
                 if walk.targets is not None:
                     walk.pool = stack.enter_context(ThreadPoolExecutor(1, "campaign-bridge-lookup"))
-                    stack.callback(_forget, walk)
+                    stack.callback(forget, walk)
             for chunk in fetched:
                 self._plan_chunk(walk, chunk)
                 if walk.eager:
@@ -434,20 +366,20 @@ class Engine:
         clean = self._apply(rule, target, report, walk, now) and walk.clean
         report.timings["apply"] = report.timings.get("apply", 0.0) + time.perf_counter() - t0
         if clean and not self.should_stop():
-            new_mark = _advance(read.mark, walk.newest, now)
+            new_mark = advance(read.mark, walk.newest, now)
             version = read.version if read.full else None
             self.store.set_watermark(rule.name, new_mark, now if read.full else None, now, source_version=version)
             report.status = "ok"
         else:
             report.status = "partial" if report.status == "running" else report.status
 
-    def _plan_chunk(self, walk: _Walk, chunk: list[MemberRecord]) -> None:
+    def _plan_chunk(self, walk: Walk, chunk: list[MemberRecord]) -> None:
         """Resolve a chunk of source records, write them to the snapshot, plan their persons."""
         rule, report = walk.rule, walk.report
         t0 = time.perf_counter()
         report.read += len(chunk)
         self.progress("read", report.read, report.read)
-        walk.newest = _newest(walk.newest, chunk)
+        walk.newest = newest(walk.newest, chunk)
         resolved, decisions = walk.sources.resolve(chunk)
         report.decisions.extend(decisions)
         upserts, deletes, emails = walk.sort(resolved)
@@ -469,7 +401,7 @@ class Engine:
         report.timings["plan"] += time.perf_counter() - t1
         self._find_targets(walk, final=False)
 
-    def _plan_leavers(self, walk: _Walk, full: bool, retry: set[str]) -> None:
+    def _plan_leavers(self, walk: Walk, full: bool, retry: set[str]) -> None:
         """Plan the persons the read did not find in the source (after all its chunks): those whose records
         left, those the rule's ledger holds (a full read), and those whose last write must be retried.
 
@@ -496,7 +428,7 @@ class Engine:
             walk.lookups.extend(it for it in walk.report.adds[first:] if it.target is None)
         self._find_targets(walk, final=True)
 
-    def _find_targets(self, walk: _Walk, *, final: bool) -> None:
+    def _find_targets(self, walk: Walk, *, final: bool) -> None:
         """Look up the target records of planned adds that have none, in whole lookup batches (all that
         are left when ``final``). People the target lacks are created only when the plan is applied.
 
@@ -519,7 +451,7 @@ class Engine:
             walk.inflight = (items, pending, walk.pool.submit(walk.targets.fetch, pending.emails))
         walk.report.timings["resolve"] += time.perf_counter() - t0
 
-    def _settle(self, walk: _Walk) -> None:
+    def _settle(self, walk: Walk) -> None:
         """Take in the answer of the lookup in flight, if any (waiting for it): before the target connector
         is used again, and before the plan is written."""
         if walk.inflight is None:
@@ -531,7 +463,7 @@ class Engine:
         walk.report.timings["resolve"] += time.perf_counter() - t0
 
     def _found(
-        self, walk: _Walk, items: list[Item], pending: PendingLookup, records: dict[str, list[PersonRecord]]
+        self, walk: Walk, items: list[Item], pending: PendingLookup, records: dict[str, list[PersonRecord]]
     ) -> None:
         assert walk.targets is not None
         found, decisions, unresolved, missing = walk.targets.finish(pending, records)
@@ -544,7 +476,7 @@ class Engine:
         walk.to_create.extend(missing)
         walk.looked_up = True
 
-    def _write_ready(self, walk: _Walk, target: Target, now: datetime) -> None:
+    def _write_ready(self, walk: Walk, target: Target, now: datetime) -> None:
         """Eager runs: write the planned adds that have a target, a whole ``_eager_size`` at a time."""
         size = _eager_size(target)
         in_flight = len(walk.inflight[0]) if walk.inflight else 0
@@ -595,7 +527,7 @@ class Engine:
         return True
 
     # -- apply ---------------------------------------------------------------------------------
-    def _apply(self, rule: Rule, target: Target, report: RunReport, walk: _Walk, now: datetime) -> bool:
+    def _apply(self, rule: Rule, target: Target, report: RunReport, walk: Walk, now: datetime) -> bool:
         """Apply the plan in batches; True when every item reached a final state."""
         releases = [i for i in report.removals if not i.owned]
         removals = [i for i in report.removals if i.owned]
@@ -611,7 +543,7 @@ class Engine:
         if walk.looked_up:
             blocked = [i for i in adds if i.target is None]
             rows = [(i, None, "rejected", walk.unresolved.get(i.person_key, "unmatched")) for i in blocked]
-            self._write_rows(rule, target, rows, now)
+            write_rows(self.store, rule, target, rows, now)
             report.bump("unmatched", len(blocked))
             adds = [i for i in adds if i.target is not None]
         return self.write(rule, target, [*adds, *report.status_changes, *removals], report, now)
@@ -630,7 +562,7 @@ class Engine:
         """Record the intent of the batch's adds, then send it; one outcome per item with a target.
 
         Each add is written to the ledger as ``pending`` and owned *before* the batch leaves, so a run
-        killed between the vendor's answer and ``_record`` leaves a row saying "this rule may have added
+        killed between the vendor's answer and ``record`` leaves a row saying "this rule may have added
         it": the next run sends the add again, and a member it then finds present is the rule's own (a
         mirror rule removes it when it leaves the source) rather than an orphan nobody removes.
         ``apply`` is the connector's ``apply_changes`` unless given (``apply_bulk`` for a bulk chunk).
@@ -642,7 +574,7 @@ class Engine:
             if it.action is ChangeAction.ADD
         ]
         if intents:
-            self._write_rows(rule, target, intents, now)
+            write_rows(self.store, rule, target, intents, now)
         changes = [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
         try:
             return (apply or target.connector.apply_changes)(target.container, changes)
@@ -662,172 +594,6 @@ class Engine:
                     handover.append({**dataclasses.asdict(row), "owned": True})
         self.store.write_ledger(handover, [(rule.name, it.person_key) for it in items])
 
-    def _record(
-        self,
-        rule: Rule,
-        target: Target,
-        report: RunReport,
-        batch: list[Item],
-        outcomes: list[ChangeOutcome],
-        now: datetime,
-    ) -> list[Item]:
-        """Persist each outcome in the ledger and its decision in the report; return follow-up items."""
-        where = f"{target.connector.name}:{target.container.name}"
-        rank = {s.label: s.rank for s in target.container.statuses}
-        max_attempts = self.config.defaults.max_attempts
-        rows: list[tuple[Item, ChangeOutcome | None, str, str | None]] = []
-        deletes: list[tuple[str, str]] = []
-        follow: list[Item] = []
-        items = [it for it in batch if it.target is not None]
-        for item, outcome in zip(items, outcomes, strict=True):
-            state = outcome.state
-            if item.action is ChangeAction.REMOVE:
-                if state in (OutcomeState.APPLIED, OutcomeState.ALREADY_ABSENT):
-                    deletes.append((rule.name, item.person_key))
-                    report.bump("removed")
-                    report.decisions.append(
-                        Decision(Kind.REMOVED, item.person_key, item.email, "removed: no longer in the source", where)
-                    )
-                else:
-                    rows.append((item, outcome, *self._failure(report, item, outcome, max_attempts, where)))
-                continue
-            if state is OutcomeState.APPLIED:
-                owned = item.owned or item.action is ChangeAction.ADD
-                rows.append(
-                    (
-                        Item(item.action, item.person_key, item.email, item.status, item.target, owned=owned),
-                        outcome,
-                        "present",
-                        None,
-                    )
-                )
-                kind = Kind.ADDED if item.action is ChangeAction.ADD else Kind.STATUS_CHANGED
-                report.bump("added" if kind is Kind.ADDED else "status_changed")
-                report.decisions.append(Decision(kind, item.person_key, item.email, _done(kind, item.status), where))
-            elif state is OutcomeState.ALREADY_PRESENT:
-                current = outcome.current_status
-                rows.append(
-                    (
-                        Item(item.action, item.person_key, item.email, current, item.target, owned=item.owned),
-                        outcome,
-                        "present",
-                        None,
-                    )
-                )
-                report.bump("already_member")
-                report.decisions.append(
-                    Decision(
-                        Kind.ALREADY_MEMBER,
-                        item.person_key,
-                        item.email,
-                        "already a member (not added by this rule, so never removed by it)",
-                        where,
-                    )
-                )
-                if item.status is not None and current is not None and current != item.status:
-                    if rank.get(item.status, 0) > rank.get(current, 0):
-                        follow.append(
-                            Item(
-                                ChangeAction.SET_STATUS,
-                                item.person_key,
-                                item.email,
-                                item.status,
-                                item.target,
-                                owned=item.owned,
-                            )
-                        )
-                    else:
-                        report.decisions.append(
-                            Decision(
-                                Kind.STATUS_COLLISION,
-                                item.person_key,
-                                item.email,
-                                f"kept {current!r} over {item.status!r}: a member status never moves backwards",
-                                where,
-                            )
-                        )
-            elif state is OutcomeState.OCCUPIED:
-                if rule.exclusive is ExclusivePolicy.LATEST_WINS and not item.replace:
-                    follow.append(
-                        Item(ChangeAction.ADD, item.person_key, item.email, item.status, item.target, replace=True)
-                    )
-                    verdict = "moved here"
-                else:
-                    rows.append((item, outcome, "blocked", f"occupied by {outcome.occupant}"))
-                    verdict = "kept where they are"
-                report.decisions.append(
-                    Decision(
-                        Kind.EXCLUSIVE_TARGET,
-                        item.person_key,
-                        item.email,
-                        f"already in {outcome.occupant}; {rule.exclusive.value}: {verdict}",
-                        where,
-                    )
-                )
-            else:
-                rows.append((item, outcome, *self._failure(report, item, outcome, max_attempts, where)))
-        self._write_rows(rule, target, rows, now, deletes)
-        return follow
-
-    def _failure(
-        self, report: RunReport, item: Item, outcome: ChangeOutcome, max_attempts: int, where: str
-    ) -> tuple[str, str]:
-        error = f"{outcome.code}: {outcome.message}" if outcome.code else (outcome.message or "failed")
-        if outcome.state is OutcomeState.REJECTED:
-            report.bump("rejected")
-            report.decisions.append(
-                Decision(
-                    Kind.REJECTED_RECORD,
-                    item.person_key,
-                    item.email,
-                    f"{item.action.value} refused by the target: {error}",
-                    where,
-                )
-            )
-            return "rejected", error
-        item.attempts += 1
-        report.bump("failed")
-        if item.attempts >= max_attempts:
-            report.decisions.append(
-                Decision(
-                    Kind.DEAD_LETTER,
-                    item.person_key,
-                    item.email,
-                    f"gave up after {item.attempts} attempts: {error}",
-                    where,
-                )
-            )
-            return "dead", error
-        return "failed", error
-
-    def _write_rows(
-        self,
-        rule: Rule,
-        target: Target,
-        rows: Iterable[tuple[Item, ChangeOutcome | None, str, str | None]],
-        now: datetime,
-        deletes: list[tuple[str, str]] | None = None,
-    ) -> None:
-        out = []
-        for item, _outcome, state, error in rows:
-            out.append(
-                {
-                    "rule": rule.name,
-                    "person_key": item.person_key,
-                    "connection": target.connector.name,
-                    "container_id": target.container.id,
-                    "target_record_id": item.target.id if item.target else None,
-                    "target_kind": item.target.kind if item.target else None,
-                    "status": item.status if state == "present" else None,
-                    "owned": item.owned,
-                    "state": state,
-                    "attempts": item.attempts,
-                    "last_error": error,
-                    "written_at": now,
-                }
-            )
-        self.store.write_ledger(out, deletes or [])
-
 
 def _alive(pid: int) -> bool:
     """Whether a process with this id exists (one we may not signal still exists)."""
@@ -840,19 +606,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=256)
-def _done(kind: Kind, status: str | None) -> str:
-    """The detail of an add or status change: one string per (kind, status), not one per member."""
-    return f"{kind.value} with status {status!r}" if status else kind.value
-
-
-def _forget(walk: _Walk) -> None:
-    """A run that ends with a lookup in flight (stopped, failed) lets it finish unread: the pool's
-    shutdown waits for it, so the connector is never used by two threads at once."""
-    walk.inflight = None
-    walk.pool = None
-
-
 def _eager_size(target: Target) -> int:
     """How many adds an eager run writes at a time: one Bulk job's worth where the target has them, else
     whole write batches, about ``EAGER_WRITE`` either way."""
@@ -861,36 +614,6 @@ def _eager_size(target: Target) -> int:
         return min(EAGER_WRITE, conn.bulk_batch_size)
     step = conn.write_batch_size
     return max(step, EAGER_WRITE // step * step)
-
-
-def _chunks_of(rows: Iterator[MemberRecord], size: int, timings: dict[str, float]) -> Iterator[list[MemberRecord]]:
-    """``rows`` in lists of ``size``; the time spent waiting for them is the run's ``read`` time."""
-    while True:
-        t0 = time.perf_counter()
-        chunk = list(itertools.islice(rows, size))
-        timings["read"] += time.perf_counter() - t0
-        if not chunk:
-            return
-        yield chunk
-
-
-def _newest(newest: tuple[datetime, str] | None, records: list[MemberRecord]) -> tuple[datetime, str] | None:
-    """The latest source stamp (with its id tie-break) among ``newest`` and ``records``."""
-    for r in records:
-        if r.modified_at is not None and (newest is None or (r.modified_at, r.tie_id) > newest):
-            newest = (r.modified_at, r.tie_id)
-    return newest
-
-
-def _advance(old: Watermark | None, newest: tuple[datetime, str] | None, now: datetime) -> Watermark:
-    """The new watermark: the latest source stamp seen (id tie-break), never past the run's start."""
-    if newest is None:
-        return old or Watermark(now)
-    stamp, tie = newest
-    at = min(stamp, now) if stamp.tzinfo else stamp
-    if old is not None and (old.at, old.tie_id) > (at, tie):
-        return old
-    return Watermark(at, tie)
 
 
 # keep Resolved importable from here for callers that type source rows

@@ -1,0 +1,124 @@
+"""A run's way through its source, chunk by chunk (see ``Engine._execute``): the open read, what the run
+keeps between chunks, and the helpers that cut a read into chunks and move its watermark."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from campaign_bridge.config.models import Rule
+from campaign_bridge.connectors.base import Watermark
+from campaign_bridge.mapping.model import MemberRecord, PersonRecord
+from campaign_bridge.sync.diff import Differ
+from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
+from campaign_bridge.sync.plan import Item, RunReport
+
+
+@dataclass(slots=True)
+class SourceRead:
+    """An open read of a rule's source: its records (read as they are consumed), whether the read is full,
+    the watermark it starts from, and the source container's membership version (None if it gives none).
+    ``unchanged``: the version had not moved since the last clean full read, so nothing is read."""
+
+    rows: Iterator[MemberRecord]
+    full: bool
+    mark: Watermark | None
+    version: str | None
+    unchanged: bool = False
+
+
+@dataclass(slots=True)
+class Walk:
+    """A run's way through its source, chunk by chunk: what it keeps between chunks is person keys, the
+    plan (on the report), and what is left to look up or create in the target."""
+
+    rule: Rule
+    report: RunReport
+    differ: Differ
+    sources: SourceResolver
+    targets: TargetResolver | None  # None for a plan (dry run): it looks nothing up in the target
+    token: str | None  # stamps the snapshot records a full read sees
+    wanted: set[str]  # the source member statuses that qualify (casefolded); empty: all
+    present: set[str] = field(default_factory=set)  # persons the source holds
+    gone: set[str] = field(default_factory=set)  # persons of records that left (or, full: may have)
+    removed_records: set[str] = field(default_factory=set)
+    newest: tuple[datetime, str] | None = None
+    lookups: list[Item] = field(default_factory=list)  # planned adds whose target record is still unknown
+    to_create: list[tuple[str, str]] = field(default_factory=list)
+    unresolved: dict[str, str] = field(default_factory=dict)
+    looked_up: bool = False
+    eager: bool = False  # write adds as they are planned (the plan cannot be held)
+    ready: list[Item] = field(default_factory=list)  # eager: planned adds with a target, not yet written
+    clean: bool = True  # eager: every write so far reached a final state
+    pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunk is planned
+    inflight: tuple[list[Item], PendingLookup, Future[dict[str, list[PersonRecord]]]] | None = None
+
+    def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
+        """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
+        and every person's email."""
+        upserts: list[dict[str, Any]] = []
+        deletes: list[str] = []
+        emails: dict[str, str | None] = {}
+        for r in resolved:
+            person = r.record.person
+            rid = person.survivor.id if person.survivor != person.ref else person.ref.id
+            qualifies = not r.record.removed and not person.deleted
+            if qualifies and self.wanted:
+                qualifies = (r.record.status or "").casefold() in self.wanted
+            if qualifies:
+                upserts.append(
+                    {
+                        "record_id": rid,
+                        "person_key": r.person_key,
+                        "status": r.record.status,
+                        "modified_at": r.record.modified_at,
+                    }
+                )
+                emails[r.person_key] = r.email
+            else:
+                deletes.append(rid)
+                self.gone.add(r.person_key)
+                emails.setdefault(r.person_key, r.email)
+        return upserts, deletes, emails
+
+
+def forget(walk: Walk) -> None:
+    """A run that ends with a lookup in flight (stopped, failed) lets it finish unread: the pool's
+    shutdown waits for it, so the connector is never used by two threads at once."""
+    walk.inflight = None
+    walk.pool = None
+
+
+def chunks_of(rows: Iterator[MemberRecord], size: int, timings: dict[str, float]) -> Iterator[list[MemberRecord]]:
+    """``rows`` in lists of ``size``; the time spent waiting for them is the run's ``read`` time."""
+    while True:
+        t0 = time.perf_counter()
+        chunk = list(itertools.islice(rows, size))
+        timings["read"] += time.perf_counter() - t0
+        if not chunk:
+            return
+        yield chunk
+
+
+def newest(latest: tuple[datetime, str] | None, records: list[MemberRecord]) -> tuple[datetime, str] | None:
+    """The latest source stamp (with its id tie-break) among ``latest`` and ``records``."""
+    for r in records:
+        if r.modified_at is not None and (latest is None or (r.modified_at, r.tie_id) > latest):
+            latest = (r.modified_at, r.tie_id)
+    return latest
+
+
+def advance(old: Watermark | None, newest: tuple[datetime, str] | None, now: datetime) -> Watermark:
+    """The new watermark: the latest source stamp seen (id tie-break), never past the run's start."""
+    if newest is None:
+        return old or Watermark(now)
+    stamp, tie = newest
+    at = min(stamp, now) if stamp.tzinfo else stamp
+    if old is not None and (old.at, old.tie_id) > (at, tie):
+        return old
+    return Watermark(at, tie)
