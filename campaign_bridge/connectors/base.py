@@ -16,7 +16,7 @@ Optional abilities are the ``Supports*`` protocols below; check them with ``isin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol, runtime_checkable
@@ -98,11 +98,7 @@ class Connector(ABC):
 
         Raises ``FatalError`` naming the close matches when there is none, or several with that name.
         """
-        from campaign_bridge.mapping.semantics import kinds_for
-
-        kinds = {k.kind for k in kinds_for(self.system, key)}
-        candidates = [c for c in self.list_containers() if c.kind in kinds]
-        found = [c for c in candidates if c.id == name] or [c for c in candidates if c.name == name]
+        candidates, found = self.named(self.list_containers(), key, name)
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -113,6 +109,16 @@ class Connector(ABC):
         close = difflib.get_close_matches(name, [c.name for c in candidates], n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise FatalError(f"{self.name}: no {key} named {name!r}{hint}")
+
+    def named(self, containers: Iterable[Container], key: str, name: str) -> tuple[list[Container], list[Container]]:
+        """Among ``containers``, those of ``key``'s kinds, and those of them that ``name`` names: by id if
+        any has that id, else by name."""
+        from campaign_bridge.mapping.semantics import kinds_for
+
+        kinds = {k.kind for k in kinds_for(self.system, key)}
+        candidates = [c for c in containers if c.kind in kinds]
+        found = [c for c in candidates if c.id == name] or [c for c in candidates if c.name == name]
+        return candidates, found
 
     @abstractmethod
     def read_members(

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -393,11 +393,7 @@ class Engine:
         t1 = time.perf_counter()
         report.timings["resolve"] += t1 - t0
         if fresh:
-            first = len(report.adds)
-            walk.differ.diff(fresh, fresh, self.store.ledger(rule.name, fresh), emails)
-            walk.lookups.extend(i for i in report.adds[first:] if i.target is None)
-            if walk.eager:
-                walk.ready.extend(i for i in report.adds[first:] if i.target is not None)
+            self._plan(walk, fresh, fresh, emails)
         report.timings["plan"] += time.perf_counter() - t1
         self._find_targets(walk, final=False)
 
@@ -423,10 +419,22 @@ class Engine:
         leavers = sorted((walk.gone | retry) - walk.present)
         for i in range(0, len(leavers), CHUNK):
             part = leavers[i : i + CHUNK]
-            first = len(walk.report.adds)
-            walk.differ.diff(part, still, self.store.ledger(rule.name, part), self.store.persons(part))
-            walk.lookups.extend(it for it in walk.report.adds[first:] if it.target is None)
+            self._plan(walk, part, still, self.store.persons(part))
         self._find_targets(walk, final=True)
+
+    def _plan(
+        self, walk: Walk, keys: Collection[str], desired: Collection[str], emails: Mapping[str, str | None]
+    ) -> None:
+        """Diff ``keys`` against their ledger rows; queue the new adds for a target lookup, or (an eager
+        run) for writing when their target is known."""
+        report = walk.report
+        first = len(report.adds)
+        walk.differ.diff(keys, desired, self.store.ledger(walk.rule.name, keys), emails)
+        for item in report.adds[first:]:
+            if item.target is None:
+                walk.lookups.append(item)
+            elif walk.eager:
+                walk.ready.append(item)
 
     def _find_targets(self, walk: Walk, *, final: bool) -> None:
         """Look up the target records of planned adds that have none, in whole lookup batches (all that

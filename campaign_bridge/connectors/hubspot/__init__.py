@@ -41,7 +41,7 @@ from campaign_bridge.mapping.model import (
     RecordRef,
 )
 from campaign_bridge.mapping.segment import Segment
-from campaign_bridge.mapping.semantics import kinds_for, target_refusal
+from campaign_bridge.mapping.semantics import target_refusal
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
 
@@ -92,13 +92,11 @@ class HubSpotConnector(Connector):
         single list, the portal's lists are read in full, as the base contract does, to name the close
         matches or the duplicates. Raises ``FatalError`` when there is no such list, or several.
         """
-        kinds = {k.kind for k in kinds_for(self.system, key)}
         if name.isdigit():  # an id, most likely: the base contract prefers an id match to a name match
-            by_id = [c for c in self._containers(lists.search_lists(self.client, list_ids=[name])) if c.kind in kinds]
-            if by_id:
+            _, by_id = self.named(self._containers(lists.search_lists(self.client, list_ids=[name])), key, name)
+            if len(by_id) == 1:
                 return by_id[0]
-        found = self._containers(lists.search_lists(self.client, query=name))
-        by_name = [c for c in found if c.kind in kinds and c.name == name]
+        _, by_name = self.named(self._containers(lists.search_lists(self.client, query=name)), key, name)
         if len(by_name) == 1:
             return by_name[0]
         return super().find_container(key, name)

@@ -32,7 +32,7 @@ from simple_salesforce.bulk2 import JobState, Operation, ResultsType
 from simple_salesforce.exceptions import SalesforceOperationError
 
 from campaign_bridge.connectors.salesforce.client import SalesforceClient
-from campaign_bridge.connectors.salesforce.costs import query_job_calls, rest_read_calls
+from campaign_bridge.connectors.salesforce.costs import QUERY_JOB_PAGE_ROWS, query_job_calls, rest_read_calls
 from campaign_bridge.connectors.salesforce.soql import select, soql_quote
 from campaign_bridge.connectors.salesforce.writes import ID_FIELD, RETRYABLE_CODES, Member, find_members
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, OutcomeState, RecordRef
@@ -42,8 +42,8 @@ DEFAULT_POLL_SECONDS = 2.0
 #: Longest wait between two polls of a long ingest job, and how long a job may run before we give up.
 MAX_POLL_SECONDS = 30.0
 JOB_TIMEOUT_SECONDS = 6 * 3600.0
-#: Rows per results page of a query job (Salesforce's own default).
-QUERY_PAGE_ROWS = 50_000
+#: Rows per results page of a query job (Salesforce's own default), as the cost model counts them.
+QUERY_PAGE_ROWS = QUERY_JOB_PAGE_ROWS
 #: People per member lookup query: 200 quoted ids keep the GET URL far under Salesforce's 16 kB cap.
 MEMBER_LOOKUP_BATCH = 200
 #: CSV columns that hold booleans ("true"/"false" in Bulk results).

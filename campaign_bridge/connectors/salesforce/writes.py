@@ -19,6 +19,7 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 
 from campaign_bridge.connectors.salesforce.client import SalesforceClient
+from campaign_bridge.connectors.salesforce.costs import COLLECTION_RECORDS
 from campaign_bridge.connectors.salesforce.soql import select, soql_in, soql_quote
 from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import (
@@ -33,8 +34,8 @@ from campaign_bridge.mapping.model import (
     normalise_email,
 )
 
-#: Collections takes at most this many records per call.
-COLLECTION_LIMIT = 200
+#: Collections takes at most this many records per call (the cost model's count).
+COLLECTION_LIMIT = COLLECTION_RECORDS
 #: Placeholder for a Lead's required LastName/Company when the source has none; it marks the record
 #: so a person can find and complete it (``WHERE LastName = '[not provided]'``).
 NOT_PROVIDED = "[not provided]"
