@@ -66,7 +66,8 @@ class Watermark:
 
 
 class Connector(ABC):
-    """One connection to one system. Not thread-safe: one engine run uses one instance."""
+    """One connection to one system. One engine run uses one instance, from one thread at a time unless
+    the connector says ``concurrent_calls``."""
 
     #: The ``type:`` of a connection in the client file.
     system: ClassVar[str]
@@ -80,6 +81,9 @@ class Connector(ABC):
     reads_incrementally: ClassVar[bool] = False
     #: An incremental read reports removed memberships (``MemberRecord.removed``).
     sees_removals_incrementally: ClassVar[bool] = False
+    #: Two threads may call it at once (the engine then looks people up in one while it writes in the
+    #: other, so a paced vendor's window is never idle while the run writes).
+    concurrent_calls: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: ConnectionSettings) -> None:
         self.name = name

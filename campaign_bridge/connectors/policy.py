@@ -51,6 +51,11 @@ class ApiBudget:
             if endpoint:
                 self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
 
+    def counts(self) -> tuple[int, dict[str, int]]:
+        """Calls spent, and a copy of them by endpoint (safe while another thread spends)."""
+        with self._lock:
+            return self.spent, dict(self.by_endpoint)
+
 
 @dataclass(frozen=True)
 class CallPolicy:

@@ -62,8 +62,19 @@ MIN_REMOVALS_FOR_FRACTION = 10
 #: rule's memory grows with its plan, not with its source (docs/benchmarks.md, "State at scale").
 CHUNK = 5_000
 #: A run whose plan cannot be held (the rule owns nothing it could remove, as on a first sync) writes its
-#: adds while it reads, about this many at a time, so that writing overlaps reading.
-EAGER_WRITE = 25_000
+#: adds while it reads, about this many at a time (whole write batches), so that writing overlaps reading
+#: and little is left to write when the read ends…
+EAGER_WRITE = 10_000
+#: …or one Bulk job of about this many where the target has them (a job costs 4 calls, whatever its size).
+EAGER_BULK = 25_000
+#: The first chunk is this small, and each next one twice the last, up to ``CHUNK``: the first target
+#: lookups (and a paced vendor's first window) start without waiting for a whole chunk to be planned.
+FIRST_CHUNK = 200
+#: At most this many target lookups (a chunk's each) wait for the lookup thread…
+LOOKUPS_AHEAD = 8
+#: …and this many chunks of the source, read ahead, wait for the run: a paced source (HubSpot) goes on
+#: reading through the run's longer pauses (a Bulk job, the store), for a few MB of memory.
+READ_AHEAD = 6
 
 
 def utcnow() -> datetime:
@@ -334,23 +345,37 @@ class Engine:
         # not when one connector is both ends.
         apart = self._connector(rule.source.connection) is not target.connector
         with contextlib.ExitStack() as stack:
-            fetched: Iterable[list[MemberRecord]] = chunks_of(read.rows, CHUNK, report.timings)
+            ahead: ReadAhead | None = None
+            fetched: Iterable[list[MemberRecord]] = chunks_of(read.rows, CHUNK, report.timings, FIRST_CHUNK)
             if apart:
-                fetched = stack.enter_context(ReadAhead(read.rows, CHUNK, report.timings))
+                ahead = stack.enter_context(ReadAhead(read.rows, CHUNK, report.timings, READ_AHEAD, FIRST_CHUNK))
+                fetched = ahead
                 if walk.targets is not None:
-                    walk.pool = stack.enter_context(ThreadPoolExecutor(1, "campaign-bridge-lookup"))
+                    # A target that takes concurrent calls gets two lookups at a time: a paced vendor's
+                    # window is then spent in half the time, whatever each request's round trip.
+                    workers = 2 if target.connector.concurrent_calls else 1
+                    walk.pool = stack.enter_context(ThreadPoolExecutor(workers, "campaign-bridge-lookup"))
                     stack.callback(forget, walk)
             for chunk in fetched:
                 self._plan_chunk(walk, chunk)
                 if walk.eager:
-                    self._write_ready(walk, target, now)
+                    self._write_ready(walk, target, now, idle=ahead is not None and ahead.waiting())
                 if self.should_stop():
                     # Persons not read yet must not look gone: stop before planning removals.
                     report.message = "stopped on request while reading the source; the next run continues"
                     report.status = "partial"
                     return
             t0 = time.perf_counter()
-            self._plan_leavers(walk, read.full, retry)
+            leavers, still = self._leavers(walk, read.full, retry)  # while the last lookups are under way
+            report.timings["plan"] += time.perf_counter() - t0
+            if walk.eager:
+                # The last lookups come in one by one: write what each brings while the next is under
+                # way (a write or two more than whole batches), so that little is left for the end.
+                while walk.inflight:
+                    self._settle(walk, wait=True, one=True)
+                    self._write_ready(walk, target, now, last=True)
+            t0 = time.perf_counter()
+            self._plan_leavers(walk, leavers, still)
             report.timings["plan"] += time.perf_counter() - t0
 
         if self._held(rule, report):
@@ -397,9 +422,10 @@ class Engine:
         report.timings["plan"] += time.perf_counter() - t1
         self._find_targets(walk, final=False)
 
-    def _plan_leavers(self, walk: Walk, full: bool, retry: set[str]) -> None:
-        """Plan the persons the read did not find in the source (after all its chunks): those whose records
-        left, those the rule's ledger holds (a full read), and those whose last write must be retried.
+    def _leavers(self, walk: Walk, full: bool, retry: set[str]) -> tuple[list[str], set[str]]:
+        """The persons the read did not find in the source (once all its chunks are read): those whose
+        records left, those the rule's ledger holds (a full read), and those whose last write must be
+        retried; and, of those, the ones still in the source through another record.
 
         ``gone`` counts the persons of the records that left as the crosswalk knows them, even when the
         snapshot has already forgotten the record: a run that crashed after writing the snapshot but
@@ -416,7 +442,10 @@ class Engine:
         else:
             # A person whose record left may still be in the source through another record (Lead + Contact).
             still = self.store.persons_with_other_records(rule.name, walk.gone - walk.present, walk.removed_records)
-        leavers = sorted((walk.gone | retry) - walk.present)
+        return sorted((walk.gone | retry) - walk.present), still
+
+    def _plan_leavers(self, walk: Walk, leavers: list[str], still: set[str]) -> None:
+        """Plan the persons ``_leavers`` found, then look up the target records of every add not looked up yet."""
         for i in range(0, len(leavers), CHUNK):
             part = leavers[i : i + CHUNK]
             self._plan(walk, part, still, self.store.persons(part))
@@ -440,10 +469,11 @@ class Engine:
         """Look up the target records of planned adds that have none, in whole lookup batches (all that
         are left when ``final``). People the target lacks are created only when the plan is applied.
 
-        With a ``walk.pool``, the target's API calls run in its thread while the run plans the next chunk
-        (the crosswalk and its updates stay in this thread); the answer is taken in on the next call, or
-        by ``_settle``. ``final`` waits for everything."""
-        self._settle(walk)
+        With a ``walk.pool``, the target's API calls run in its thread while the run plans the next
+        chunks (the crosswalk and its updates stay in this thread): up to ``LOOKUPS_AHEAD`` lookups wait
+        there, so a paced target always has one to work on; each answer is taken in here once it is in.
+        ``final`` waits for everything."""
+        self._settle(walk, wait=final)
         if walk.targets is None or not walk.lookups:
             return
         step = walk.targets.connector.lookup_batch_size
@@ -456,18 +486,19 @@ class Engine:
         if walk.pool is None or final:
             self._found(walk, items, pending, walk.targets.fetch(pending.emails))
         else:
-            walk.inflight = (items, pending, walk.pool.submit(walk.targets.fetch, pending.emails))
+            walk.inflight.append((items, pending, walk.pool.submit(walk.targets.fetch, pending.emails)))
         walk.report.timings["resolve"] += time.perf_counter() - t0
 
-    def _settle(self, walk: Walk) -> None:
-        """Take in the answer of the lookup in flight, if any (waiting for it): before the target connector
-        is used again, and before the plan is written."""
-        if walk.inflight is None:
-            return
+    def _settle(self, walk: Walk, *, wait: bool = True, one: bool = False) -> None:
+        """Take in the answers of the lookups in flight, oldest first: all of them, waiting (``wait``:
+        before the plan is written, or before a target that cannot take two calls at once is written to;
+        ``one``: only the oldest), else those that are in, and the oldest if ``LOOKUPS_AHEAD`` are queued."""
         t0 = time.perf_counter()
-        items, pending, future = walk.inflight
-        walk.inflight = None
-        self._found(walk, items, pending, future.result())
+        while walk.inflight and (wait or walk.inflight[0][2].done() or len(walk.inflight) >= LOOKUPS_AHEAD):
+            items, pending, future = walk.inflight.popleft()
+            self._found(walk, items, pending, future.result())
+            if one:
+                break
         walk.report.timings["resolve"] += time.perf_counter() - t0
 
     def _found(
@@ -484,14 +515,32 @@ class Engine:
         walk.to_create.extend(missing)
         walk.looked_up = True
 
-    def _write_ready(self, walk: Walk, target: Target, now: datetime) -> None:
-        """Eager runs: write the planned adds that have a target, a whole ``_eager_size`` at a time."""
+    def _write_ready(
+        self, walk: Walk, target: Target, now: datetime, *, idle: bool = False, last: bool = False
+    ) -> None:
+        """Eager runs: write the planned adds that have a target, a whole ``_eager_size`` at a time; or,
+        ``idle`` (the next chunk is not read yet, so the run would wait), all of them once they are
+        ``EAGER_WRITE`` (in whole write batches unless a Bulk job carries them), so that a paced source's
+        wait is spent writing; or, ``last`` (the read is over and the lookups come in one by one), all of
+        them, so that little is left to write when the last lookup is in.
+
+        A target that takes ``concurrent_calls`` is written to while its lookups go on; any other waits
+        for them first, so it is written to only when the lookups in flight would not fill a write."""
         size = _eager_size(target)
-        in_flight = len(walk.inflight[0]) if walk.inflight else 0
-        if len(walk.ready) + in_flight < size:
-            return  # not enough yet: leave the lookup in flight running
-        self._settle(walk)
-        take = len(walk.ready) // size * size
+        least = 1 if last else min(size, EAGER_WRITE) if idle else size
+        if target.connector.concurrent_calls:
+            self._settle(walk, wait=False)
+        elif len(walk.ready) + sum(len(items) for items, _, _ in walk.inflight) < least:
+            return  # not enough yet: leave the lookups in flight running
+        else:
+            self._settle(walk)
+        if len(walk.ready) < least:
+            return
+        take = len(walk.ready) if last else len(walk.ready) // size * size
+        if idle:
+            apply, step = self._writer(target, len(walk.ready))
+            bulk = apply != target.connector.apply_changes  # one job, whatever its size
+            take = len(walk.ready) if bulk else len(walk.ready) // step * step
         if take == 0:
             return
         items, walk.ready = walk.ready[:take], walk.ready[take:]
@@ -615,11 +664,11 @@ def _alive(pid: int) -> bool:
 
 
 def _eager_size(target: Target) -> int:
-    """How many adds an eager run writes at a time: one Bulk job's worth where the target has them, else
-    whole write batches, about ``EAGER_WRITE`` either way."""
+    """How many adds an eager run writes at a time: one Bulk job of ``EAGER_BULK`` where the target has
+    them, else whole write batches, about ``EAGER_WRITE``."""
     conn = target.connector
-    if isinstance(conn, SupportsBulkApply) and conn.bulk_threshold < EAGER_WRITE:
-        return min(EAGER_WRITE, conn.bulk_batch_size)
+    if isinstance(conn, SupportsBulkApply) and conn.bulk_threshold < EAGER_BULK:
+        return min(EAGER_BULK, conn.bulk_batch_size)
     step = conn.write_batch_size
     return max(step, EAGER_WRITE // step * step)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 from campaign_bridge.mapping.model import MemberRecord
+from campaign_bridge.sync.walk import sizes
 
 #: How long ``close`` waits for the thread to notice it should stop (it may be inside one request).
 CLOSE_SECONDS = 60.0
@@ -22,12 +23,19 @@ _END = object()
 
 
 class ReadAhead:
-    """Chunks of ``size`` records from ``rows``, fetched ahead by a thread; the time spent waiting for
-    them is added to ``timings["read"]``. Errors of the read are raised where the chunk would have come.
+    """Chunks of ``size`` records from ``rows`` (ramping up from ``first``: ``walk.sizes``), fetched ahead
+    by a thread; the time spent waiting for them is added to ``timings["read"]``. Errors of the read are raised where the chunk would have come.
     Always ``close`` it (it is a context manager)."""
 
-    def __init__(self, rows: Iterator[MemberRecord], size: int, timings: dict[str, float], depth: int = 2) -> None:
-        self._rows, self._size, self._timings = rows, size, timings
+    def __init__(
+        self,
+        rows: Iterator[MemberRecord],
+        size: int,
+        timings: dict[str, float],
+        depth: int = 2,
+        first: int | None = None,
+    ) -> None:
+        self._rows, self._sizes, self._timings = rows, sizes(size, first), timings
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._fetch, name="campaign-bridge-read-ahead", daemon=True)
@@ -36,13 +44,14 @@ class ReadAhead:
     def _fetch(self) -> None:
         try:
             chunk: list[MemberRecord] = []
+            size = next(self._sizes)
             for row in self._rows:
                 if self._stop.is_set():
                     return
                 chunk.append(row)
-                if len(chunk) >= self._size:
+                if len(chunk) >= size:
                     self._put(chunk)
-                    chunk = []
+                    chunk, size = [], next(self._sizes)
             if chunk:
                 self._put(chunk)
             self._put(_END)
@@ -68,6 +77,10 @@ class ReadAhead:
                 raise item
             assert isinstance(item, list)
             yield item
+
+    def waiting(self) -> bool:
+        """Whether the next chunk is not fetched yet (the run would wait for it)."""
+        return self._queue.empty()
 
     def close(self) -> None:
         self._stop.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,10 @@ class SourceRead:
     unchanged: bool = False
 
 
+#: A lookup handed to the lookup thread: the planned adds it is for, the crosswalk's part, the API's answer.
+Lookup = tuple[list[Item], PendingLookup, "Future[dict[str, list[PersonRecord]]]"]
+
+
 @dataclass(slots=True)
 class Walk:
     """A run's way through its source, chunk by chunk: what it keeps between chunks is person keys, the
@@ -55,8 +60,8 @@ class Walk:
     eager: bool = False  # write adds as they are planned (the plan cannot be held)
     ready: list[Item] = field(default_factory=list)  # eager: planned adds with a target, not yet written
     clean: bool = True  # eager: every write so far reached a final state
-    pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunk is planned
-    inflight: tuple[list[Item], PendingLookup, Future[dict[str, list[PersonRecord]]]] | None = None
+    pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunks are planned
+    inflight: deque[Lookup] = field(default_factory=deque)  # lookups handed to ``pool``, oldest first
 
     def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
@@ -88,17 +93,33 @@ class Walk:
 
 
 def forget(walk: Walk) -> None:
-    """A run that ends with a lookup in flight (stopped, failed) lets it finish unread: the pool's
-    shutdown waits for it, so the connector is never used by two threads at once."""
-    walk.inflight = None
+    """A run that ends with lookups in flight (stopped, failed) cancels those not started and lets the
+    running one finish unread: the pool's shutdown waits for it."""
+    for _, _, future in walk.inflight:
+        future.cancel()
+    walk.inflight.clear()
     walk.pool = None
 
 
-def chunks_of(rows: Iterator[MemberRecord], size: int, timings: dict[str, float]) -> Iterator[list[MemberRecord]]:
-    """``rows`` in lists of ``size``; the time spent waiting for them is the run's ``read`` time."""
-    while True:
+def sizes(size: int, first: int | None = None) -> Iterator[int]:
+    """Chunk sizes: ``first``, doubling up to ``size``, then ``size`` for ever (``size`` from the start when
+    ``first`` is None). A run's first chunk comes quickly, so its first target lookups, and a paced
+    vendor's first window, start early."""
+    n = min(first or size, size)
+    while n < size:
+        yield n
+        n *= 2
+    yield from itertools.repeat(size)
+
+
+def chunks_of(
+    rows: Iterator[MemberRecord], size: int, timings: dict[str, float], first: int | None = None
+) -> Iterator[list[MemberRecord]]:
+    """``rows`` in lists of ``size`` (ramping up from ``first``, see ``sizes``); the time spent waiting for
+    them is the run's ``read`` time."""
+    for n in sizes(size, first):
         t0 = time.perf_counter()
-        chunk = list(itertools.islice(rows, size))
+        chunk = list(itertools.islice(rows, n))
         timings["read"] += time.perf_counter() - t0
         if not chunk:
             return

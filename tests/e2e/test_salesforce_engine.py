@@ -316,6 +316,7 @@ def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(
 ) -> None:
     monkeypatch.setattr(engine_module, "CHUNK", 100)
     monkeypatch.setattr(engine_module, "EAGER_WRITE", 200)
+    monkeypatch.setattr(engine_module, "EAGER_BULK", 200)
     ids = world.people([f"p{i:04d}@x.example" for i in range(1000)])
     world.hs.state.add_list_members(world.hot_list, ids)
     applied: list[int] = []

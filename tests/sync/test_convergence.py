@@ -53,7 +53,7 @@ ops = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # chunk: how many source records a run plans at a time (the engine's CHUNK): 3 splits the 10 people's
 # reads into several chunks, with crashes between them. eager: how many adds a run that cannot be held
-# (a first sync) writes while it reads (EAGER_WRITE): 2 makes it write between chunks.
+# (a first sync) writes while it reads (EAGER_WRITE, EAGER_BULK): 2 makes it write between chunks.
 @given(
     ops=ops,
     chunk=st.sampled_from([3, engine_module.CHUNK]),
@@ -78,6 +78,7 @@ def test_runs_converge_and_never_remove_what_they_do_not_own(
         tempfile.TemporaryDirectory() as tmp,
         mock.patch.object(engine_module, "CHUNK", chunk),
         mock.patch.object(engine_module, "EAGER_WRITE", eager),
+        mock.patch.object(engine_module, "EAGER_BULK", eager),
     ):
         w = World(Path(tmp))
         try:

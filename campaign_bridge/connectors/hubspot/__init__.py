@@ -60,6 +60,8 @@ class HubSpotConnector(Connector):
     lookup_batch_size: ClassVar[int] = contacts.BATCH_SIZE
     reads_incrementally: ClassVar[bool] = False
     sees_removals_incrementally: ClassVar[bool] = False
+    #: ``HubSpotClient`` shares its pacer, budget and token between threads under locks.
+    concurrent_calls: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -210,12 +212,9 @@ class HubSpotConnector(Connector):
 
     # -- housekeeping --------------------------------------------------------------------------------
     def usage(self) -> ApiUsage:
-        budget = self.client.budget
+        calls, by_endpoint = self.client.budget.counts()
         return ApiUsage(
-            calls=budget.spent,
-            used=self.client.daily_used,
-            limit=self.client.daily_limit,
-            by_endpoint=dict(budget.by_endpoint),
+            calls=calls, used=self.client.daily_used, limit=self.client.daily_limit, by_endpoint=by_endpoint
         )
 
     def close(self) -> None:

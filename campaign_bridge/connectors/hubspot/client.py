@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import hubspot
@@ -73,7 +73,9 @@ class Reply:
 
 
 class HubSpotClient:
-    """Paced, budgeted, retried access to one portal. Not thread-safe (one engine run, one client)."""
+    """Paced, budgeted, retried access to one portal. Safe to call from two threads at once (a run looks
+    people up in one while it writes in another): the pacer, the budget, the counters, the token and the
+    API objects are shared under locks, and urllib3's pools are thread-safe."""
 
     def __init__(
         self,
@@ -111,63 +113,67 @@ class HubSpotClient:
         self.daily_limit: int | None = None
         self.daily_used: int | None = None
         self.rate_limited = 0
+        self._lock = threading.Lock()  # API objects and counters
+        self._token_lock = threading.RLock()  # one renewal at a time
+        self._apis: dict[str, Any] = {}
 
     # -- the generated APIs, built once (each access of ``client.crm…`` builds a new pool) ----------
-    @cached_property
+    @property
     def contacts_batch(self) -> Any:
-        return self._configured(self._hubspot.crm.contacts.batch_api)
+        return self._api("contacts_batch", lambda: self._hubspot.crm.contacts.batch_api)
 
-    @cached_property
+    @property
     def contacts_search(self) -> Any:
-        return self._configured(self._hubspot.crm.contacts.search_api)
+        return self._api("contacts_search", lambda: self._hubspot.crm.contacts.search_api)
 
-    @cached_property
+    @property
     def lists(self) -> Any:
-        return self._configured(self._hubspot.crm.lists.lists_api)
+        return self._api("lists", lambda: self._hubspot.crm.lists.lists_api)
 
-    @cached_property
+    @property
     def memberships(self) -> Any:
-        return self._configured(self._hubspot.crm.lists.memberships_api)
+        return self._api("memberships", lambda: self._hubspot.crm.lists.memberships_api)
 
-    @cached_property
+    @property
     def _tokens(self) -> Any:
-        return self._configured(self._hubspot.oauth.tokens_api)
+        return self._api("tokens", lambda: self._hubspot.oauth.tokens_api)
 
-    def _configured(self, api: Any) -> Any:
-        self._apis.append(api)
-        return api
-
-    @cached_property
-    def _apis(self) -> list[Any]:
-        return []
+    def _api(self, name: str, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            api = self._apis.get(name)
+            if api is None:
+                api = self._apis[name] = build()
+            return api
 
     # -- calls ---------------------------------------------------------------------------------------
-    def call(self, endpoint: str, request: Request, *, search: bool = False) -> Reply:
+    def call(self, endpoint: str, request: Request, *, search: bool = False, first: bool = False) -> Reply:
         """Make one request under the connection's policy; raises the error tree.
 
-        ``endpoint`` names the call in the budget's ``by_endpoint`` and in messages. A 401
+        ``endpoint`` names the call in the budget's ``by_endpoint`` and in messages. ``first``: the run
+        waits for this call (a write), so it takes the next free slot of the pacer before calls made ahead
+        of need (lookups, reads). A 401
         ``EXPIRED_AUTHENTICATION`` renews an OAuth token once and repeats the request.
         """
 
         def attempt() -> Reply:
             self._ensure_token()
             try:
-                return self._once(endpoint, request, search=search)
+                return self._once(endpoint, request, search=search, first=first)
             except ExpiredTokenError:
                 if self._oauth is None:
                     raise
                 self._renew_token()
                 try:
-                    return self._once(endpoint, request, search=search)
+                    return self._once(endpoint, request, search=search, first=first)
                 except ExpiredTokenError as exc:
                     raise AuthError(f"{self.connection}: HubSpot refused a freshly renewed OAuth token") from exc
 
         return self.policy.call(attempt)
 
-    def _once(self, endpoint: str, request: Request, *, search: bool = False) -> Reply:
+    def _once(self, endpoint: str, request: Request, *, search: bool = False, first: bool = False) -> Reply:
         if search:
             self.search_pacer.acquire()
-        self.pacer.acquire()
+        self.pacer.acquire(first=first)
         self.budget.spend(endpoint)
         where = f"{self.connection}: {endpoint}"
         try:
@@ -179,7 +185,8 @@ class HubSpotClient:
             if status == 0:  # the generated client's wrapping of TLS and request-building failures
                 raise TransientError(f"{where}: could not talk to HubSpot ({getattr(exc, 'reason', '')})") from exc
             if status == 429:
-                self.rate_limited += 1
+                with self._lock:
+                    self.rate_limited += 1
             failure = parse_failure(where, status, getattr(exc, "body", None), headers)
             log.debug("%s -> %s %s", where, status, failure.code)
             raise translate(failure) from exc
@@ -204,41 +211,50 @@ class HubSpotClient:
 
     # -- OAuth ---------------------------------------------------------------------------------------
     def _ensure_token(self) -> None:
-        if self._oauth is not None and self._clock() >= self._token_expires_at:
-            self._renew_token()
+        if self._oauth is None or self._clock() < self._token_expires_at:
+            return
+        with self._token_lock:
+            if self._clock() >= self._token_expires_at:  # another thread may have renewed it meanwhile
+                self._renew_token()
 
     def _renew_token(self) -> None:
-        """Mint an access token from the refresh token and give it to every API object."""
-        assert self._oauth is not None
-        oauth = self._oauth
-        refresh_token = self._refresh_token
-        try:
-            reply = self._once(
-                "oauth.token",
-                lambda o: self._tokens.create(
-                    grant_type="refresh_token",
-                    client_id=oauth.client_id,
-                    client_secret=oauth.client_secret.get_secret_value(),
-                    refresh_token=refresh_token,
-                    **o,
-                ),
-            )
-        except FatalError as exc:
-            raise AuthError(f"{self.connection}: could not renew the OAuth access token: {exc}") from exc
-        body = reply.obj()
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise TransientError(f"{self.connection}: HubSpot's token answer carried no access_token")
-        self._refresh_token = str(body.get("refresh_token") or refresh_token)
-        expires_in = body.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, int | float) else 1800.0
-        self._token_expires_at = self._clock() + max(0.0, lifetime - TOKEN_EXPIRY_MARGIN)
-        self._hubspot.access_token = token  # for API objects built later
-        for api in self._apis:
-            api.api_client.configuration.access_token = token
+        """Mint an access token from the refresh token and give it to every API object (one thread at a
+        time: a refresh token is not spent twice at once)."""
+        with self._token_lock:
+            assert self._oauth is not None
+            oauth = self._oauth
+            refresh_token = self._refresh_token
+            try:
+                reply = self._once(
+                    "oauth.token",
+                    lambda o: self._tokens.create(
+                        grant_type="refresh_token",
+                        client_id=oauth.client_id,
+                        client_secret=oauth.client_secret.get_secret_value(),
+                        refresh_token=refresh_token,
+                        **o,
+                    ),
+                )
+            except FatalError as exc:
+                raise AuthError(f"{self.connection}: could not renew the OAuth access token: {exc}") from exc
+            body = reply.obj()
+            token = body.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise TransientError(f"{self.connection}: HubSpot's token answer carried no access_token")
+            self._refresh_token = str(body.get("refresh_token") or refresh_token)
+            expires_in = body.get("expires_in")
+            lifetime = float(expires_in) if isinstance(expires_in, int | float) else 1800.0
+            self._token_expires_at = self._clock() + max(0.0, lifetime - TOKEN_EXPIRY_MARGIN)
+            self._hubspot.access_token = token  # for API objects built later
+            with self._lock:
+                apis = list(self._apis.values())
+            for api in apis:
+                api.api_client.configuration.access_token = token
 
     def close(self) -> None:
-        for api in self._apis:
+        with self._lock:
+            apis = list(self._apis.values())
+        for api in apis:
             api.api_client.rest_client.pool_manager.clear()
 
 

@@ -134,4 +134,4 @@ def _upsert_call(client: HubSpotClient, drafts: Sequence[PersonDraft]) -> Reply:
             {"id": d.email.strip(), "idProperty": "email", "properties": {k: v for k, v in props.items() if v}}
         )
     body = {"inputs": inputs}
-    return client.call("contacts.batch_upsert", lambda o: client.contacts_batch.upsert(body, **o))
+    return client.call("contacts.batch_upsert", lambda o: client.contacts_batch.upsert(body, **o), first=True)

@@ -136,16 +136,23 @@ def _members_page(client: HubSpotClient, list_id: str, after: str | None) -> dic
 def update_memberships(
     client: HubSpotClient, list_id: str, add: Sequence[str], remove: Sequence[str]
 ) -> MembershipUpdate:
-    """Add and remove record ids in one call (``add``, ``remove`` or ``add-and-remove``)."""
+    """Add and remove record ids in one call (``add``, ``remove`` or ``add-and-remove``). A write goes
+    ``first`` through the pacer: the run waits for it, while lookups are made ahead of need."""
     if add and remove:
         body = {"recordIdsToAdd": list(add), "recordIdsToRemove": list(remove)}
         reply = client.call(
-            "lists.memberships.add_and_remove", lambda o: client.memberships.add_and_remove(list_id, body, **o)
+            "lists.memberships.add_and_remove",
+            lambda o: client.memberships.add_and_remove(list_id, body, **o),
+            first=True,
         )
     elif add:
-        reply = client.call("lists.memberships.add", lambda o: client.memberships.add(list_id, list(add), **o))
+        reply = client.call(
+            "lists.memberships.add", lambda o: client.memberships.add(list_id, list(add), **o), first=True
+        )
     else:
-        reply = client.call("lists.memberships.remove", lambda o: client.memberships.remove(list_id, list(remove), **o))
+        reply = client.call(
+            "lists.memberships.remove", lambda o: client.memberships.remove(list_id, list(remove), **o), first=True
+        )
     data = reply.obj()
     # HubSpot spells the added ids ``recordsIdsAdded`` (sic); its newer docs also show ``recordIdsAdded``.
     added = data.get("recordsIdsAdded", data.get("recordIdsAdded"))

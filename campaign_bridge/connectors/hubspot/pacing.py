@@ -8,6 +8,7 @@ Clock and sleep are injected: tests drive time by hand and never wait.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 
@@ -25,7 +26,9 @@ class SlidingWindowPacer:
     """At most ``limit`` requests in any ``window`` seconds, counted on our side.
 
     ``acquire`` blocks (through ``sleep``) until a slot is free, then takes it. ``hold`` pauses every
-    request until a given time, used when the vendor's own counter says its window is spent.
+    request until a given time, used when the vendor's own counter says its window is spent. Safe to share
+    between threads; a request that asks to go ``first`` (a write the run waits for) takes the next free
+    slot before those that did not (lookups and reads fetched ahead of need).
     """
 
     def __init__(self, limit: int, window: float, *, clock: Monotonic, sleep: Sleep) -> None:
@@ -37,31 +40,46 @@ class SlidingWindowPacer:
         self._sleep = sleep
         self._stamps: deque[float] = deque()
         self._held_until = float("-inf")
-        #: Seconds spent waiting for a slot (reported in usage, asserted by tests).
+        self._lock = threading.Condition()  # guards the stamps, the hold and the count of ``first`` waiters
+        self._firsts = 0
+        #: Seconds spent waiting for a slot, summed over threads (reported in usage, asserted by tests).
         self.waited = 0.0
 
-    def acquire(self) -> None:
-        while True:
-            now = self._clock()
-            while self._stamps and self._stamps[0] + self.window <= now:
-                self._stamps.popleft()
-            wait = self._held_until - now
-            if len(self._stamps) >= self.limit:
-                wait = max(wait, self._stamps[0] + self.window - now)
-            if wait <= 0:
-                self._stamps.append(now)
-                return
-            self.waited += wait
-            self._sleep(wait)
+    def acquire(self, *, first: bool = False) -> None:
+        with self._lock:
+            self._firsts += first
+        try:
+            while True:
+                with self._lock:
+                    if not first:
+                        self._lock.wait_for(lambda: not self._firsts)
+                    now = self._clock()
+                    while self._stamps and self._stamps[0] + self.window <= now:
+                        self._stamps.popleft()
+                    wait = self._held_until - now
+                    if len(self._stamps) >= self.limit:
+                        wait = max(wait, self._stamps[0] + self.window - now)
+                    if wait <= 0:
+                        self._stamps.append(now)
+                        return
+                    self.waited += wait
+                self._sleep(wait)  # outside the lock: ``hold`` and the other threads go on meanwhile
+        finally:
+            if first:
+                with self._lock:
+                    self._firsts -= 1
+                    self._lock.notify_all()
 
     def hold(self, seconds: float) -> None:
-        self._held_until = max(self._held_until, self._clock() + seconds)
+        with self._lock:
+            self._held_until = max(self._held_until, self._clock() + seconds)
 
     def until_window_rolls(self) -> float:
         """Seconds until our oldest counted request leaves the window (the whole window if none)."""
-        if not self._stamps:
-            return self.window
-        return max(0.0, self._stamps[0] + self.window - self._clock())
+        with self._lock:
+            if not self._stamps:
+                return self.window
+            return max(0.0, self._stamps[0] + self.window - self._clock())
 
 
 def paced_limit(vendor_limit: int) -> int:

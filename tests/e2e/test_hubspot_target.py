@@ -1,0 +1,108 @@
+"""The engine end to end with HubSpot as the target: a Salesforce campaign (its sandbox over HTTPS,
+simple-salesforce) feeds a HubSpot list (its sandbox, hubspot-api-client), with the state in SQLite.
+
+HubSpot takes concurrent calls, so a first sync looks people up in two threads while it writes the adds
+already looked up from the run's thread; these tests shrink the chunk and write sizes so that a
+thousand people make many of each, interleaved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from campaign_bridge.config.loader import load_config_text
+from campaign_bridge.connectors.hubspot import HubSpotConnector, HubSpotSettings
+from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.sandbox.hubspot import HubSpotSandbox
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from campaign_bridge.sync import engine as engine_module
+from campaign_bridge.sync.engine import Engine
+from campaign_bridge.sync.store.store import Store
+from tests.contract.harness_salesforce import no_wait_policy
+
+RULE = "webinar-to-hs"
+CONFIG = """\
+client: e2e
+state: sqlite:///{state}
+connections:
+  sf:
+    type: salesforce
+    instance_url: {sf_url}
+    login_url: {sf_url}
+    ca_bundle: {ca}
+    auth: {{method: client_credentials, client_id: {client_id}, client_secret: "${{SF_SECRET}}"}}
+  hs:
+    type: hubspot
+    base_url: {hs_url}
+    auth: {{method: private_app, token: "${{HS_TOKEN}}"}}
+rules:
+  - name: {rule}
+    from: {{connection: sf, campaign: "Webinar"}}
+    to:   {{connection: hs, list: "Webinar attendees"}}
+    match: {{create_missing: skip}}
+    mode: mirror
+"""
+PEOPLE = 1000
+
+
+@pytest.fixture
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 100 (from 20), lookups of 100, writes of 100: ten of each for a thousand people."""
+    monkeypatch.setattr(engine_module, "CHUNK", 100)
+    monkeypatch.setattr(engine_module, "FIRST_CHUNK", 20)
+    monkeypatch.setattr(engine_module, "EAGER_WRITE", 100)
+    monkeypatch.setattr(HubSpotConnector, "write_batch_size", 100)
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[tuple[SalesforceSandbox, HubSpotSandbox]]:
+    with SalesforceSandbox(daily_limit=100_000) as sf, HubSpotSandbox() as hs:
+        yield sf, hs
+
+
+def _engine(sf: SalesforceSandbox, hs: HubSpotSandbox, tmp_path: Path) -> tuple[Engine, Store]:
+    creds = sf.credentials
+    text = CONFIG.format(
+        state=tmp_path / "state.db", sf_url=sf.instance_url, ca=sf.ca_bundle, client_id=creds["client_id"],
+        hs_url=hs.url, rule=RULE,
+    )  # fmt: skip
+    config = load_config_text(text, "e2e.yaml", {"SF_SECRET": creds["client_secret"], "HS_TOKEN": hs.token})
+    store = Store(config.state_url)
+    hub = HubSpotConnector("hs", HubSpotSettings(base_url=hs.url, auth={"method": "private_app", "token": hs.token}))
+    connectors = {"sf": SalesforceConnector("sf", config.connections["sf"], policy=no_wait_policy()), "hs": hub}
+    return Engine(config, store, connectors), store
+
+
+def test_a_first_sync_writes_while_two_threads_look_people_up_and_each_person_is_added_once(
+    sandboxes: tuple[SalesforceSandbox, HubSpotSandbox], tmp_path: Path, small_steps: None
+) -> None:
+    sf, hs = sandboxes
+    emails = [f"p{i:04d}@x.example" for i in range(PEOPLE)]
+    campaign = sf.state.add_campaign("Webinar", statuses=[("Sent", False), ("Attended", True)])
+    sf.state.bulk_add_members(campaign, sf.state.bulk_add_contacts(list(emails)))
+    hs_ids = hs.state.bulk_add_contacts(emails)
+    hot = hs.state.add_list("Webinar attendees", "MANUAL")
+    engine, store = _engine(sf, hs, tmp_path)
+    try:
+        first = engine.sync(RULE)
+        assert first.status == "ok"
+        assert first.counts.get("added") == PEOPLE
+        assert sorted(hs.state.list_members(hot), key=int) == sorted(hs_ids, key=int)
+        ledger = store.ledger(RULE)
+        assert len(ledger) == PEOPLE
+        assert {(row.state, row.owned) for row in ledger.values()} == {("present", True)}
+        # One list search, ten batch reads of 100 emails, ten writes of 100 ids: nothing looked up or
+        # written twice, although lookups and writes ran at once.
+        assert first.api_calls["hs"] == 1 + PEOPLE // 100 + PEOPLE // 100
+
+        idle = engine.sync(RULE)
+        assert idle.status == "ok"
+        assert idle.counts.get("added", 0) == 0
+        assert idle.api_calls.get("hs", 0) == 1
+    finally:
+        for connector in engine.connectors.values():
+            connector.close()
+        store.close()
