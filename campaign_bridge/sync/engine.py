@@ -360,11 +360,8 @@ class Engine:
                 self._plan_chunk(walk, chunk)
                 if walk.eager:
                     self._write_ready(walk, target, now, idle=ahead is not None and ahead.waiting())
-                if self.should_stop():
-                    # Persons not read yet must not look gone: stop before planning removals.
-                    report.message = "stopped on request while reading the source; the next run continues"
-                    report.status = "partial"
-                    return
+                if self._stopped(report):
+                    return  # persons not read yet must not look gone: stop before planning removals
             t0 = time.perf_counter()
             leavers, still = self._leavers(walk, read.full, retry)  # while the last lookups are under way
             report.timings["plan"] += time.perf_counter() - t0
@@ -374,6 +371,8 @@ class Engine:
                 while walk.inflight:
                     self._settle(walk, wait=True, one=True)
                     self._write_ready(walk, target, now, last=True)
+                    if self._stopped(report):
+                        return  # the lookups not started are dropped (``forget``)
             t0 = time.perf_counter()
             self._plan_leavers(walk, leavers, still)
             report.timings["plan"] += time.perf_counter() - t0
@@ -397,6 +396,15 @@ class Engine:
             report.status = "ok"
         else:
             report.status = "partial" if report.status == "running" else report.status
+
+    def _stopped(self, report: RunReport) -> bool:
+        """Whether a stop was asked for while the run reads (or takes in its last lookups); if so the run
+        ends partial, before it plans any removal, and the next run continues."""
+        if not self.should_stop():
+            return False
+        report.message = "stopped on request while reading the source; the next run continues"
+        report.status = "partial"
+        return True
 
     def _plan_chunk(self, walk: Walk, chunk: list[MemberRecord]) -> None:
         """Resolve a chunk of source records, write them to the snapshot, plan their persons."""
