@@ -22,29 +22,20 @@ from campaign_bridge.sync import engine as engine_module
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.store.store import Store
 from tests.contract.harness_salesforce import no_wait_policy
+from tests.e2e.test_salesforce_engine import CONFIG as SF_TARGET_CONFIG
 
 RULE = "webinar-to-hs"
-CONFIG = """\
-client: e2e
-state: sqlite:///{state}
-connections:
-  sf:
-    type: salesforce
-    instance_url: {sf_url}
-    login_url: {sf_url}
-    ca_bundle: {ca}
-    auth: {{method: client_credentials, client_id: {client_id}, client_secret: "${{SF_SECRET}}"}}
-  hs:
-    type: hubspot
-    base_url: {hs_url}
-    auth: {{method: private_app, token: "${{HS_TOKEN}}"}}
-rules:
+# The connections of the HubSpot → Salesforce tests, and the rule the other way round.
+CONFIG = (
+    SF_TARGET_CONFIG.partition("rules:")[0]
+    + """rules:
   - name: {rule}
     from: {{connection: sf, campaign: "Webinar"}}
     to:   {{connection: hs, list: "Webinar attendees"}}
     match: {{create_missing: skip}}
     mode: mirror
 """
+)
 PEOPLE = 1000
 
 
@@ -67,7 +58,7 @@ def _engine(sf: SalesforceSandbox, hs: HubSpotSandbox, tmp_path: Path) -> tuple[
     creds = sf.credentials
     text = CONFIG.format(
         state=tmp_path / "state.db", sf_url=sf.instance_url, ca=sf.ca_bundle, client_id=creds["client_id"],
-        hs_url=hs.url, rule=RULE,
+        hs_url=hs.url, rule=RULE, bulk_threshold="auto",
     )  # fmt: skip
     config = load_config_text(text, "e2e.yaml", {"SF_SECRET": creds["client_secret"], "HS_TOKEN": hs.token})
     store = Store(config.state_url)
