@@ -7,14 +7,14 @@ applied on open. Every write is a short transaction; bulk operations are batched
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from campaign_bridge.connectors.base import Watermark
@@ -74,6 +74,7 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._statements: dict[Any, tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]] = {}
         upgrade(self.engine)
 
     def close(self) -> None:
@@ -81,25 +82,74 @@ class Store:
 
     # -- helpers -------------------------------------------------------------------------------
     def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-        """Insert or update ``rows`` by ``keys``.
+        """Insert or update ``rows`` by ``keys``; see ``_write_many``."""
+        self._write_many(conn, table, rows, keys)
 
-        One statement per set of columns, compiled once and run over all its rows: SQLAlchemy's
-        "insertmanyvalues" sends them in multi-row batches. (A fresh ``VALUES`` statement per chunk was
-        recompiled every time, and was most of a 10k-member sync's time: docs/benchmarks.md.)
+    def _write_many(
+        self, conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: list[str] | None = None
+    ) -> None:
+        """Insert ``rows`` (or, with ``keys``, insert or update them by those keys), one statement per set
+        of columns, run over all its rows.
+
+        SQLite: the statement goes to the driver's ``executemany`` with each row a tuple, its values
+        converted by the columns' own SQLAlchemy bind processors (dates are stored exactly as a
+        SQLAlchemy insert stores them). SQLAlchemy's per-row parameter handling was most of a large
+        sync's time (docs/benchmarks.md); the driver's loop is in C. PostgreSQL: a compiled-once
+        SQLAlchemy statement, which "insertmanyvalues" sends in multi-row batches.
         """
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in rows:
             by_columns.setdefault(tuple(row), []).append(row)
         for columns, group in by_columns.items():
-            stmt = dialect.insert(table)
-            changed = {c: stmt.excluded[c] for c in columns if c not in keys}
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=keys, set_=changed)
-                if changed
-                else stmt.on_conflict_do_nothing(),
-                group,
+            if self.engine.dialect.name == "sqlite":
+                sql, convert = self._sqlite_statement(table, columns, keys)
+                conn.exec_driver_sql(sql, [convert(row) for row in group])
+                continue
+            stmt = postgresql.insert(table)
+            changed = {c: stmt.excluded[c] for c in columns if c not in (keys or ())}
+            if keys is not None:
+                stmt = (
+                    stmt.on_conflict_do_update(index_elements=keys, set_=changed)
+                    if changed
+                    else stmt.on_conflict_do_nothing()
+                )
+            conn.execute(stmt, group)
+
+    def _sqlite_statement(
+        self, table: Any, columns: tuple[str, ...], keys: list[str] | None
+    ) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+        """The SQLite ``INSERT`` (``… ON CONFLICT (keys) DO UPDATE`` the given columns) for rows of
+        ``columns``, and the function turning such a row into its parameters. A column the rows leave
+        out takes its scalar default on insert, as SQLAlchemy gives it, and is not updated."""
+        cache_key = (table.name, columns, tuple(keys) if keys is not None else None)
+        cached = self._statements.get(cache_key)
+        if cached is not None:
+            return cached
+        dialect = self.engine.dialect
+        defaults = {
+            c.name: c.default.arg
+            for c in table.columns
+            if c.name not in columns and c.default is not None and c.default.is_scalar
+        }
+        names = [*columns, *defaults]
+        processors = [table.c[n].type.bind_processor(dialect) for n in names]
+        q = dialect.identifier_preparer.quote
+        sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, names))}) VALUES ({', '.join('?' * len(names))})"
+        if keys is not None:
+            changed = [c for c in columns if c not in keys]
+            sql += f" ON CONFLICT ({', '.join(map(q, keys))}) DO " + (
+                "UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in changed) if changed else "NOTHING"
             )
+        fixed = tuple(defaults.values())
+
+        def convert(row: dict[str, Any]) -> tuple[Any, ...]:
+            values = (*(row[c] for c in columns), *fixed)
+            return tuple(
+                p(v) if p is not None and v is not None else v for p, v in zip(processors, values, strict=True)
+            )
+
+        self._statements[cache_key] = (sql, convert)
+        return sql, convert
 
     # -- leases --------------------------------------------------------------------------------
     def try_lease(self, rule: str, holder: str, expires_at: datetime, now: datetime) -> bool:
@@ -198,8 +248,7 @@ class Store:
         rows = [{"key": k, "email": e, "created_at": now} for k, e in zip(keys, emails, strict=True)]
         if rows:
             with self.engine.begin() as conn:
-                for chunk in _chunks(rows, 500):
-                    conn.execute(insert(t.persons), list(chunk))
+                self._write_many(conn, t.persons, rows)
         return keys
 
     def upsert_refs(self, rows: list[dict[str, Any]]) -> None:
@@ -429,8 +478,7 @@ class Store:
         if not rows:
             return
         with self.engine.begin() as conn:
-            for chunk in _chunks(rows, 500):
-                conn.execute(insert(t.decisions), list(chunk))
+            self._write_many(conn, t.decisions, rows)
 
     def decisions(
         self,
