@@ -51,3 +51,41 @@ def test_lease_is_exclusive_until_it_expires(tmp_path: Path, store_url: str) -> 
         assert w.store.try_lease("r", "host-b", later + timedelta(minutes=5), later)  # expired: taken over
     finally:
         w.close()
+
+
+def test_bulk_writes_read_back_as_written_and_an_upsert_leaves_the_columns_it_does_not_name(
+    tmp_path: Path, store_url: str
+) -> None:
+    w = World(tmp_path, store_url=store_url)
+    try:
+        store, now = w.store, w.clock()
+        [a, b] = store.add_persons(["a@x.com", "b@x.com"], now)
+        row = {
+            "rule": "web", "connection": "ma", "container_id": "L1", "target_record_id": "101",
+            "target_kind": "contact", "status": None, "owned": True, "state": "pending", "last_error": None,
+            "written_at": now,
+        }  # fmt: skip
+        store.write_ledger([{**row, "person_key": a, "attempts": 2}, {**row, "person_key": b}])
+        first = store.ledger("web")
+        # b names no "attempts": it takes the column's default
+        assert [(first[k].owned, first[k].state, first[k].attempts) for k in (a, b)] == [
+            (True, "pending", 2),
+            (True, "pending", 0),
+        ]
+        assert first[a].written_at == now
+        later = now + timedelta(seconds=90)
+        store.write_ledger([{**row, "person_key": a, "state": "present", "written_at": later}])
+        again = store.ledger("web")[a]
+        assert (again.state, again.written_at, again.attempts) == ("present", later, 2)
+    finally:
+        w.close()
+
+
+def test_person_keys_sort_in_the_order_they_were_made() -> None:
+    from campaign_bridge.sync.store.store import new_person_keys
+
+    first, second = new_person_keys(3), new_person_keys(2)
+    keys = first + second
+    assert sorted(keys) == keys
+    assert len(set(keys)) == 5
+    assert {len(k) for k in keys} == {32}
