@@ -72,9 +72,9 @@ EAGER_BULK = 25_000
 FIRST_CHUNK = 200
 #: At most this many target lookups (a chunk's each) wait for the lookup thread…
 LOOKUPS_AHEAD = 8
-#: …and this many chunks of the source, read ahead, wait for the run: a paced source (HubSpot) goes on
-#: reading through the run's longer pauses (a Bulk job, the store), for a few MB of memory.
-READ_AHEAD = 6
+#: …and this many chunks of the source, read ahead, wait for the run. More (6 was tried) let the reading
+#: thread take the GIL from the run's first chunks, and so delay the first lookups.
+READ_AHEAD = 2
 
 
 def utcnow() -> datetime:
@@ -355,12 +355,16 @@ class Engine:
                     # window is then spent in half the time, whatever each request's round trip.
                     workers = 2 if target.connector.concurrent_calls else 1
                     walk.pool = stack.enter_context(ThreadPoolExecutor(workers, "campaign-bridge-lookup"))
+                    if walk.eager and target.connector.concurrent_calls:
+                        # …and its writes go from a thread of their own: the run plans on while a paced
+                        # target finds them a slot, instead of waiting for it.
+                        walk.writer = stack.enter_context(ThreadPoolExecutor(1, "campaign-bridge-write"))
                     stack.callback(forget, walk)
             for chunk in fetched:
                 self._plan_chunk(walk, chunk)
                 if walk.eager:
                     self._write_ready(walk, target, now, idle=ahead is not None and ahead.waiting())
-                if self._stopped(report):
+                if self._stopped(walk, target, now):
                     return  # persons not read yet must not look gone: stop before planning removals
             t0 = time.perf_counter()
             leavers, still = self._leavers(walk, read.full, retry)  # while the last lookups are under way
@@ -371,8 +375,9 @@ class Engine:
                 while walk.inflight:
                     self._settle(walk, wait=True, one=True)
                     self._write_ready(walk, target, now, last=True)
-                    if self._stopped(report):
-                        return  # the lookups not started are dropped (``forget``)
+                    if self._stopped(walk, target, now):
+                        return
+            self._take_writes(walk, target, now, wait=True)
             t0 = time.perf_counter()
             self._plan_leavers(walk, leavers, still)
             report.timings["plan"] += time.perf_counter() - t0
@@ -397,13 +402,17 @@ class Engine:
         else:
             report.status = "partial" if report.status == "running" else report.status
 
-    def _stopped(self, report: RunReport) -> bool:
+    def _stopped(self, walk: Walk, target: Target, now: datetime) -> bool:
         """Whether a stop was asked for while the run reads (or takes in its last lookups); if so the run
-        ends partial, before it plans any removal, and the next run continues."""
+        drops the lookups not started, records the writes under way, and ends partial, before it plans
+        any removal; the next run continues."""
         if not self.should_stop():
             return False
-        report.message = "stopped on request while reading the source; the next run continues"
-        report.status = "partial"
+        for _, _, lookup in walk.inflight:
+            lookup.cancel()
+        self._take_writes(walk, target, now, wait=True)
+        walk.report.message = "stopped on request while reading the source; the next run continues"
+        walk.report.status = "partial"
         return True
 
     def _plan_chunk(self, walk: Walk, chunk: list[MemberRecord]) -> None:
@@ -536,6 +545,7 @@ class Engine:
         for them first, so it is written to only when the lookups in flight would not fill a write."""
         size = _eager_size(target)
         least = 1 if last else min(size, EAGER_WRITE) if idle else size
+        self._take_writes(walk, target, now, wait=False)
         if target.connector.concurrent_calls:
             self._settle(walk, wait=False)
         elif len(walk.ready) + sum(len(items) for items, _, _ in walk.inflight) < least:
@@ -555,8 +565,40 @@ class Engine:
         for item in items:
             item.sent = True
         t0 = time.perf_counter()
-        walk.clean = self.write(walk.rule, target, items, walk.report, now) and walk.clean
+        if walk.writer is not None:
+            self._send_ahead(walk, target, items, now)
+        else:
+            walk.clean = self.write(walk.rule, target, items, walk.report, now) and walk.clean
         walk.report.timings["apply"] = walk.report.timings.get("apply", 0.0) + time.perf_counter() - t0
+
+    def _send_ahead(self, walk: Walk, target: Target, items: list[Item], now: datetime) -> None:
+        """Write the intents of ``items`` now and hand their batches to ``walk.writer``, so the run goes on
+        planning while a paced target finds them a slot; ``_take_writes`` records the outcomes."""
+        assert walk.writer is not None
+        self._log_decisions(walk.rule, walk.report, now)  # what the run decided before it writes
+        apply, step = self._writer(target, len(items))
+        for i in range(0, len(items), step):
+            batch = items[i : i + step]
+            changes = self._intend(walk.rule, target, batch, now)
+            walk.writes.append((batch, walk.writer.submit(_call, apply, target.container, changes)))
+
+    def _take_writes(self, walk: Walk, target: Target, now: datetime, *, wait: bool) -> None:
+        """Record the outcomes of the writes sent ahead, oldest first: those that are in, or (``wait``)
+        all. Follow-ups they call for (a status to raise) are written with the rest of the plan."""
+        rule, report = walk.rule, walk.report
+        t0 = time.perf_counter()
+        while walk.writes and (wait or walk.writes[0][1].done()):
+            batch, future = walk.writes.popleft()
+            outcomes = future.result()
+            walk.follow.extend(
+                record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
+            )
+            self._log_decisions(rule, report, now)
+            walk.clean = walk.clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+            walk.written += len(batch)
+            self.progress("apply", walk.written, walk.written)
+            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
+        report.timings["apply"] = report.timings.get("apply", 0.0) + time.perf_counter() - t0
 
     def _could_hold(self, rule: Rule) -> bool:
         """Whether this run's plan might be held: only when the rule has ledger rows it could remove, more
@@ -611,7 +653,7 @@ class Engine:
             write_rows(self.store, rule, target, rows, now)
             report.bump("unmatched", len(blocked))
             adds = [i for i in adds if i.target is not None]
-        return self.write(rule, target, [*adds, *report.status_changes, *removals], report, now)
+        return self.write(rule, target, [*adds, *walk.follow, *report.status_changes, *removals], report, now)
 
     @staticmethod
     def _writer(target: Target, count: int) -> tuple[Apply, int]:
@@ -625,12 +667,17 @@ class Engine:
         self, rule: Rule, target: Target, batch: list[Item], now: datetime, apply: Apply | None = None
     ) -> list[ChangeOutcome]:
         """Record the intent of the batch's adds, then send it; one outcome per item with a target.
+        ``apply`` is the connector's ``apply_changes`` unless given (``apply_bulk`` for a bulk chunk)."""
+        changes = self._intend(rule, target, batch, now)
+        return _call(apply or target.connector.apply_changes, target.container, changes)
+
+    def _intend(self, rule: Rule, target: Target, batch: list[Item], now: datetime) -> list[Change]:
+        """The changes of the batch's items that have a target, after writing the intent of its adds.
 
         Each add is written to the ledger as ``pending`` and owned *before* the batch leaves, so a run
         killed between the vendor's answer and ``record`` leaves a row saying "this rule may have added
         it": the next run sends the add again, and a member it then finds present is the rule's own (a
         mirror rule removes it when it leaves the source) rather than an orphan nobody removes.
-        ``apply`` is the connector's ``apply_changes`` unless given (``apply_bulk`` for a bulk chunk).
         """
         sendable = [it for it in batch if it.target is not None]
         intents = [
@@ -640,11 +687,7 @@ class Engine:
         ]
         if intents:
             write_rows(self.store, rule, target, intents, now)
-        changes = [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
-        try:
-            return (apply or target.connector.apply_changes)(target.container, changes)
-        except TransientError as exc:
-            return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
+        return [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
 
     def _release(self, rule: Rule, items: list[Item]) -> None:
         """Forget members this rule no longer wants but does not own; hand shared ones to the other rule."""
@@ -658,6 +701,14 @@ class Engine:
                 if row is not None:
                     handover.append({**dataclasses.asdict(row), "owned": True})
         self.store.write_ledger(handover, [(rule.name, it.person_key) for it in items])
+
+
+def _call(apply: Apply, container: Container, changes: list[Change]) -> list[ChangeOutcome]:
+    """``apply`` the changes; a ``TransientError`` marks each of them failed, to be retried by a later run."""
+    try:
+        return apply(container, changes)
+    except TransientError as exc:
+        return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
 
 
 def _alive(pid: int) -> bool:

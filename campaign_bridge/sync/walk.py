@@ -14,7 +14,7 @@ from typing import Any
 
 from campaign_bridge.config.models import Rule
 from campaign_bridge.connectors.base import Watermark
-from campaign_bridge.mapping.model import MemberRecord, PersonRecord
+from campaign_bridge.mapping.model import ChangeOutcome, MemberRecord, PersonRecord
 from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Item, RunReport
@@ -35,6 +35,8 @@ class SourceRead:
 
 #: A lookup handed to the lookup thread: the planned adds it is for, the crosswalk's part, the API's answer.
 Lookup = tuple[list[Item], PendingLookup, "Future[dict[str, list[PersonRecord]]]"]
+#: A write handed to the writer thread: its batch (intents already in the ledger), the target's outcomes.
+Write = tuple[list[Item], "Future[list[ChangeOutcome]]"]
 
 
 @dataclass(slots=True)
@@ -62,6 +64,10 @@ class Walk:
     clean: bool = True  # eager: every write so far reached a final state
     pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunks are planned
     inflight: deque[Lookup] = field(default_factory=deque)  # lookups handed to ``pool``, oldest first
+    writer: ThreadPoolExecutor | None = None  # eager, concurrent target: sends the writes
+    writes: deque[Write] = field(default_factory=deque)  # writes handed to ``writer``, oldest first
+    written: int = 0  # items whose writes through ``writer`` are recorded
+    follow: list[Item] = field(default_factory=list)  # follow-ups those writes' outcomes call for
 
     def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
@@ -93,12 +99,16 @@ class Walk:
 
 
 def forget(walk: Walk) -> None:
-    """A run that ends with lookups in flight (stopped, failed) cancels those not started and lets the
-    running one finish unread: the pool's shutdown waits for it."""
-    for _, _, future in walk.inflight:
-        future.cancel()
+    """A run that ends with lookups or writes in flight (stopped, failed) cancels those not started and
+    lets the running ones finish unread (the pools' shutdown waits for them). A write left unrecorded
+    keeps its ``pending`` intents, so the next run sends it again."""
+    for _, _, lookup in walk.inflight:
+        lookup.cancel()
+    for _, write in walk.writes:
+        write.cancel()
     walk.inflight.clear()
-    walk.pool = None
+    walk.writes.clear()
+    walk.pool = walk.writer = None
 
 
 def sizes(size: int, first: int | None = None) -> Iterator[int]:

@@ -97,3 +97,36 @@ def test_a_first_sync_writes_while_two_threads_look_people_up_and_each_person_is
         for connector in engine.connectors.values():
             connector.close()
         store.close()
+
+
+def test_a_stop_while_writes_are_under_way_records_them_and_the_next_run_adds_the_rest_once(
+    sandboxes: tuple[SalesforceSandbox, HubSpotSandbox], tmp_path: Path, small_steps: None
+) -> None:
+    sf, hs = sandboxes
+    emails = [f"p{i:04d}@x.example" for i in range(PEOPLE)]
+    campaign = sf.state.add_campaign("Webinar", statuses=[("Sent", False), ("Attended", True)])
+    sf.state.bulk_add_members(campaign, sf.state.bulk_add_contacts(list(emails)))
+    hs.state.bulk_add_contacts(emails)
+    hot = hs.state.add_list("Webinar attendees", "MANUAL")
+    engine, store = _engine(sf, hs, tmp_path)
+    applied: list[int] = []
+    engine.progress = lambda stage, done, total: applied.append(done) if stage == "apply" else None
+    engine.should_stop = lambda: bool(applied) and applied[-1] >= 300  # SIGTERM once 300 are written
+    try:
+        first = engine.sync(RULE)
+        assert first.status == "partial"
+        assert "while reading" in first.message
+        in_list = len(hs.state.list_members(hot))
+        # What the writer thread sent before the stop is in the list and recorded as present.
+        assert 300 <= in_list < PEOPLE
+        assert sum(1 for row in store.ledger(RULE).values() if row.state == "present") == in_list
+
+        engine.should_stop = lambda: False
+        second = engine.sync(RULE)
+        assert second.status == "ok"
+        assert len(hs.state.list_members(hot)) == PEOPLE
+        assert second.counts.get("added") == PEOPLE - in_list  # each person written once
+    finally:
+        for connector in engine.connectors.values():
+            connector.close()
+        store.close()
