@@ -16,7 +16,9 @@ Every request goes through ``client.HubSpotClient``: one ``CallPolicy``, pacing 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -44,6 +46,12 @@ from campaign_bridge.mapping.segment import Segment
 from campaign_bridge.mapping.semantics import target_refusal
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
+
+
+#: A list read's batch reads go out this many at a time…
+READ_THREADS = 2
+#: …and at most this many wait to be used.
+READ_AHEAD = 4
 
 
 def _utc_now() -> datetime:
@@ -115,17 +123,40 @@ class HubSpotConnector(Connector):
         Memberships are paged 250 at a time and their emails batch-read 100 at a time, carried over
         from page to page so that every batch read but the last is full; a member whose contact no
         longer exists comes back as a ``deleted`` person with no email.
-        """
-        pending: list[tuple[str, datetime | None]] = []
-        for page in lists.member_pages(self.client, container.id):
-            pending += page
-            full = len(pending) - len(pending) % contacts.BATCH_SIZE
-            yield from self._with_people(pending[:full])
-            pending = pending[full:]
-        yield from self._with_people(pending)
 
-    def _with_people(self, members: list[tuple[str, datetime | None]]) -> Iterator[MemberRecord]:
-        people = contacts.read_by_ids(self.client, self.name, [record for record, _ in members])
+        Batch reads go out ``READ_THREADS`` at a time, ahead of the records being used (at most
+        ``READ_AHEAD`` waiting), so a paced portal's window is spent in a fraction of the round trips;
+        records come back in the list's order all the same.
+        """
+        with ThreadPoolExecutor(READ_THREADS, f"{self.name}-read") as pool:
+            reads: deque[tuple[list[tuple[str, datetime | None]], Future[dict[str, PersonRecord]]]] = deque()
+            pending: list[tuple[str, datetime | None]] = []
+            try:
+                for page in lists.member_pages(self.client, container.id):
+                    pending += page
+                    full = len(pending) - len(pending) % contacts.BATCH_SIZE
+                    for i in range(0, full, contacts.BATCH_SIZE):
+                        reads.append(self._read_people(pool, pending[i : i + contacts.BATCH_SIZE]))
+                    pending = pending[full:]
+                    while reads and (len(reads) > READ_AHEAD or reads[0][1].done()):
+                        yield from self._with_people(*reads.popleft())
+                if pending:
+                    reads.append(self._read_people(pool, pending))
+                while reads:
+                    yield from self._with_people(*reads.popleft())
+            finally:
+                for _, read in reads:
+                    read.cancel()
+
+    def _read_people(
+        self, pool: ThreadPoolExecutor, members: list[tuple[str, datetime | None]]
+    ) -> tuple[list[tuple[str, datetime | None]], Future[dict[str, PersonRecord]]]:
+        return members, pool.submit(contacts.read_by_ids, self.client, self.name, [record for record, _ in members])
+
+    def _with_people(
+        self, members: list[tuple[str, datetime | None]], read: Future[dict[str, PersonRecord]]
+    ) -> Iterator[MemberRecord]:
+        people = read.result()
         for record, joined in members:
             person = people.get(record) or PersonRecord(
                 RecordRef(self.name, contacts.CONTACT, record), None, deleted=True
