@@ -9,6 +9,7 @@ thousand people make many of each, interleaved.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,34 @@ def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HubSpotConnector, "write_batch_size", 100)
 
 
+@dataclass
+class World:
+    """Both sandboxes, a Salesforce campaign of ``PEOPLE`` contacts who are also HubSpot contacts, an
+    empty MANUAL list, and the engine with its store."""
+
+    sf: SalesforceSandbox
+    hs: HubSpotSandbox
+    hot: str
+    hs_ids: list[str]
+    engine: Engine
+    store: Store
+
+
 @pytest.fixture
-def sandboxes() -> Iterator[tuple[SalesforceSandbox, HubSpotSandbox]]:
+def world(tmp_path: Path) -> Iterator[World]:
     with SalesforceSandbox(daily_limit=100_000) as sf, HubSpotSandbox() as hs:
-        yield sf, hs
+        emails = [f"p{i:04d}@x.example" for i in range(PEOPLE)]
+        campaign = sf.state.add_campaign("Webinar", statuses=[("Sent", False), ("Attended", True)])
+        sf.state.bulk_add_members(campaign, sf.state.bulk_add_contacts(list(emails)))
+        hs_ids = hs.state.bulk_add_contacts(emails)
+        hot = hs.state.add_list("Webinar attendees", "MANUAL")
+        engine, store = _engine(sf, hs, tmp_path)
+        try:
+            yield World(sf, hs, hot, hs_ids, engine, store)
+        finally:
+            for connector in engine.connectors.values():
+                connector.close()
+            store.close()
 
 
 def _engine(sf: SalesforceSandbox, hs: HubSpotSandbox, tmp_path: Path) -> tuple[Engine, Store]:
@@ -68,65 +93,42 @@ def _engine(sf: SalesforceSandbox, hs: HubSpotSandbox, tmp_path: Path) -> tuple[
 
 
 def test_a_first_sync_writes_while_two_threads_look_people_up_and_each_person_is_added_once(
-    sandboxes: tuple[SalesforceSandbox, HubSpotSandbox], tmp_path: Path, small_steps: None
+    world: World, small_steps: None
 ) -> None:
-    sf, hs = sandboxes
-    emails = [f"p{i:04d}@x.example" for i in range(PEOPLE)]
-    campaign = sf.state.add_campaign("Webinar", statuses=[("Sent", False), ("Attended", True)])
-    sf.state.bulk_add_members(campaign, sf.state.bulk_add_contacts(list(emails)))
-    hs_ids = hs.state.bulk_add_contacts(emails)
-    hot = hs.state.add_list("Webinar attendees", "MANUAL")
-    engine, store = _engine(sf, hs, tmp_path)
-    try:
-        first = engine.sync(RULE)
-        assert first.status == "ok"
-        assert first.counts.get("added") == PEOPLE
-        assert sorted(hs.state.list_members(hot), key=int) == sorted(hs_ids, key=int)
-        ledger = store.ledger(RULE)
-        assert len(ledger) == PEOPLE
-        assert {(row.state, row.owned) for row in ledger.values()} == {("present", True)}
-        # One list search, ten batch reads of 100 emails, ten writes of 100 ids: nothing looked up or
-        # written twice, although lookups and writes ran at once.
-        assert first.api_calls["hs"] == 1 + PEOPLE // 100 + PEOPLE // 100
+    first = world.engine.sync(RULE)
+    assert first.status == "ok"
+    assert first.counts.get("added") == PEOPLE
+    assert sorted(world.hs.state.list_members(world.hot), key=int) == sorted(world.hs_ids, key=int)
+    ledger = world.store.ledger(RULE)
+    assert len(ledger) == PEOPLE
+    assert {(row.state, row.owned) for row in ledger.values()} == {("present", True)}
+    # One list search, ten batch reads of 100 emails, ten writes of 100 ids: nothing looked up or
+    # written twice, although lookups and writes ran at once.
+    assert first.api_calls["hs"] == 1 + PEOPLE // 100 + PEOPLE // 100
 
-        idle = engine.sync(RULE)
-        assert idle.status == "ok"
-        assert idle.counts.get("added", 0) == 0
-        assert idle.api_calls.get("hs", 0) == 1
-    finally:
-        for connector in engine.connectors.values():
-            connector.close()
-        store.close()
+    idle = world.engine.sync(RULE)
+    assert idle.status == "ok"
+    assert idle.counts.get("added", 0) == 0
+    assert idle.api_calls.get("hs", 0) == 1
 
 
 def test_a_stop_while_writes_are_under_way_records_them_and_the_next_run_adds_the_rest_once(
-    sandboxes: tuple[SalesforceSandbox, HubSpotSandbox], tmp_path: Path, small_steps: None
+    world: World, small_steps: None
 ) -> None:
-    sf, hs = sandboxes
-    emails = [f"p{i:04d}@x.example" for i in range(PEOPLE)]
-    campaign = sf.state.add_campaign("Webinar", statuses=[("Sent", False), ("Attended", True)])
-    sf.state.bulk_add_members(campaign, sf.state.bulk_add_contacts(list(emails)))
-    hs.state.bulk_add_contacts(emails)
-    hot = hs.state.add_list("Webinar attendees", "MANUAL")
-    engine, store = _engine(sf, hs, tmp_path)
+    engine, store = world.engine, world.store
     applied: list[int] = []
     engine.progress = lambda stage, done, total: applied.append(done) if stage == "apply" else None
     engine.should_stop = lambda: bool(applied) and applied[-1] >= 300  # SIGTERM once 300 are written
-    try:
-        first = engine.sync(RULE)
-        assert first.status == "partial"
-        assert "while reading" in first.message
-        in_list = len(hs.state.list_members(hot))
-        # What the writer thread sent before the stop is in the list and recorded as present.
-        assert 300 <= in_list < PEOPLE
-        assert sum(1 for row in store.ledger(RULE).values() if row.state == "present") == in_list
+    first = engine.sync(RULE)
+    assert first.status == "partial"
+    assert "while reading" in first.message
+    in_list = len(world.hs.state.list_members(world.hot))
+    # What the writer thread sent before the stop is in the list and recorded as present.
+    assert 300 <= in_list < PEOPLE
+    assert sum(1 for row in store.ledger(RULE).values() if row.state == "present") == in_list
 
-        engine.should_stop = lambda: False
-        second = engine.sync(RULE)
-        assert second.status == "ok"
-        assert len(hs.state.list_members(hot)) == PEOPLE
-        assert second.counts.get("added") == PEOPLE - in_list  # each person written once
-    finally:
-        for connector in engine.connectors.values():
-            connector.close()
-        store.close()
+    engine.should_stop = lambda: False
+    second = engine.sync(RULE)
+    assert second.status == "ok"
+    assert len(world.hs.state.list_members(world.hot)) == PEOPLE
+    assert second.counts.get("added") == PEOPLE - in_list  # each person written once
