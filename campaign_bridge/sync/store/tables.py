@@ -44,12 +44,15 @@ person_refs = Table(
     Column("connection", String(100), primary_key=True),
     Column("record_id", String(64), primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("person_key", String(32), ForeignKey("persons.key"), nullable=False, index=True),
+    Column("person_key", String(32), ForeignKey("persons.key"), nullable=False),
     Column("email", String(320)),
     # active | converted | merged | deleted; ``survivor_id`` names the record that membership follows
     Column("state", String(16), nullable=False, default="active"),
     Column("survivor_id", String(64)),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+    # a chunk's persons' records in one connection: (connection, person_key), so that SQLite does not
+    # take the primary key's (connection) prefix and scan the connection's whole crosswalk per chunk
+    Index("ix_person_refs_connection_person", "connection", "person_key"),
 )
 
 #: What each rule last saw in its source (lets an incremental read rebuild the desired set).
@@ -84,8 +87,9 @@ ledger = Table(
     Column("last_error", Text),
     Column("written_at", DateTime(timezone=True)),
     Index("ix_ledger_target", "connection", "container_id", "person_key"),
-    # other rules' rows for a chunk's persons (cross-rule checks): without it, a scan per chunk
-    Index("ix_ledger_person", "person_key"),
+    # other rules' rows for a chunk's persons on a connection (cross-rule checks): without it, SQLite
+    # scans the connection's whole ledger per chunk (by ix_ledger_target's connection prefix)
+    Index("ix_ledger_connection_person", "connection", "person_key"),
 )
 
 watermarks = Table(
