@@ -218,23 +218,37 @@ class Engine:
             if settle is not None:
                 for item, outcome in zip([it for it in batch if it.target is not None], outcomes, strict=True):
                     settle(item, outcome)
-            follow_up.extend(
-                record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
-            )
-            self._log_decisions(rule, report, now)
-            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+            more, final = self._recorded(rule, target, report, batch, outcomes, now)
+            follow_up.extend(more)
+            clean = clean and final
             done += len(batch)
             self.progress("apply", done, total)
-            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
+            self._renew_lease(rule)
         follow_up = [it for it in follow_up if it.target is not None]
         apply, step = self._writer(target, len(follow_up))
         for j in range(0, len(follow_up), step):
             batch = follow_up[j : j + step]
             outcomes = self._send(rule, target, batch, now, apply)
-            record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
-            self._log_decisions(rule, report, now)
-            clean = clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+            clean = self._recorded(rule, target, report, batch, outcomes, now)[1] and clean
         return clean
+
+    def _recorded(
+        self,
+        rule: Rule,
+        target: Target,
+        report: RunReport,
+        batch: list[Item],
+        outcomes: list[ChangeOutcome],
+        now: datetime,
+    ) -> tuple[list[Item], bool]:
+        """Record a sent batch's outcomes in the ledger and its decisions in the decision log; returns the
+        follow-ups they call for, and whether every outcome reached a final state."""
+        follow_up = record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
+        self._log_decisions(rule, report, now)
+        return follow_up, all(o.state is not OutcomeState.FAILED for o in outcomes)
+
+    def _renew_lease(self, rule: Rule) -> None:
+        self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
 
     # -- the run -------------------------------------------------------------------------------
     def _run(self, rule: Rule, *, dry: bool, force_full: bool) -> RunReport:
@@ -589,15 +603,12 @@ class Engine:
         t0 = time.perf_counter()
         while walk.writes and (wait or walk.writes[0][1].done()):
             batch, future = walk.writes.popleft()
-            outcomes = future.result()
-            walk.follow.extend(
-                record(self.store, self.config.defaults.max_attempts, rule, target, report, batch, outcomes, now)
-            )
-            self._log_decisions(rule, report, now)
-            walk.clean = walk.clean and all(o.state is not OutcomeState.FAILED for o in outcomes)
+            follow_up, final = self._recorded(rule, target, report, batch, future.result(), now)
+            walk.follow.extend(follow_up)
+            walk.clean = walk.clean and final
             walk.written += len(batch)
             self.progress("apply", walk.written, walk.written)
-            self.store.try_lease(rule.name, self.holder, self.clock() + timedelta(seconds=LEASE_SECONDS), self.clock())
+            self._renew_lease(rule)
         report.timings["apply"] = report.timings.get("apply", 0.0) + time.perf_counter() - t0
 
     def _could_hold(self, rule: Rule) -> bool:

@@ -92,10 +92,6 @@ class Store:
         self.engine.dispose()
 
     # -- helpers -------------------------------------------------------------------------------
-    def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-        """Insert or update ``rows`` by ``keys``; see ``_write_many``."""
-        self._write_many(conn, table, rows, keys)
-
     def _write_many(
         self, conn: Connection, table: Any, rows: Sequence[dict[str, Any]], keys: list[str] | None = None
     ) -> None:
@@ -264,7 +260,7 @@ class Store:
 
     def upsert_refs(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
-            self._upsert(conn, t.person_refs, rows, ["connection", "record_id"])
+            self._write_many(conn, t.person_refs, rows, ["connection", "record_id"])
 
     # -- source snapshot -----------------------------------------------------------------------
     def snapshot_persons(self, rule: str, person_keys: Iterable[str] | None = None) -> set[str]:
@@ -314,7 +310,7 @@ class Store:
                 gone |= {k for (k,) in conn.execute(select(c.person_key).where(c.rule == rule, c.record_id.in_(chunk)))}
                 conn.execute(delete(t.source_members).where(c.rule == rule, c.record_id.in_(chunk)))
             rows = [{"rule": rule, **u, "seen_in": seen_in} for u in upserts]
-            self._upsert(conn, t.source_members, rows, ["rule", "record_id"])
+            self._write_many(conn, t.source_members, rows, ["rule", "record_id"])
         return gone
 
     def drop_unseen(self, rule: str, seen_in: str) -> set[str]:
@@ -387,7 +383,7 @@ class Store:
         with self.engine.begin() as conn:
             for rule, key in deletes:
                 conn.execute(delete(t.ledger).where(t.ledger.c.rule == rule, t.ledger.c.person_key == key))
-            self._upsert(conn, t.ledger, rows, ["rule", "person_key"])
+            self._write_many(conn, t.ledger, rows, ["rule", "person_key"])
 
     def requeue(self, rule: str) -> int:
         """Give dead-lettered and rejected items of ``rule`` a fresh set of attempts."""
@@ -444,7 +440,7 @@ class Store:
             row["full_read_at"] = full_read_at
             row["source_version"] = source_version
         with self.engine.begin() as conn:
-            self._upsert(conn, t.watermarks, [row], ["rule"])
+            self._write_many(conn, t.watermarks, [row], ["rule"])
 
     def reset_rule(self, rule: str) -> None:
         """Forget a rule's watermark so its next run reads fully."""
