@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
+from campaign_bridge.sync.store import tables
 from tests.sync.world import World
 
 RULE = """
@@ -77,6 +80,13 @@ def test_bulk_writes_read_back_as_written_and_an_upsert_leaves_the_columns_it_do
         store.write_ledger([{**row, "person_key": a, "state": "present", "written_at": later}])
         again = store.ledger("web")[a]
         assert (again.state, again.written_at, again.attempts) == ("present", later, 2)
+        # stored as SQLAlchemy stores a date, so that SQL compares it with one: SQLite compares the text
+        c = tables.ledger.c
+        with store.engine.connect() as conn:
+            at_now = conn.execute(select(c.person_key).where(c.written_at == now)).scalars()
+            assert set(at_now) == {b}
+            before = conn.execute(select(c.person_key).where(c.written_at < now)).scalars()
+            assert set(before) == set()
     finally:
         w.close()
 

@@ -6,6 +6,7 @@ applied on open. Every write is a short transaction; bulk operations are batched
 
 from __future__ import annotations
 
+import operator
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -139,7 +140,7 @@ class Store:
             if c.name not in columns and c.default is not None and c.default.is_scalar
         }
         names = [*columns, *defaults]
-        processors = [table.c[n].type.bind_processor(dialect) for n in names]
+        processors = [_memo(table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
         q = dialect.identifier_preparer.quote
         sql = f"INSERT INTO {q(table.name)} ({', '.join(map(q, names))}) VALUES ({', '.join('?' * len(names))})"
         if keys is not None:
@@ -147,13 +148,25 @@ class Store:
             sql += f" ON CONFLICT ({', '.join(map(q, keys))}) DO " + (
                 "UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in changed) if changed else "NOTHING"
             )
-        fixed = tuple(defaults.values())
+        fixed = tuple(
+            p(v) if p is not None and v is not None else v
+            for p, v in zip(processors[len(columns) :], defaults.values(), strict=True)
+        )
+        # Most columns have no bind processor on SQLite (dates and booleans do): take the row's values in
+        # one C call and convert just the columns that need it; this runs once per row written.
+        take = operator.itemgetter(*columns)
+        single = len(columns) == 1
+        convert_at = [(i, p) for i, p in enumerate(processors[: len(columns)]) if p is not None]
 
         def convert(row: dict[str, Any]) -> tuple[Any, ...]:
-            values = (*(row[c] for c in columns), *fixed)
-            return tuple(
-                p(v) if p is not None and v is not None else v for p, v in zip(processors, values, strict=True)
-            )
+            values = (take(row),) if single else take(row)
+            if convert_at:
+                listed = list(values)
+                for i, p in convert_at:
+                    if listed[i] is not None:
+                        listed[i] = p(listed[i])
+                values = tuple(listed)
+            return values + fixed if fixed else values
 
         self._statements[cache_key] = (sql, convert)
         return sql, convert
@@ -508,6 +521,23 @@ class Store:
             q = q.where(c.is_conflict.is_(True))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _memo(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process`` remembering its last value: the rows of one write mostly share one timestamp (the
+    run's ``now``), which SQLAlchemy's SQLite date processor would otherwise format once per row."""
+    if process is None:
+        return None
+    last: list[tuple[Any, Any]] = [(object(), None)]
+
+    def remembered(value: Any) -> Any:
+        seen, out = last[0]
+        if value is not seen:
+            out = process(value)
+            last[0] = (value, out)
+        return out
+
+    return remembered
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
