@@ -114,7 +114,17 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+#: A string literal without escapes, the common case (an ``Email IN (…)`` of 200 addresses): read whole.
+_PLAIN_STRING = re.compile(r"'([^'\\]*)'")
+
+
 def _string(text: str, start: int) -> tuple[Token, int]:
+    simple = _PLAIN_STRING.match(text, start)
+    if simple is not None:
+        plain_text = simple.group(1)
+        # re.escape leaves % and _ alone, so they can be turned into LIKE's wildcards afterwards
+        like = re.escape(plain_text).replace("%", ".*").replace("_", ".")
+        return Token("STRING", simple.group(0), plain_text, like, start), simple.end()
     plain: list[str] = []
     pattern: list[str] = []
     i = start + 1
