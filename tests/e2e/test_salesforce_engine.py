@@ -337,3 +337,29 @@ def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(
     assert second.status == "ok"
     assert len(world.members()) == 1000
     assert second.counts.get("added") == 1000 - after_first  # each person written once
+
+
+def test_a_first_sync_looks_people_up_in_two_threads_while_ingest_jobs_write_and_adds_each_person_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Salesforce takes concurrent calls: lookups go two at a time while the writer thread runs ingest
+    # jobs. Small chunks and jobs make a thousand people many of each, interleaved.
+    monkeypatch.setattr(engine_module, "CHUNK", 100)
+    monkeypatch.setattr(engine_module, "FIRST_CHUNK", 20)
+    monkeypatch.setattr(engine_module, "EAGER_WRITE", 200)
+    monkeypatch.setattr(engine_module, "EAGER_BULK", 200)
+    with running_world(tmp_path, bulk_threshold=50) as world:
+        emails = [f"p{i:04d}@x.example" for i in range(1000)]
+        world.hs.state.add_list_members(world.hot_list, world.people(emails))
+        log = world.sf.server
+        log.reset_log()
+
+        first = world.run()
+
+        assert first.status == "ok", first.message
+        assert first.counts.get("added") == 1000  # none refused as a duplicate: nobody was sent twice
+        assert world.members() == dict.fromkeys(emails, "Responded")
+        ledger = world.store.ledger(RULE)
+        assert {(row.state, row.owned) for row in ledger.values()} == {("present", True)}
+        assert log.calls(INGEST_JOBS, "POST") >= 2  # written in several jobs while the read went on
+        assert log.calls(r"/services/oauth2/token") == 1  # one login, shared by the threads

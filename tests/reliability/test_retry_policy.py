@@ -8,6 +8,7 @@ next run resumes. Waits are recorded, never slept.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +119,29 @@ def test_an_expired_session_or_token_is_renewed_once(bench: Bench, vendor: str) 
 
     assert server.calls(login) == logins + 1
     assert bench.waits == []  # a renewal is not a retry
+
+
+def test_threads_that_find_the_salesforce_session_expired_together_log_in_once(bench: Bench) -> None:
+    _seed(bench)
+    conn = _connector(bench, "sf")
+    conn.list_containers()
+    logins = bench.sf.server.calls(r"/services/oauth2/token")
+    bench.sf.state.expire_sessions()
+    start = threading.Barrier(4)
+    found: list[list[str]] = []
+
+    def look() -> None:
+        start.wait(5)
+        found.append([c.name for c in conn.list_containers()])
+
+    threads = [threading.Thread(target=look) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    assert found == [["Webinar"]] * 4
+    assert bench.sf.server.calls(r"/services/oauth2/token") == logins + 1  # one renewal serves them all
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

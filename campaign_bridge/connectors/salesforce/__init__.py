@@ -63,6 +63,9 @@ class SalesforceConnector(Connector):
     lookup_batch_size = 200
     reads_incrementally = True
     sees_removals_incrementally = True
+    #: The client's one login is locked and its counters lock themselves (``client.SalesforceClient``), so
+    #: the engine may look people up in one thread while a Bulk job runs in another.
+    concurrent_calls: ClassVar[bool] = True
     #: Changes per ``apply_bulk`` call when the engine writes in bulk: one chunk is at most three ingest
     #: jobs (well under a job's 150 MB upload); the engine renews its lease and may stop between chunks.
     bulk_batch_size: ClassVar[int] = 100_000

@@ -173,6 +173,10 @@ class SalesforceClient:
         self.session = metered_session(settings, self.budget, self.org, session)
         self.auth = Authenticator(name, settings, self.session)
         self._sf: Salesforce | None = None
+        # One login at a time. Everything else two threads share is safe as it is: simple-salesforce's
+        # handle is read-only once built (it copies its headers per call), the session's connection pool
+        # and cookie jar lock themselves, and the budget and org counters take their own locks.
+        self._login_lock = threading.Lock()
 
     # -- session -------------------------------------------------------------------------------
     def _connect(self, login: LoginResult) -> Salesforce:
@@ -185,18 +189,22 @@ class SalesforceClient:
 
     @property
     def sf(self) -> Salesforce:
-        """The simple-salesforce handle, logging in on first use."""
-        if self._sf is None:
-            self._sf = self._connect(self.auth.login())
-        return self._sf
+        """The simple-salesforce handle, logging in on first use (once, whichever thread asks first)."""
+        with self._login_lock:
+            if self._sf is None:
+                self._sf = self._connect(self.auth.login())
+            return self._sf
 
-    def _renew(self, expired: SessionExpiredError) -> None:
+    def _renew(self, expired: SessionExpiredError, stale: Salesforce) -> None:
+        """Log in again, unless another thread already replaced the ``stale`` handle that was refused."""
         if not self.auth.renewable:
             raise AuthError(
                 f"{self.name}: the Salesforce session has expired or was revoked; auth method 'session' cannot "
                 "renew it. Supply a new session_id, or configure client_credentials, jwt_bearer or password."
             ) from expired
-        self._sf = self._connect(self.auth.login())
+        with self._login_lock:
+            if self._sf is stale:
+                self._sf = self._connect(self.auth.login())
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, endpoint: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
@@ -206,9 +214,9 @@ class SalesforceClient:
         records, and the next run's lookup finds them instead of creating them twice.
         """
 
-        def once() -> T:
+        def once(sf: Salesforce) -> T:
             try:
-                return fn(self.sf)
+                return fn(sf)
             except VENDOR_ERRORS as exc:
                 error = translate(exc, connection=self.name, endpoint=endpoint)
                 if isinstance(error, QuotaExhaustedError):
@@ -216,12 +224,13 @@ class SalesforceClient:
                 raise error from exc
 
         def attempt() -> T:
+            sf = self.sf
             try:
-                return once()
+                return once(sf)
             except SessionExpiredError as expired:
-                self._renew(expired)
+                self._renew(expired, sf)
             try:
-                return once()
+                return once(self.sf)
             except SessionExpiredError as again:
                 raise AuthError(f"{self.name}: Salesforce refused a fresh session: {again}") from again
 
@@ -250,12 +259,8 @@ class SalesforceClient:
         yield from self.records_from(self.first_page(soql, include_deleted=include_deleted))
 
     def usage(self) -> ApiUsage:
-        return ApiUsage(
-            calls=self.budget.spent,
-            used=self.org.used,
-            limit=self.org.limit,
-            by_endpoint=dict(self.budget.by_endpoint),
-        )
+        calls, by_endpoint = self.budget.counts()
+        return ApiUsage(calls=calls, used=self.org.used, limit=self.org.limit, by_endpoint=by_endpoint)
 
     def close(self) -> None:
         self.session.close()
