@@ -380,6 +380,8 @@ class Engine:
                     self._write_ready(walk, target, now, idle=ahead is not None and ahead.waiting())
                 if self._stopped(walk, target, now):
                     return  # persons not read yet must not look gone: stop before planning removals
+            if walk.writer is not None:
+                self._write_ready(walk, target, now, last=True)  # sent while the store finds the leavers
             t0 = time.perf_counter()
             leavers, still = self._leavers(walk, read.full, retry)  # while the last lookups are under way
             report.timings["plan"] += time.perf_counter() - t0
@@ -553,19 +555,26 @@ class Engine:
         ``idle`` (the next chunk is not read yet, so the run would wait), all of them once they are
         ``EAGER_WRITE`` (in whole write batches unless a Bulk job carries them), so that a paced source's
         wait is spent writing; or, ``last`` (the read is over and the lookups come in one by one), all of
-        them, so that little is left to write when the last lookup is in.
+        them, so that little is left to write when the last lookup is in; a Bulk job, whose calls do not
+        grow with its size, waits for ``EAGER_WRITE`` of them while lookups are still to come.
 
         A target that takes ``concurrent_calls`` is written to while its lookups go on; any other waits
-        for them first, so it is written to only when the lookups in flight would not fill a write."""
-        size = _eager_size(target)
-        least = 1 if last else min(size, EAGER_WRITE) if idle else size
+        for them first, so it is written to only when the lookups in flight would not fill a write. The
+        outcomes of earlier writes that are in are recorded after the new write is sent, not before."""
+        self._send_ready(walk, target, now, idle=idle, last=last)
         self._take_writes(walk, target, now, wait=False)
+
+    def _send_ready(self, walk: Walk, target: Target, now: datetime, *, idle: bool, last: bool) -> None:
+        size = _eager_size(target)
+        least = min(size, EAGER_WRITE) if idle else size
         if target.connector.concurrent_calls:
             self._settle(walk, wait=False)
-        elif len(walk.ready) + sum(len(items) for items, _, _ in walk.inflight) < least:
+        elif not last and len(walk.ready) + sum(len(items) for items, _, _ in walk.inflight) < least:
             return  # not enough yet: leave the lookups in flight running
         else:
             self._settle(walk)
+        if last:
+            least = EAGER_WRITE if walk.inflight and _has_bulk(target, EAGER_WRITE) else 1
         if len(walk.ready) < least:
             return
         take = len(walk.ready) if last else len(walk.ready) // size * size
@@ -731,6 +740,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _has_bulk(target: Target, count: int) -> bool:
+    """Whether ``count`` changes go to ``target`` as Bulk jobs."""
+    conn = target.connector
+    return isinstance(conn, SupportsBulkApply) and conn.bulk_threshold < count
 
 
 def _eager_size(target: Target) -> int:
