@@ -259,7 +259,7 @@ def _sustained_sync(hs: HubSpotHarness, conn: HubSpotConnector, n: int) -> tuple
 def test_sustained_sync_of_20000_members_meets_no_rate_limit() -> None:
     hs = HubSpotHarness(ten_second_limit=100)
     try:
-        conn = hs.connector()  # a private app: paced below 100 requests per 10 s by default
+        conn = hs.connector()  # a private app: paced at 100 requests per 10 s by default
         start = hs.pace()
 
         _, refusals = _sustained_sync(hs, conn, 20_000)

@@ -31,7 +31,6 @@ from campaign_bridge.connectors.hubspot.pacing import (
     Sleep,
     SlidingWindowPacer,
     observe_rate_headers,
-    paced_limit,
 )
 from campaign_bridge.connectors.hubspot.settings import (
     SEARCH_REQUESTS_PER_SECOND,
@@ -90,7 +89,7 @@ class HubSpotClient:
         self.settings = settings
         self.policy = policy
         self.budget = ApiBudget(settings.api_budget, connection)
-        self.pacer = SlidingWindowPacer(paced_limit(settings.rate_limit), 10.0, clock=clock, sleep=sleep)
+        self.pacer = SlidingWindowPacer(settings.rate_limit, 10.0, clock=clock, sleep=sleep)
         self.search_pacer = SlidingWindowPacer(SEARCH_REQUESTS_PER_SECOND, 1.0, clock=clock, sleep=sleep)
         self._clock = clock
         self._oauth = settings.auth if isinstance(settings.auth, OAuthAuth) else None
@@ -171,9 +170,18 @@ class HubSpotClient:
         return self.policy.call(attempt)
 
     def _once(self, endpoint: str, request: Request, *, search: bool = False, first: bool = False) -> Reply:
-        if search:
-            self.search_pacer.acquire()
-        self.pacer.acquire(first=first)
+        pacers = [self.search_pacer, self.pacer] if search else [self.pacer]
+        taken: list[SlidingWindowPacer] = []
+        try:
+            for pacer in pacers:
+                pacer.acquire(first=first)
+                taken.append(pacer)
+            return self._send(endpoint, request)
+        finally:
+            for pacer in taken:
+                pacer.release()  # the answer is in (or the request failed): HubSpot has counted it by now
+
+    def _send(self, endpoint: str, request: Request) -> Reply:
         self.budget.spend(endpoint)
         where = f"{self.connection}: {endpoint}"
         try:

@@ -15,9 +15,6 @@ from collections.abc import Callable, Mapping
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], None]
 
-#: Pace at this share of the vendor's limit, leaving room for clock skew between us and HubSpot's counter;
-#: a long paced run then takes about 1/HEADROOM times what the limit alone imposes (benchmarks: ≤ 1.1).
-HEADROOM = 0.95
 #: When HubSpot reports this few requests left in its window, wait for the window to roll on.
 REMAINING_RESERVE = 1
 
@@ -25,10 +22,13 @@ REMAINING_RESERVE = 1
 class SlidingWindowPacer:
     """At most ``limit`` requests in any ``window`` seconds, counted on our side.
 
-    ``acquire`` blocks (through ``sleep``) until a slot is free, then takes it. ``hold`` pauses every
-    request until a given time, used when the vendor's own counter says its window is spent. Safe to share
-    between threads; a request that asks to go ``first`` (a write the run waits for) takes the next free
-    slot before those that did not (lookups and reads fetched ahead of need).
+    ``acquire`` blocks (through ``sleep``) until a slot is free, then takes it; ``release`` gives it back
+    once the request's answer is in. A request counts from ``acquire`` (in flight) and then from the time
+    its answer came: by then HubSpot has counted it, so our window never starts before HubSpot's, and the
+    vendor's whole limit can be used with no margin for the time a request takes to reach it. ``hold``
+    pauses every request until a given time, used when the vendor's own counter says its window is spent.
+    Safe to share between threads; a request that asks to go ``first`` (a write the run waits for) takes
+    the next free slot before those that did not (lookups and reads fetched ahead of need).
     """
 
     def __init__(self, limit: int, window: float, *, clock: Monotonic, sleep: Sleep) -> None:
@@ -38,14 +38,17 @@ class SlidingWindowPacer:
         self.window = window
         self._clock = clock
         self._sleep = sleep
-        self._stamps: deque[float] = deque()
+        self._stamps: deque[float] = deque()  # when the answers of the window's requests came, oldest first
+        self._flying = 0  # requests sent whose answer is not in yet
         self._held_until = float("-inf")
-        self._lock = threading.Condition()  # guards the stamps, the hold and the count of ``first`` waiters
+        # guards the stamps, the requests in flight, the hold and the count of ``first`` waiters
+        self._lock = threading.Condition()
         self._firsts = 0
         #: Seconds spent waiting for a slot, summed over threads (reported in usage, asserted by tests).
         self.waited = 0.0
 
     def acquire(self, *, first: bool = False) -> None:
+        """Take a slot for one request, waiting until one is free; ``release`` it when the answer is in."""
         with self._lock:
             self._firsts += first
         try:
@@ -57,10 +60,13 @@ class SlidingWindowPacer:
                     while self._stamps and self._stamps[0] + self.window <= now:
                         self._stamps.popleft()
                     wait = self._held_until - now
-                    if len(self._stamps) >= self.limit:
+                    if len(self._stamps) + self._flying >= self.limit:
+                        if not self._stamps:  # every slot is in flight: the first answer starts a window
+                            self._lock.wait(self.window)
+                            continue
                         wait = max(wait, self._stamps[0] + self.window - now)
                     if wait <= 0:
-                        self._stamps.append(now)
+                        self._flying += 1
                         return
                     self.waited += wait
                 self._sleep(wait)  # outside the lock: ``hold`` and the other threads go on meanwhile
@@ -69,6 +75,13 @@ class SlidingWindowPacer:
                 with self._lock:
                     self._firsts -= 1
                     self._lock.notify_all()
+
+    def release(self) -> None:
+        """The answer to a request ``acquire`` let go is in (or it failed): it counts from now."""
+        with self._lock:
+            self._flying -= 1
+            self._stamps.append(self._clock())
+            self._lock.notify_all()
 
     def hold(self, seconds: float) -> None:
         with self._lock:
@@ -80,11 +93,6 @@ class SlidingWindowPacer:
             if not self._stamps:
                 return self.window
             return max(0.0, self._stamps[0] + self.window - self._clock())
-
-
-def paced_limit(vendor_limit: int) -> int:
-    """How many requests per window we allow ourselves under a vendor limit."""
-    return max(1, int(vendor_limit * HEADROOM))
 
 
 def observe_rate_headers(pacer: SlidingWindowPacer, headers: Mapping[str, str]) -> None:
