@@ -577,11 +577,12 @@ class Engine:
             least = EAGER_WRITE if walk.inflight and _has_bulk(target, EAGER_WRITE) else 1
         if len(walk.ready) < least:
             return
-        take = len(walk.ready) if last else len(walk.ready) // size * size
-        if idle:
-            apply, step = self._writer(target, len(walk.ready))
-            bulk = apply != target.connector.apply_changes  # one job, whatever its size
-            take = len(walk.ready) if bulk else len(walk.ready) // step * step
+        take = len(walk.ready) // size * size
+        if idle or last:
+            step = self._writer(target, len(walk.ready))[1]
+            whole = len(walk.ready) // step * step
+            # one Bulk job, whatever its size; else whole write batches, and the rest once no lookup is left
+            take = len(walk.ready) if _has_bulk(target, len(walk.ready)) or (last and not walk.inflight) else whole
         if take == 0:
             return
         items, walk.ready = walk.ready[:take], walk.ready[take:]
