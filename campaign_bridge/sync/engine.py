@@ -37,11 +37,10 @@ from campaign_bridge.mapping.model import (
     Container,
     MemberRecord,
     OutcomeState,
-    PersonRecord,
 )
 from campaign_bridge.mapping.semantics import target_refusal
 from campaign_bridge.sync.diff import Differ
-from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
+from campaign_bridge.sync.identity import Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
 from campaign_bridge.sync.readahead import ReadAhead
 from campaign_bridge.sync.record import record, write_rows
@@ -70,10 +69,9 @@ EAGER_BULK = 25_000
 #: The first chunk is this small, and each next one twice the last, up to ``CHUNK``: the first target
 #: lookups (and a paced vendor's first window) start without waiting for a whole chunk to be planned.
 FIRST_CHUNK = 200
-#: At most this many target lookups (a chunk's each) wait for the lookup thread…
-LOOKUPS_AHEAD = 8
-#: …and this many chunks of the source, read ahead, wait for the run. More (6 was tried) let the reading
-#: thread take the GIL from the run's first chunks, and so delay the first lookups.
+#: At most this many chunks of the source, read ahead, wait for the run (and ``walk.LOOKUPS_AHEAD`` target
+#: lookups for the lookup threads). More (6 was tried) let the reading thread take the GIL from the run's
+#: first chunks, and so delay the first lookups.
 READ_AHEAD = 2
 
 
@@ -389,7 +387,7 @@ class Engine:
                 # The last lookups come in one by one: write what each brings while the next is under
                 # way (a write or two more than whole batches), so that little is left for the end.
                 while walk.inflight:
-                    self._settle(walk, wait=True, one=True)
+                    walk.settle(wait=True, one=True)
                     self._write_ready(walk, target, now, last=True)
                     if self._stopped(walk, target, now):
                         return
@@ -453,7 +451,7 @@ class Engine:
         if fresh:
             self._plan(walk, fresh, fresh, emails)
         report.timings["plan"] += time.perf_counter() - t1
-        self._find_targets(walk, final=False)
+        walk.find_targets(final=False)
 
     def _leavers(self, walk: Walk, full: bool, retry: set[str]) -> tuple[list[str], set[str]]:
         """The persons the read did not find in the source (once all its chunks are read): those whose
@@ -482,7 +480,7 @@ class Engine:
         for i in range(0, len(leavers), CHUNK):
             part = leavers[i : i + CHUNK]
             self._plan(walk, part, still, self.store.persons(part))
-        self._find_targets(walk, final=True)
+        walk.find_targets(final=True)
 
     def _plan(
         self, walk: Walk, keys: Collection[str], desired: Collection[str], emails: Mapping[str, str | None]
@@ -497,56 +495,6 @@ class Engine:
                 walk.lookups.append(item)
             elif walk.eager:
                 walk.ready.append(item)
-
-    def _find_targets(self, walk: Walk, *, final: bool) -> None:
-        """Look up the target records of planned adds that have none, in whole lookup batches (all that
-        are left when ``final``). People the target lacks are created only when the plan is applied.
-
-        With a ``walk.pool``, the target's API calls run in its thread while the run plans the next
-        chunks (the crosswalk and its updates stay in this thread): up to ``LOOKUPS_AHEAD`` lookups wait
-        there, so a paced target always has one to work on; each answer is taken in here once it is in.
-        ``final`` waits for everything."""
-        self._settle(walk, wait=final)
-        if walk.targets is None or not walk.lookups:
-            return
-        step = walk.targets.connector.lookup_batch_size
-        take = len(walk.lookups) if final else len(walk.lookups) // step * step
-        if take == 0:
-            return
-        t0 = time.perf_counter()
-        items, walk.lookups = walk.lookups[:take], walk.lookups[take:]
-        pending = walk.targets.start({i.person_key: i.email for i in items})
-        if walk.pool is None or final:
-            self._found(walk, items, pending, walk.targets.fetch(pending.emails))
-        else:
-            walk.inflight.append((items, pending, walk.pool.submit(walk.targets.fetch, pending.emails)))
-        walk.report.timings["resolve"] += time.perf_counter() - t0
-
-    def _settle(self, walk: Walk, *, wait: bool = True, one: bool = False) -> None:
-        """Take in the answers of the lookups in flight, oldest first: all of them, waiting (``wait``:
-        before the plan is written, or before a target that cannot take two calls at once is written to;
-        ``one``: only the oldest), else those that are in, and the oldest if ``LOOKUPS_AHEAD`` are queued."""
-        t0 = time.perf_counter()
-        while walk.inflight and (wait or walk.inflight[0][2].done() or len(walk.inflight) >= LOOKUPS_AHEAD):
-            items, pending, future = walk.inflight.popleft()
-            self._found(walk, items, pending, future.result())
-            if one:
-                break
-        walk.report.timings["resolve"] += time.perf_counter() - t0
-
-    def _found(
-        self, walk: Walk, items: list[Item], pending: PendingLookup, records: dict[str, list[PersonRecord]]
-    ) -> None:
-        assert walk.targets is not None
-        found, decisions, unresolved, missing = walk.targets.finish(pending, records)
-        walk.report.decisions.extend(decisions)
-        for item in items:
-            item.target = found.get(item.person_key)
-        if walk.eager:
-            walk.ready.extend(i for i in items if i.target is not None)
-        walk.unresolved.update(unresolved)
-        walk.to_create.extend(missing)
-        walk.looked_up = True
 
     def _write_ready(
         self, walk: Walk, target: Target, now: datetime, *, idle: bool = False, last: bool = False
@@ -568,11 +516,11 @@ class Engine:
         size = _eager_size(target)
         least = min(size, EAGER_WRITE) if idle else size
         if target.connector.concurrent_calls:
-            self._settle(walk, wait=False)
+            walk.settle(wait=False)
         elif not last and len(walk.ready) + sum(len(items) for items, _, _ in walk.inflight) < least:
             return  # not enough yet: leave the lookups in flight running
         else:
-            self._settle(walk)
+            walk.settle()
         if last:
             least = EAGER_WRITE if walk.inflight and _has_bulk(target, EAGER_WRITE) else 1
         if len(walk.ready) < least:

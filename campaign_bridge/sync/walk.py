@@ -33,6 +33,9 @@ class SourceRead:
     unchanged: bool = False
 
 
+#: At most this many target lookups (a chunk's each) wait for the lookup threads.
+LOOKUPS_AHEAD = 8
+
 #: A lookup handed to the lookup thread: the planned adds it is for, the crosswalk's part, the API's answer.
 Lookup = tuple[list[Item], PendingLookup, "Future[dict[str, list[PersonRecord]]]"]
 #: A write handed to the writer thread: its batch (intents already in the ledger), the target's outcomes.
@@ -68,6 +71,55 @@ class Walk:
     writes: deque[Write] = field(default_factory=deque)  # writes handed to ``writer``, oldest first
     written: int = 0  # items whose writes through ``writer`` are recorded
     follow: list[Item] = field(default_factory=list)  # follow-ups those writes' outcomes call for
+
+    def find_targets(self, *, final: bool) -> None:
+        """Look up the target records of planned adds that have none, in whole lookup batches (all that
+        are left when ``final``). People the target lacks are created only when the plan is applied.
+
+        With a ``pool``, the target's API calls run in its thread while the run plans the next
+        chunks (the crosswalk and its updates stay in this thread): up to ``LOOKUPS_AHEAD`` lookups wait
+        there, so a paced target always has one to work on; each answer is taken in here once it is in.
+        ``final`` waits for everything."""
+        self.settle(wait=final)
+        if self.targets is None or not self.lookups:
+            return
+        step = self.targets.connector.lookup_batch_size
+        take = len(self.lookups) if final else len(self.lookups) // step * step
+        if take == 0:
+            return
+        t0 = time.perf_counter()
+        items, self.lookups = self.lookups[:take], self.lookups[take:]
+        pending = self.targets.start({i.person_key: i.email for i in items})
+        if self.pool is None or final:
+            self._found(items, pending, self.targets.fetch(pending.emails))
+        else:
+            self.inflight.append((items, pending, self.pool.submit(self.targets.fetch, pending.emails)))
+        self.report.timings["resolve"] += time.perf_counter() - t0
+
+    def settle(self, *, wait: bool = True, one: bool = False) -> None:
+        """Take in the answers of the lookups in flight, oldest first: all of them, waiting (``wait``:
+        before the plan is written, or before a target that cannot take two calls at once is written to;
+        ``one``: only the oldest), else those that are in, and the oldest if ``LOOKUPS_AHEAD`` are queued."""
+        t0 = time.perf_counter()
+        while self.inflight and (wait or self.inflight[0][2].done() or len(self.inflight) >= LOOKUPS_AHEAD):
+            items, pending, future = self.inflight.popleft()
+            self._found(items, pending, future.result())
+            if one:
+                break
+        self.report.timings["resolve"] += time.perf_counter() - t0
+
+    def _found(self, items: list[Item], pending: PendingLookup, records: dict[str, list[PersonRecord]]) -> None:
+        """Take in one lookup's answer: the target record of each of its adds, or why it has none."""
+        assert self.targets is not None
+        found, decisions, unresolved, missing = self.targets.finish(pending, records)
+        self.report.decisions.extend(decisions)
+        for item in items:
+            item.target = found.get(item.person_key)
+        if self.eager:
+            self.ready.extend(i for i in items if i.target is not None)
+        self.unresolved.update(unresolved)
+        self.to_create.extend(missing)
+        self.looked_up = True
 
     def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
