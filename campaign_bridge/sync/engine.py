@@ -360,7 +360,10 @@ class Engine:
             ahead: ReadAhead | None = None
             fetched: Iterable[list[MemberRecord]] = chunks_of(read.rows, CHUNK, report.timings, FIRST_CHUNK)
             if apart:
-                ahead = stack.enter_context(ReadAhead(read.rows, CHUNK, report.timings, READ_AHEAD, FIRST_CHUNK))
+                idle = (lambda: self._while_waiting(walk, target, now)) if not dry else None
+                ahead = stack.enter_context(
+                    ReadAhead(read.rows, CHUNK, report.timings, READ_AHEAD, FIRST_CHUNK, idle=idle)
+                )
                 fetched = ahead
                 if walk.targets is not None:
                     # A target that takes concurrent calls gets two lookups at a time: a paced vendor's
@@ -415,6 +418,14 @@ class Engine:
             report.status = "ok"
         else:
             report.status = "partial" if report.status == "running" else report.status
+
+    def _while_waiting(self, walk: Walk, target: Target, now: datetime) -> None:
+        """While the run waits for the source's next chunk: take in the lookups that are in and, an eager
+        run, send what is ready (``_write_ready``'s ``idle``), so that less is left for the end."""
+        if walk.eager:
+            self._write_ready(walk, target, now, idle=True)
+        else:
+            walk.settle(wait=False)
 
     def _stopped(self, walk: Walk, target: Target, now: datetime) -> bool:
         """Whether a stop was asked for while the run reads (or takes in its last lookups); if so the run

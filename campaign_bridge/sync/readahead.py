@@ -11,21 +11,25 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from campaign_bridge.mapping.model import MemberRecord
 from campaign_bridge.sync.walk import sizes
 
 #: How long ``close`` waits for the thread to notice it should stop (it may be inside one request).
 CLOSE_SECONDS = 60.0
+#: While the run waits for the next chunk, ``idle`` is called this often.
+IDLE_SECONDS = 0.2
 
 _END = object()
 
 
 class ReadAhead:
     """Chunks of ``size`` records from ``rows`` (ramping up from ``first``: ``walk.sizes``), fetched ahead
-    by a thread; the time spent waiting for them is added to ``timings["read"]``. Errors of the read are raised where the chunk would have come.
-    Always ``close`` it (it is a context manager)."""
+    by a thread; the time spent waiting for them is added to ``timings["read"]``. Errors of the read are
+    raised where the chunk would have come. While the run waits for a chunk, ``idle`` (if given) is called
+    every ``IDLE_SECONDS`` in the run's thread: a paced read leaves the run idle for seconds, time it can
+    spend taking in lookups and sending writes. Always ``close`` it (it is a context manager)."""
 
     def __init__(
         self,
@@ -34,8 +38,10 @@ class ReadAhead:
         timings: dict[str, float],
         depth: int = 2,
         first: int | None = None,
+        idle: Callable[[], None] | None = None,
     ) -> None:
         self._rows, self._sizes, self._timings = rows, sizes(size, first), timings
+        self._idle = idle
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._fetch, name="campaign-bridge-read-ahead", daemon=True)
@@ -68,15 +74,26 @@ class ReadAhead:
 
     def __iter__(self) -> Iterator[list[MemberRecord]]:
         while True:
-            t0 = time.perf_counter()
-            item = self._queue.get()
-            self._timings["read"] += time.perf_counter() - t0
+            item = self._next()
             if item is _END:
                 return
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, list)
             yield item
+
+    def _next(self) -> object:
+        while True:
+            t0 = time.perf_counter()
+            try:
+                item = self._queue.get(timeout=IDLE_SECONDS if self._idle else None)
+            except queue.Empty:
+                assert self._idle is not None
+                self._timings["read"] += time.perf_counter() - t0
+                self._idle()
+                continue
+            self._timings["read"] += time.perf_counter() - t0
+            return item
 
     def waiting(self) -> bool:
         """Whether the next chunk is not fetched yet (the run would wait for it)."""

@@ -3,6 +3,8 @@ and a run that stops early leaves no thread fetching behind it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -46,3 +48,20 @@ def test_closing_early_stops_the_thread() -> None:
     ahead.close()
     assert len(first) == 10
     assert not ahead._thread.is_alive()
+
+
+def test_while_the_run_waits_for_a_slow_chunk_its_idle_work_is_done_in_the_runs_thread() -> None:
+    def slow(n: int) -> Iterator[MemberRecord]:
+        for record in _records(n):
+            if record.tie_id == "10":
+                time.sleep(0.7)  # a paced read waiting for its window
+            yield record
+
+    idle_threads: list[str] = []
+    with ReadAhead(
+        slow(20), 10, {"read": 0.0}, idle=lambda: idle_threads.append(threading.current_thread().name)
+    ) as ahead:
+        chunks = [len(c) for c in ahead]
+    assert chunks == [10, 10]
+    assert len(idle_threads) >= 2  # called again and again during the wait, not once
+    assert set(idle_threads) == {threading.current_thread().name}
