@@ -311,12 +311,16 @@ def test_a_write_left_to_retry_makes_the_next_run_read_the_unchanged_list(world:
     assert [r.state for r in world.store.ledger(RULE).values()] == ["present"]
 
 
-def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 100 (from 20), eager writes and Bulk jobs of 200: many of each for a thousand people."""
     monkeypatch.setattr(engine_module, "CHUNK", 100)
+    monkeypatch.setattr(engine_module, "FIRST_CHUNK", 20)
     monkeypatch.setattr(engine_module, "EAGER_WRITE", 200)
     monkeypatch.setattr(engine_module, "EAGER_BULK", 200)
+
+
+def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(world: World, small_steps: None) -> None:
     ids = world.people([f"p{i:04d}@x.example" for i in range(1000)])
     world.hs.state.add_list_members(world.hot_list, ids)
     applied: list[int] = []
@@ -340,14 +344,10 @@ def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(
 
 
 def test_a_first_sync_looks_people_up_in_two_threads_while_ingest_jobs_write_and_adds_each_person_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, small_steps: None
 ) -> None:
     # Salesforce takes concurrent calls: lookups go two at a time while the writer thread runs ingest
-    # jobs. Small chunks and jobs make a thousand people many of each, interleaved.
-    monkeypatch.setattr(engine_module, "CHUNK", 100)
-    monkeypatch.setattr(engine_module, "FIRST_CHUNK", 20)
-    monkeypatch.setattr(engine_module, "EAGER_WRITE", 200)
-    monkeypatch.setattr(engine_module, "EAGER_BULK", 200)
+    # jobs, interleaved.
     with running_world(tmp_path, bulk_threshold=50) as world:
         emails = [f"p{i:04d}@x.example" for i in range(1000)]
         world.hs.state.add_list_members(world.hot_list, world.people(emails))
