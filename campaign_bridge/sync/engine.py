@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from campaign_bridge.config.models import ClientConfig, Rule, duration_seconds
 from campaign_bridge.connectors.base import Connector, SupportsBulkApply, SupportsSegments, Watermark
@@ -533,7 +534,7 @@ class Engine:
         else:
             walk.settle()
         if last:
-            least = EAGER_WRITE if walk.inflight and _has_bulk(target, EAGER_WRITE) else 1
+            least = EAGER_WRITE if walk.inflight and _bulk(target.connector, EAGER_WRITE) else 1
         if len(walk.ready) < least:
             return
         take = len(walk.ready) // size * size
@@ -541,7 +542,9 @@ class Engine:
             step = self._writer(target, len(walk.ready))[1]
             whole = len(walk.ready) // step * step
             # one Bulk job, whatever its size; else whole write batches, and the rest once no lookup is left
-            take = len(walk.ready) if _has_bulk(target, len(walk.ready)) or (last and not walk.inflight) else whole
+            take = (
+                len(walk.ready) if _bulk(target.connector, len(walk.ready)) or (last and not walk.inflight) else whole
+            )
         if take == 0:
             return
         items, walk.ready = walk.ready[:take], walk.ready[take:]
@@ -639,7 +642,7 @@ class Engine:
     def _writer(target: Target, count: int) -> tuple[Apply, int]:
         """How ``count`` changes go to ``target``: the apply function and the most changes per call."""
         conn = target.connector
-        if isinstance(conn, SupportsBulkApply) and count > conn.bulk_threshold:
+        if _bulk(conn, count):
             return conn.apply_bulk, conn.bulk_batch_size
         return conn.apply_changes, conn.write_batch_size
 
@@ -702,17 +705,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _has_bulk(target: Target, count: int) -> bool:
-    """Whether ``count`` changes go to ``target`` as Bulk jobs."""
-    conn = target.connector
-    return isinstance(conn, SupportsBulkApply) and conn.bulk_threshold < count
+def _bulk(conn: Connector, count: int) -> TypeGuard[SupportsBulkApply]:
+    """Whether ``count`` changes go to ``conn`` through ``apply_bulk`` (more than its ``bulk_threshold``)."""
+    return isinstance(conn, SupportsBulkApply) and count > conn.bulk_threshold
 
 
 def _eager_size(target: Target) -> int:
     """How many adds an eager run writes at a time: one Bulk job of ``EAGER_BULK`` where the target has
     them, else whole write batches, about ``EAGER_WRITE``."""
     conn = target.connector
-    if isinstance(conn, SupportsBulkApply) and conn.bulk_threshold < EAGER_BULK:
+    if _bulk(conn, EAGER_BULK):
         return min(EAGER_BULK, conn.bulk_batch_size)
     step = conn.write_batch_size
     return max(step, EAGER_WRITE // step * step)
