@@ -117,6 +117,15 @@ class ReconcileReport:
     timings: dict[str, float] = field(default_factory=dict)
     message: str = ""
 
+    @property
+    def mode(self) -> str:
+        return "reconcile"
+
+    @property
+    def full_read(self) -> bool:
+        """A reconcile always reads its source and target in full."""
+        return True
+
     def bump(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
@@ -132,7 +141,7 @@ class ReconcileReport:
         kinds = {k.value: len(self.of(k)) for k in FindingKind}
         return {
             "rule": self.rule,
-            "mode": "reconcile",
+            "mode": self.mode,
             "repair": self.repair,
             "target": self.target,
             "run_id": self.run_id,

@@ -4,7 +4,7 @@ A reconcile takes the rule's lease like a sync does, so the two never run at onc
 ``repair`` it writes only its own record: a ``runs`` row (mode ``reconcile``), one ``reconcile_findings``
 row per finding, and a decision per drifted person (so ``explain`` can tell it). With ``repair`` it also
 applies each finding's ``Fix``: the ledger and crosswalk bookkeeping, then the changes, written by the
-engine's own batch writer (``Engine.write``) so they are recorded, and survive a kill, exactly as
+run's own batch writer (``sync/writer.py``) so they are recorded, and survive a kill, exactly as
 ``sync``'s own. It never removes a member from a target.
 """
 
@@ -12,25 +12,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import Connector
-from campaign_bridge.errors import (
-    CampaignBridgeError,
-    FatalError,
-    LeaseHeldError,
-    QuotaExhaustedError,
-)
 from campaign_bridge.mapping.model import ChangeOutcome, OutcomeState
 from campaign_bridge.reconciler import store as findings_store
 from campaign_bridge.reconciler.compare import Side, TargetComparison, desired_people, source_findings
 from campaign_bridge.reconciler.report import Action, Finding, FindingKind, ReconcileReport
-from campaign_bridge.sync.engine import LEASE_SECONDS, Engine, Target, new_holder, utcnow
 from campaign_bridge.sync.identity import SourceResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
+from campaign_bridge.sync.scope import RunScope, utcnow
+from campaign_bridge.sync.source import Sources
 from campaign_bridge.sync.store.store import Store
+from campaign_bridge.sync.target import Target, resolve_target
+from campaign_bridge.sync.writer import BatchWriter, DecisionLog
 
 Clock = Callable[[], datetime]
 
@@ -50,9 +47,10 @@ class Reconciler:
         holder: str | None = None,
     ) -> None:
         self.config, self.store, self.connectors, self.clock = config, store, connectors, clock
-        self.holder = holder or new_holder()
-        # The engine's own target checks, source read and batch writer are reused as they are.
-        self.engine = Engine(config, store, connectors, clock=clock, holder=self.holder)
+        # The run's lifecycle, source read and batch writer are the engine's own parts, shared.
+        self.scope = RunScope(store, connectors, client=config.client, clock=clock, holder=holder)
+        self.holder = self.scope.holder
+        self.sources = Sources(config, store, connectors)
 
     def reconcile(self, rule_name: str, *, repair: bool = False) -> ReconcileReport:
         """Reconcile one rule. Raises ``LeaseHeldError`` when a sync (or another reconcile) of the rule
@@ -60,32 +58,15 @@ class Reconciler:
         quota or transient failure ends the run with status ``stopped`` or ``failed`` instead."""
         rule = self.config.rule(rule_name)
         report = ReconcileReport(rule.name, repair)
-        now = self.clock()
-        if not self.store.try_lease(rule.name, self.holder, now + timedelta(seconds=LEASE_SECONDS), now):
-            raise LeaseHeldError(f"rule {rule.name!r} is running in another worker; reconcile did nothing")
-        report.run_id = self.store.start_run(self.config.client, rule.name, "reconcile", now)
-        before = {name: c.usage().calls for name, c in self.connectors.items()}
-        started = time.perf_counter()
-        try:
-            self._execute(rule, report, now)
-        except QuotaExhaustedError as exc:
-            report.status, report.message = "stopped", str(exc)
-        except CampaignBridgeError as exc:
-            report.status, report.message = "failed", str(exc)
-            if isinstance(exc, FatalError):
-                self._finish(report, before, started)
-                raise
-        finally:
-            self.store.release_lease(rule.name, self.holder)
-        self._finish(report, before, started)
+        self.scope.run(report, lambda now: self._execute(rule, report, now))
         return report
 
     # -- the run -----------------------------------------------------------------------------------
     def _execute(self, rule: Rule, report: ReconcileReport, now: datetime) -> None:
         t0 = time.perf_counter()
-        target = self.engine.resolve_target(rule)
+        target = resolve_target(rule, self.connectors)
         scratch = RunReport(rule.name, "reconcile")
-        records, _, _ = self.engine.read_source(rule, scratch, now, full=True)
+        records, _, _ = self.sources.read_all(rule, scratch, now, full=True)
         resolved, _ = SourceResolver(self.store, rule.source.connection, now, persist=False).resolve(records)
         members = list(target.connector.read_members(target.container))
         report.source_read, report.target_read = len(records), len(members)
@@ -162,13 +143,18 @@ class Reconciler:
         scratch = RunReport(rule.name, "reconcile")
         if writes:
             findings = {id(item): finding for finding, item in writes}
-            self.engine.write(
+            writer = BatchWriter(
+                self.store,
                 rule,
                 target,
-                [item for _, item in writes],
                 scratch,
                 now,
-                settle=lambda item, outcome: _settle(findings[id(item)], outcome),
+                max_attempts=self.config.defaults.max_attempts,
+                log=DecisionLog(self.store, scratch, now),
+                renew=lambda: self.scope.renew(rule.name),
+            )
+            writer.write(
+                [item for _, item in writes], settle=lambda item, outcome: _settle(findings[id(item)], outcome)
             )
         for key, n in scratch.counts.items():
             report.bump(key, n)
@@ -188,23 +174,6 @@ class Reconciler:
         # The drift first, then what the repair's writes did (added, status changed…), as they happened.
         self.store.log([d.row(report.run_id, rule.name, now) for d in (*found, *decisions)])
         findings_store.save(self.store, report.run_id, rule.name, report.findings, now)
-
-    def _finish(self, report: ReconcileReport, before: dict[str, int], started: float) -> None:
-        calls = {n: c.usage().calls - before.get(n, 0) for n, c in self.connectors.items()}
-        report.api_calls = {n: v for n, v in calls.items() if v}
-        report.timings["total"] = time.perf_counter() - started
-        if report.run_id is None:
-            return
-        self.store.finish_run(
-            report.run_id,
-            status=report.status,
-            finished_at=self.clock(),
-            read_full=True,
-            counts=report.counts,
-            api_calls=report.api_calls,
-            timings={k: round(v, 3) for k, v in report.timings.items()},
-            error=report.message or None,
-        )
 
 
 def _settle(finding: Finding, outcome: ChangeOutcome) -> None:

@@ -1,4 +1,5 @@
-"""Read ahead: a thread fetches a source's next chunk of records while the run plans the previous one.
+"""Chunks of a source's read, and read-ahead: a thread fetches the next chunk while the run plans the
+previous one.
 
 A source paced by its vendor (HubSpot: 190 requests per 10 s) spends most of a large read waiting for its
 window to roll; without read-ahead, that wait and the run's own work (resolving, the store, the target's
@@ -8,13 +9,13 @@ the state store, and at most ``depth`` chunks wait in memory.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 from campaign_bridge.mapping.model import MemberRecord
-from campaign_bridge.sync.walk import sizes
 
 #: How long ``close`` waits for the thread to notice it should stop (it may be inside one request).
 CLOSE_SECONDS = 60.0
@@ -24,8 +25,33 @@ IDLE_SECONDS = 0.2
 _END = object()
 
 
+def sizes(size: int, first: int | None = None) -> Iterator[int]:
+    """Chunk sizes: ``first``, doubling up to ``size``, then ``size`` for ever (``size`` from the start when
+    ``first`` is None). A run's first chunk comes quickly, so its first target lookups, and a paced
+    vendor's first window, start early."""
+    n = min(first or size, size)
+    while n < size:
+        yield n
+        n *= 2
+    yield from itertools.repeat(size)
+
+
+def chunks_of(
+    rows: Iterator[MemberRecord], size: int, timings: dict[str, float], first: int | None = None
+) -> Iterator[list[MemberRecord]]:
+    """``rows`` in lists of ``size`` (ramping up from ``first``, see ``sizes``), in the run's own thread;
+    the time spent waiting for them is the run's ``read`` time."""
+    for n in sizes(size, first):
+        t0 = time.perf_counter()
+        chunk = list(itertools.islice(rows, n))
+        timings["read"] += time.perf_counter() - t0
+        if not chunk:
+            return
+        yield chunk
+
+
 class ReadAhead:
-    """Chunks of ``size`` records from ``rows`` (ramping up from ``first``: ``walk.sizes``), fetched ahead
+    """Chunks of ``size`` records from ``rows`` (ramping up from ``first``: ``sizes``), fetched ahead
     by a thread; the time spent waiting for them is added to ``timings["read"]``. Errors of the read are
     raised where the chunk would have come. While the run waits for a chunk, ``idle`` (if given) is called
     every ``IDLE_SECONDS`` in the run's thread: a paced read leaves the run idle for seconds, time it can

@@ -1,127 +1,110 @@
-"""A run's way through its source, chunk by chunk (see ``Engine._execute``): the open read, what the run
-keeps between chunks, and the helpers that cut a read into chunks and move its watermark."""
+"""A run's way through its source, chunk by chunk (DESIGN §5, steps 3–4 and the plan of step 5): resolve
+each chunk's people, write the snapshot, diff them against the ledger; once the read is over, find and
+plan the persons who left. What it keeps between chunks is person keys and the plan (on the report),
+never the whole read; the adds it plans go to the pipeline (``pipeline.py``), which looks up and writes.
+"""
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from campaign_bridge.config.models import Rule
 from campaign_bridge.connectors.base import Watermark
-from campaign_bridge.mapping.model import ChangeOutcome, MemberRecord, PersonRecord
+from campaign_bridge.mapping.model import MemberRecord
 from campaign_bridge.sync.diff import Differ
-from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
+from campaign_bridge.sync.identity import Resolved, SourceResolver
 from campaign_bridge.sync.plan import Item, RunReport
+from campaign_bridge.sync.store.store import Store
 
-
-@dataclass(slots=True)
-class SourceRead:
-    """An open read of a rule's source: its records (read as they are consumed), whether the read is full,
-    the watermark it starts from, and the source container's membership version (None if it gives none).
-    ``unchanged``: the version had not moved since the last clean full read, so nothing is read."""
-
-    rows: Iterator[MemberRecord]
-    full: bool
-    mark: Watermark | None
-    version: str | None
-    unchanged: bool = False
-
-
-#: At most this many target lookups (a chunk's each) wait for the lookup threads.
-LOOKUPS_AHEAD = 8
-
-#: A lookup handed to the lookup thread: the planned adds it is for, the crosswalk's part, the API's answer.
-Lookup = tuple[list[Item], PendingLookup, "Future[dict[str, list[PersonRecord]]]"]
-#: A write handed to the writer thread: its batch (intents already in the ledger), the target's outcomes.
-Write = tuple[list[Item], "Future[list[ChangeOutcome]]"]
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(slots=True)
 class Walk:
-    """A run's way through its source, chunk by chunk: what it keeps between chunks is person keys, the
-    plan (on the report), and what is left to look up or create in the target."""
+    """The plan of one run as its source is read: who is in the source, who may have left, the newest
+    stamp seen. Its methods return the adds they plan."""
 
+    store: Store
     rule: Rule
     report: RunReport
     differ: Differ
     sources: SourceResolver
-    targets: TargetResolver | None  # None for a plan (dry run): it looks nothing up in the target
     token: str | None  # stamps the snapshot records a full read sees
     wanted: set[str]  # the source member statuses that qualify (casefolded); empty: all
+    chunk_size: int  # leavers are planned this many at a time
+    progress: Progress
     present: set[str] = field(default_factory=set)  # persons the source holds
     gone: set[str] = field(default_factory=set)  # persons of records that left (or, full: may have)
     removed_records: set[str] = field(default_factory=set)
     newest: tuple[datetime, str] | None = None
-    lookups: list[Item] = field(default_factory=list)  # planned adds whose target record is still unknown
-    to_create: list[tuple[str, str]] = field(default_factory=list)
-    unresolved: dict[str, str] = field(default_factory=dict)
-    looked_up: bool = False
-    eager: bool = False  # write adds as they are planned (the plan cannot be held)
-    ready: list[Item] = field(default_factory=list)  # eager: planned adds with a target, not yet written
-    clean: bool = True  # eager: every write so far reached a final state
-    pool: ThreadPoolExecutor | None = None  # runs the target's lookups while the next chunks are planned
-    inflight: deque[Lookup] = field(default_factory=deque)  # lookups handed to ``pool``, oldest first
-    writer: ThreadPoolExecutor | None = None  # eager, concurrent target: sends the writes
-    writes: deque[Write] = field(default_factory=deque)  # writes handed to ``writer``, oldest first
-    written: int = 0  # items whose writes through ``writer`` are recorded
-    follow: list[Item] = field(default_factory=list)  # follow-ups those writes' outcomes call for
 
-    def find_targets(self, *, final: bool) -> None:
-        """Look up the target records of planned adds that have none, in whole lookup batches (all that
-        are left when ``final``). People the target lacks are created only when the plan is applied.
-
-        With a ``pool``, the target's API calls run in its thread while the run plans the next
-        chunks (the crosswalk and its updates stay in this thread): up to ``LOOKUPS_AHEAD`` lookups wait
-        there, so a paced target always has one to work on; each answer is taken in here once it is in.
-        ``final`` waits for everything."""
-        self.settle(wait=final)
-        if self.targets is None or not self.lookups:
-            return
-        step = self.targets.connector.lookup_batch_size
-        take = len(self.lookups) if final else len(self.lookups) // step * step
-        if take == 0:
-            return
+    def read_chunk(self, chunk: list[MemberRecord]) -> list[Item]:
+        """Resolve a chunk of source records, write them to the snapshot, plan their persons."""
+        rule, report = self.rule, self.report
         t0 = time.perf_counter()
-        items, self.lookups = self.lookups[:take], self.lookups[take:]
-        pending = self.targets.start({i.person_key: i.email for i in items})
-        if self.pool is None or final:
-            self._found(items, pending, self.targets.fetch(pending.emails))
+        report.read += len(chunk)
+        self.progress("read", report.read, report.read)
+        self.newest = newest(self.newest, chunk)
+        resolved, decisions = self.sources.resolve(chunk)
+        report.decisions.extend(decisions)
+        upserts, deletes, emails = self._sort(resolved)
+        if self.sources.persist:
+            self.gone |= self.store.update_snapshot(rule.name, upserts, deletes, seen_in=self.token)
         else:
-            self.inflight.append((items, pending, self.pool.submit(self.targets.fetch, pending.emails)))
-        self.report.timings["resolve"] += time.perf_counter() - t0
+            self.gone |= set(self.store.snapshot_records(rule.name, deletes).values())
+        self.removed_records.update(deletes)
+        fresh = {u["person_key"] for u in upserts} - self.present
+        self.present |= fresh
+        t1 = time.perf_counter()
+        report.timings["resolve"] += t1 - t0
+        adds = self._plan(fresh, fresh, emails) if fresh else []
+        report.timings["plan"] += time.perf_counter() - t1
+        return adds
 
-    def settle(self, *, wait: bool = True, one: bool = False) -> None:
-        """Take in the answers of the lookups in flight, oldest first: all of them, waiting (``wait``:
-        before the plan is written, or before a target that cannot take two calls at once is written to;
-        ``one``: only the oldest), else those that are in, and the oldest if ``LOOKUPS_AHEAD`` are queued."""
+    def leavers(self, full: bool, retry: set[str]) -> tuple[list[str], set[str]]:
+        """The persons the read did not find in the source (once all its chunks are read): those whose
+        records left, those the rule's ledger holds (a full read), and those whose last write must be
+        retried; and, of those, the ones still in the source through another record.
+
+        ``gone`` counts the persons of the records that left as the crosswalk knows them, even when the
+        snapshot has already forgotten the record: a run that crashed after writing the snapshot but
+        before removing the member must not make the next run blind to the removal.
+        """
         t0 = time.perf_counter()
-        while self.inflight and (wait or self.inflight[0][2].done() or len(self.inflight) >= LOOKUPS_AHEAD):
-            items, pending, future = self.inflight.popleft()
-            self._found(items, pending, future.result())
-            if one:
-                break
-        self.report.timings["resolve"] += time.perf_counter() - t0
+        rule, still = self.rule, set[str]()
+        if full:
+            if self.token is not None:
+                self.gone |= self.store.drop_unseen(rule.name, self.token)
+            else:
+                self.gone |= self.store.snapshot_persons(rule.name)
+            self.gone |= self.store.ledger_keys(rule.name)
+        else:
+            # A person whose record left may still be in the source through another record (Lead + Contact).
+            still = self.store.persons_with_other_records(rule.name, self.gone - self.present, self.removed_records)
+        self.report.timings["plan"] += time.perf_counter() - t0
+        return sorted((self.gone | retry) - self.present), still
 
-    def _found(self, items: list[Item], pending: PendingLookup, records: dict[str, list[PersonRecord]]) -> None:
-        """Take in one lookup's answer: the target record of each of its adds, or why it has none."""
-        assert self.targets is not None
-        found, decisions, unresolved, missing = self.targets.finish(pending, records)
-        self.report.decisions.extend(decisions)
-        for item in items:
-            item.target = found.get(item.person_key)
-        if self.eager:
-            self.ready.extend(i for i in items if i.target is not None)
-        self.unresolved.update(unresolved)
-        self.to_create.extend(missing)
-        self.looked_up = True
+    def plan_leavers(self, leavers: list[str], still: set[str]) -> list[Item]:
+        """Plan the persons ``leavers`` found; returns the adds among them (a failed add to retry)."""
+        t0 = time.perf_counter()
+        adds: list[Item] = []
+        for i in range(0, len(leavers), self.chunk_size):
+            part = leavers[i : i + self.chunk_size]
+            adds.extend(self._plan(part, still, self.store.persons(part)))
+        self.report.timings["plan"] += time.perf_counter() - t0
+        return adds
 
-    def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
+    def _plan(self, keys: Collection[str], desired: Collection[str], emails: Mapping[str, str | None]) -> list[Item]:
+        """Diff ``keys`` against their ledger rows; returns the new adds."""
+        first = len(self.report.adds)
+        self.differ.diff(keys, desired, self.store.ledger(self.rule.name, keys), emails)
+        return self.report.adds[first:]
+
+    def _sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
         and every person's email."""
         upserts: list[dict[str, Any]] = []
@@ -148,44 +131,6 @@ class Walk:
                 self.gone.add(r.person_key)
                 emails.setdefault(r.person_key, r.email)
         return upserts, deletes, emails
-
-
-def forget(walk: Walk) -> None:
-    """A run that ends with lookups or writes in flight (stopped, failed) cancels those not started and
-    lets the running ones finish unread (the pools' shutdown waits for them). A write left unrecorded
-    keeps its ``pending`` intents, so the next run sends it again."""
-    for _, _, lookup in walk.inflight:
-        lookup.cancel()
-    for _, write in walk.writes:
-        write.cancel()
-    walk.inflight.clear()
-    walk.writes.clear()
-    walk.pool = walk.writer = None
-
-
-def sizes(size: int, first: int | None = None) -> Iterator[int]:
-    """Chunk sizes: ``first``, doubling up to ``size``, then ``size`` for ever (``size`` from the start when
-    ``first`` is None). A run's first chunk comes quickly, so its first target lookups, and a paced
-    vendor's first window, start early."""
-    n = min(first or size, size)
-    while n < size:
-        yield n
-        n *= 2
-    yield from itertools.repeat(size)
-
-
-def chunks_of(
-    rows: Iterator[MemberRecord], size: int, timings: dict[str, float], first: int | None = None
-) -> Iterator[list[MemberRecord]]:
-    """``rows`` in lists of ``size`` (ramping up from ``first``, see ``sizes``); the time spent waiting for
-    them is the run's ``read`` time."""
-    for n in sizes(size, first):
-        t0 = time.perf_counter()
-        chunk = list(itertools.islice(rows, n))
-        timings["read"] += time.perf_counter() - t0
-        if not chunk:
-            return
-        yield chunk
 
 
 def newest(latest: tuple[datetime, str] | None, records: list[MemberRecord]) -> tuple[datetime, str] | None:

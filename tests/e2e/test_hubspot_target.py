@@ -19,7 +19,7 @@ from campaign_bridge.connectors.hubspot import HubSpotConnector, HubSpotSettings
 from campaign_bridge.connectors.salesforce import SalesforceConnector
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-from campaign_bridge.sync import engine as engine_module
+from campaign_bridge.sync import pipeline
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.store.store import Store
 from tests.contract.harness_salesforce import no_wait_policy
@@ -43,9 +43,9 @@ PEOPLE = 1000
 @pytest.fixture
 def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 100 (from 20), lookups of 100, writes of 100: ten of each for a thousand people."""
-    monkeypatch.setattr(engine_module, "CHUNK", 100)
-    monkeypatch.setattr(engine_module, "FIRST_CHUNK", 20)
-    monkeypatch.setattr(engine_module, "EAGER_WRITE", 100)
+    monkeypatch.setattr(pipeline, "CHUNK", 100)
+    monkeypatch.setattr(pipeline, "FIRST_CHUNK", 20)
+    monkeypatch.setattr(pipeline, "EAGER_WRITE", 100)
     monkeypatch.setattr(HubSpotConnector, "write_batch_size", 100)
 
 

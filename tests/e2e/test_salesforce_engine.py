@@ -19,7 +19,7 @@ from campaign_bridge.connectors.salesforce import SalesforceConnector
 from campaign_bridge.connectors.salesforce.settings import DEFAULT_BULK_THRESHOLD
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-from campaign_bridge.sync import engine as engine_module
+from campaign_bridge.sync import pipeline
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.store.store import Store
@@ -314,10 +314,10 @@ def test_a_write_left_to_retry_makes_the_next_run_read_the_unchanged_list(world:
 @pytest.fixture
 def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chunks of 100 (from 20), eager writes and Bulk jobs of 200: many of each for a thousand people."""
-    monkeypatch.setattr(engine_module, "CHUNK", 100)
-    monkeypatch.setattr(engine_module, "FIRST_CHUNK", 20)
-    monkeypatch.setattr(engine_module, "EAGER_WRITE", 200)
-    monkeypatch.setattr(engine_module, "EAGER_BULK", 200)
+    monkeypatch.setattr(pipeline, "CHUNK", 100)
+    monkeypatch.setattr(pipeline, "FIRST_CHUNK", 20)
+    monkeypatch.setattr(pipeline, "EAGER_WRITE", 200)
+    monkeypatch.setattr(pipeline, "EAGER_BULK", 200)
 
 
 def test_a_first_sync_writes_while_it_reads_and_a_stop_mid_read_resumes(world: World, small_steps: None) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -273,3 +277,33 @@ def test_a_restore_the_target_refuses_is_reported_per_item_and_the_run_is_partia
     assert world.ma_emails(lst) == {"b@x.com"}
     row = world.store.ledger("web")[world.store.persons_by_emails(["a@x.com"])["a@x.com"]]
     assert (row.state, row.last_error) == ("rejected", "INVALID_EMAIL: the list refuses this address")
+
+
+def test_reconcile_takes_over_the_lease_of_a_dead_worker_on_this_host(world: World) -> None:
+    """A worker killed mid-run leaves its lease behind; on the same host its process is known to be gone,
+    so a reconcile (like a sync) takes the lease over at once instead of waiting 15 minutes for it."""
+    _, lst, _ = _seed_webinar(world, ["a@x.com"])
+    cfg = config(world, _to_list(policy="restore"))
+    world.sync(cfg, "web")
+    world.ma.remove_member(lst, _ma_id(world, "a@x.com"))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    dead = f"{socket.gethostname()}:{gone.pid}:deadbeef"
+    assert world.store.try_lease("web", dead, world.clock() + timedelta(minutes=15), world.clock())
+
+    report = reconcile(world, cfg, "web", repair=True)
+
+    assert report.status == "repaired"
+    assert world.ma_emails(lst) == {"a@x.com"}
+    assert world.store.lease_holder("web") is None  # taken over, then released when the reconcile ended
+
+
+def test_reconcile_never_takes_the_lease_of_a_live_worker(world: World) -> None:
+    _seed_webinar(world, ["a@x.com"])
+    cfg = config(world, _to_list(policy="restore"))
+    alive = f"{socket.gethostname()}:{os.getpid()}:cafebabe"  # this very process: certainly alive
+    assert world.store.try_lease("web", alive, world.clock() + timedelta(minutes=15), world.clock())
+
+    with pytest.raises(LeaseHeldError):
+        reconcile(world, cfg, "web")
+    assert world.store.lease_holder("web") == alive

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from campaign_bridge.connectors.memory import MemoryMA
-from campaign_bridge.sync import engine as engine_module
+from campaign_bridge.sync import pipeline
 from tests.sync.world import World
 
 
@@ -51,34 +51,34 @@ ops = st.lists(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# chunk: how many source records a run plans at a time (the engine's CHUNK): 3 splits the 10 people's
+# chunk: how many source records a run plans at a time (the pipeline's CHUNK): 3 splits the 10 people's
 # reads into several chunks, with crashes between them. eager: how many adds a run that cannot be held
 # (a first sync) writes while it reads (EAGER_WRITE, EAGER_BULK): 2 makes it write between chunks.
 @given(
     ops=ops,
-    chunk=st.sampled_from([3, engine_module.CHUNK]),
-    eager=st.sampled_from([2, engine_module.EAGER_WRITE]),
+    chunk=st.sampled_from([3, pipeline.CHUNK]),
+    eager=st.sampled_from([2, pipeline.EAGER_WRITE]),
 )
 # A crash after the snapshot forgot a removed source record, before the removal reached the target.
 @example(
     ops=[("src_add", 0), ("run", None), ("src_remove", 0), ("run", 0)],
-    chunk=engine_module.CHUNK,
-    eager=engine_module.EAGER_WRITE,
+    chunk=pipeline.CHUNK,
+    eager=pipeline.EAGER_WRITE,
 )
 # A crash after the target applied an add, before the run recorded it: the add is still the rule's own.
 @example(
     ops=[("src_add", 0), ("run_mid", 0), ("src_remove", 0), ("run", None)],
-    chunk=engine_module.CHUNK,
-    eager=engine_module.EAGER_WRITE,
+    chunk=pipeline.CHUNK,
+    eager=pipeline.EAGER_WRITE,
 )
 def test_runs_converge_and_never_remove_what_they_do_not_own(
     ops: list[tuple[str, int | None]], chunk: int, eager: int
 ) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        mock.patch.object(engine_module, "CHUNK", chunk),
-        mock.patch.object(engine_module, "EAGER_WRITE", eager),
-        mock.patch.object(engine_module, "EAGER_BULK", eager),
+        mock.patch.object(pipeline, "CHUNK", chunk),
+        mock.patch.object(pipeline, "EAGER_WRITE", eager),
+        mock.patch.object(pipeline, "EAGER_BULK", eager),
     ):
         w = World(Path(tmp))
         try:

@@ -1,0 +1,55 @@
+"""The safety guard (DESIGN §5, step 5): a plan that removes more of a rule's members than its safety
+limits allow is held, not applied, because an empty or broken source looks exactly like everyone leaving.
+
+Two limits, from the rule's ``safety`` (or the file's defaults): ``max_removals``, a count, and
+``max_removal_fraction``, a share of the members the rule owns. The share is only judged on plans that
+remove at least ``MIN_REMOVALS_FOR_FRACTION`` members: on a small list, one leaver is already a large share.
+"""
+
+from __future__ import annotations
+
+from campaign_bridge.config.models import ClientConfig, Rule
+from campaign_bridge.sync.plan import Decision, Kind, RunReport
+from campaign_bridge.sync.store.store import Store
+
+#: The removal-fraction limit only applies to plans removing at least this many members.
+MIN_REMOVALS_FOR_FRACTION = 10
+
+
+class SafetyGuard:
+    """Judges a rule's plans against its safety limits."""
+
+    def __init__(self, config: ClientConfig, store: Store) -> None:
+        self.config, self.store = config, store
+
+    def could_hold(self, rule: Rule) -> bool:
+        """Whether this run's plan might be held: only when the rule has ledger rows it could remove, more
+        than its safety limits allow. A rule with none (a first sync) can never be held, so its run may
+        write its adds while it reads."""
+        counts = self.store.ledger_counts(rule.name)
+        removable = sum(n for state, n in counts.items() if state != "owned")
+        safety = self.config.safety_of(rule)
+        return removable > 0 and (removable > safety.max_removals or removable >= MIN_REMOVALS_FOR_FRACTION)
+
+    def holds(self, rule: Rule, report: RunReport) -> bool:
+        """Whether the plan in ``report`` is over a limit; if so, says why in ``report.message`` and a
+        ``held_plan`` decision."""
+        safety = self.config.safety_of(rule)
+        removing = sum(1 for i in report.removals if i.owned)
+        if not removing:
+            return False
+        owned = self.store.ledger_counts(rule.name).get("owned", 0)
+        over_count = removing > safety.max_removals
+        over_share = (
+            removing >= MIN_REMOVALS_FOR_FRACTION and owned > 0 and removing / owned > safety.max_removal_fraction
+        )
+        if not (over_count or over_share):
+            return False
+        why = (
+            f"the plan removes {removing} members, more than max_removals={safety.max_removals}"
+            if over_count
+            else f"the plan removes {removing} of {owned} members, more than max_removal_fraction={safety.max_removal_fraction}"
+        )
+        report.message = f"held, not applied: {why}; check the source, then raise the limit or run with --full"
+        report.decisions.append(Decision(Kind.HELD_PLAN, None, None, report.message, rule.target.container_name))
+        return True
