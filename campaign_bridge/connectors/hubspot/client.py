@@ -217,10 +217,9 @@ class HubSpotClient:
 
         ``endpoint`` names the call in the budget's ``by_endpoint`` and in messages. ``first``: the run
         waits for this call (a write), so it takes the next free slot of the pacer before calls made ahead
-        of need (lookups, reads). A 401
-        ``EXPIRED_AUTHENTICATION`` renews an OAuth token once and repeats the request.
+        of need (lookups, reads). A 401 ``EXPIRED_AUTHENTICATION`` renews an OAuth token once and repeats
+        the request (``HubSpotLogin`` in the kit's ``CallLoop``).
         """
-
         return self.loop.call(lambda _token: self.send_paced(endpoint, request, search=search, first=first))
 
     def send_paced(self, endpoint: str, request: Request, *, search: bool = False, first: bool = False) -> Reply:
