@@ -10,10 +10,13 @@
     │   ├── AuthError                    credentials refused or session not refreshable
     │   ├── ConfigError                  the client file is wrong; lists *every* problem with file:line
     │   └── LeaseHeldError               another worker runs this rule right now
-    └── RecordRejectedError              skip this record, log why, carry on
+
+A record the target refuses is not an exception: ``apply_changes`` reports it as a REJECTED
+``ChangeOutcome`` (code and vendor message), the run records it and carries on.
 
 Vendor exceptions never pass ``connectors/``: each connector translates them with a table keyed by
-status and vendor error code and chains the original (``raise ... from exc``).
+status and vendor error code (the kit's ``DEFAULT_TABLE`` extended with its own rows,
+``connectors.kit.errors``) and chains the original (``raise ... from exc``).
 Messages never contain secrets: connectors build them from status, code and vendor message only.
 """
 
@@ -74,11 +77,3 @@ class ConfigError(FatalError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = tuple(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class RecordRejectedError(CampaignBridgeError):
-    """The target refused one record (validation rule, invalid email, required field)."""
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code

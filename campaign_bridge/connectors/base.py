@@ -10,7 +10,11 @@ Required verbs:
   ``lookup_people``    people by email, in batches of at most ``lookup_batch_size``
   ``apply_changes``    adds / status changes / removals on one container, at most ``write_batch_size``
 
-Optional abilities are the ``Supports*`` protocols below; check them with ``isinstance``.
+Optional abilities are the ``Supports*`` protocols below; check them with ``isinstance``. How a batch of
+changes is written (``apply_changes`` in batches, or ``apply_bulk`` in chunks) is decided in one place,
+``writer_for``. A connector built with settings of another type raises ``FatalError`` (``settings_as``).
+
+REST connectors stand on ``connectors.kit``: session, metering, pacing, the call loop and the error table.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +42,9 @@ from campaign_bridge.mapping.segment import Segment
 from campaign_bridge.mapping.semantics import SEMANTICS, Role
 
 Clock = Callable[[], datetime]
+#: A connector's ``apply_changes`` or ``apply_bulk``: one outcome per change, in order.
+Apply = Callable[[Container, Sequence[Change]], list[ChangeOutcome]]
+S = TypeVar("S", bound=BaseModel)
 
 #: Calls a connection may spend in one run unless its settings say otherwise.
 DEFAULT_API_BUDGET_PER_RUN = 50_000
@@ -86,8 +93,9 @@ class Connector(ABC):
     concurrent_calls: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: ConnectionSettings) -> None:
+        """Raises ``FatalError`` when ``settings`` are not this connector's ``Settings``."""
         self.name = name
-        self.settings = settings
+        self.settings = settings_as(name, settings, type(self).Settings)
 
     @property
     def role(self) -> Role:
@@ -192,3 +200,36 @@ class SupportsBulkApply(Protocol):
         ...
 
     def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]: ...
+
+
+def settings_as(connection: str, settings: object, model: type[S]) -> S:
+    """``settings``, checked to be a ``model``: what a connector does with the settings it is built with.
+
+    Raises ``FatalError`` naming the connection and both types otherwise (a person wired the wrong
+    settings to this connection; the config loader, which validates each connection's block against its
+    connector's ``Settings``, reports problems in a client file as ``ConfigError`` with FILE:LINE instead).
+    """
+    if not isinstance(settings, model):
+        declared = getattr(settings, "type", None)
+        of_type = f" (type: {declared})" if isinstance(declared, str) else ""
+        raise FatalError(
+            f"{connection}: this connection needs {model.__name__}, got {type(settings).__name__}{of_type}"
+        )
+    return settings
+
+
+def uses_bulk(connector: Connector, count: int) -> TypeGuard[SupportsBulkApply]:
+    """Whether ``count`` changes go to ``connector`` through ``apply_bulk``: it ``SupportsBulkApply`` and
+    ``count`` is more than its ``bulk_threshold``."""
+    return isinstance(connector, SupportsBulkApply) and count > connector.bulk_threshold
+
+
+def writer_for(connector: Connector, count: int) -> tuple[Apply, int]:
+    """How ``count`` changes go to ``connector``: the apply function and the most changes per call.
+
+    ``(apply_bulk, bulk_batch_size)`` when ``uses_bulk``, else ``(apply_changes, write_batch_size)``. The one
+    place this is decided: the engine and the connectors themselves ask here.
+    """
+    if uses_bulk(connector, count):
+        return connector.apply_bulk, connector.bulk_batch_size
+    return connector.apply_changes, connector.write_batch_size

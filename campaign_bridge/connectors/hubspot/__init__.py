@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark
+from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark, settings_as
 from campaign_bridge.connectors.hubspot import contacts, lists, search
 from campaign_bridge.connectors.hubspot.client import HubSpotClient
 from campaign_bridge.connectors.hubspot.pacing import Monotonic, Sleep
@@ -81,12 +81,11 @@ class HubSpotConnector(Connector):
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if not isinstance(settings, HubSpotSettings):
-            raise TypeError(f"{name}: HubSpotConnector needs HubSpotSettings, got {type(settings).__name__}")
-        super().__init__(name, settings)
+        hs_settings = settings_as(name, settings, HubSpotSettings)
+        super().__init__(name, hs_settings)
         self._now = now
         self.client = HubSpotClient(
-            name, settings, policy=policy or CallPolicy(sleep=sleep), clock=monotonic, sleep=sleep
+            name, hs_settings, policy=policy or CallPolicy(sleep=sleep), clock=monotonic, sleep=sleep
         )
 
     # -- containers ----------------------------------------------------------------------------------

@@ -17,14 +17,21 @@ from typing import ClassVar
 
 import requests
 
-from campaign_bridge.connectors.base import Clock, ConnectionSettings, Connector, SupportsBulkApply, Watermark
+from campaign_bridge.connectors.base import (
+    Clock,
+    ConnectionSettings,
+    Connector,
+    SupportsBulkApply,
+    Watermark,
+    settings_as,
+    uses_bulk,
+)
 from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.connectors.salesforce import bulk, reads, writes
 from campaign_bridge.connectors.salesforce.client import ORG_RESERVE_FRACTION, SalesforceClient
 from campaign_bridge.connectors.salesforce.costs import BulkChoice
 from campaign_bridge.connectors.salesforce.settings import SalesforceSettings
 from campaign_bridge.connectors.salesforce.soql import soql_quote
-from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import (
     ApiUsage,
     Change,
@@ -80,14 +87,13 @@ class SalesforceConnector(Connector):
         clock: Clock = _utcnow,
         bulk_poll_seconds: float = bulk.DEFAULT_POLL_SECONDS,
     ) -> None:
-        if not isinstance(settings, SalesforceSettings):
-            raise FatalError(f"{name}: expected Salesforce settings, got {type(settings).__name__}")
-        super().__init__(name, settings)
-        self.settings: SalesforceSettings = settings
-        self.client = SalesforceClient(name, settings, policy=policy, session=session)
+        sf_settings = settings_as(name, settings, SalesforceSettings)
+        super().__init__(name, sf_settings)
+        self.settings: SalesforceSettings = sf_settings
+        self.client = SalesforceClient(name, sf_settings, policy=policy, session=session)
         self.clock: Callable[[], datetime] = clock
         self.bulk_poll_seconds = bulk_poll_seconds
-        self.bulk_choice = BulkChoice(settings.bulk_threshold)
+        self.bulk_choice = BulkChoice(sf_settings.bulk_threshold)
 
     def list_containers(self) -> Sequence[Container]:
         """Every campaign, with its statuses ordered by SortOrder (one query: statuses in a subquery)."""
@@ -138,9 +144,10 @@ class SalesforceConnector(Connector):
         return writes.create_people(self.client, self.name, drafts)
 
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
-        """Adds, status changes and removals through Collections; above ``bulk_threshold`` changes,
-        through one Bulk API 2.0 job per operation instead."""
-        if len(changes) > self.bulk_threshold:
+        """Adds, status changes and removals through Collections, ``write_batch_size`` a call; where
+        ``writer_for`` routes this many changes to Bulk (more than ``bulk_threshold``), through one Bulk
+        API 2.0 job per operation instead, so a direct caller sending a large plan gets the cheaper way too."""
+        if uses_bulk(self, len(changes)):
             return self.apply_bulk(container, changes)
         outcomes: list[ChangeOutcome] = []
         for start in range(0, len(changes), self.write_batch_size):

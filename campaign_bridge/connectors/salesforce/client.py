@@ -1,29 +1,29 @@
-"""simple-salesforce wiring: one session, one budget, one retry policy, one error table.
+"""simple-salesforce wiring on the connector kit: one session, one budget, one retry policy, one error table.
 
-Every HTTP attempt (logins, REST, Bulk API 2.0, retries) passes through ``MeteredAdapter``, mounted on
-the connector's ``requests.Session``. Before sending, it charges the run's ``ApiBudget`` and refuses to
-spend the last ``ORG_RESERVE_FRACTION`` of the org's daily allocation; after receiving, it reads the
-``Sforce-Limit-Info`` header. ``SalesforceClient.call`` is the one place where vendor exceptions are
-translated (``errors.TABLE``), an expired session is renewed once, and ``CallPolicy`` retries.
+Every HTTP attempt (logins, REST, Bulk API 2.0, retries) passes through the kit's ``MeteredAdapter``,
+mounted on the connector's ``requests.Session``. Before sending, its ``Meter`` refuses to spend the last
+``ORG_RESERVE_FRACTION`` of the org's daily allocation and charges the run's ``ApiBudget``; after
+receiving, it reads the ``Sforce-Limit-Info`` header. ``SalesforceClient.call`` is the one place where
+vendor exceptions are translated (``errors.TABLE``), and runs in the kit's ``CallLoop``: ``CallPolicy``
+retries, and an expired session is renewed once (``SalesforceLogin``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import BaseAdapter
 from simple_salesforce.api import Salesforce
 
+from campaign_bridge.connectors.kit.calls import CallLoop, Login
+from campaign_bridge.connectors.kit.metering import Meter, VendorUsage
+from campaign_bridge.connectors.kit.session import metered_session, tls_verify, warn_if_unverified
 from campaign_bridge.connectors.policy import ApiBudget, CallPolicy
-from campaign_bridge.connectors.salesforce.auth import Authenticator, LoginResult
+from campaign_bridge.connectors.salesforce.auth import Authenticator
 from campaign_bridge.connectors.salesforce.errors import VENDOR_ERRORS, SessionExpiredError, translate
 from campaign_bridge.connectors.salesforce.settings import SalesforceSettings
 from campaign_bridge.errors import AuthError, QuotaExhaustedError
@@ -45,6 +45,10 @@ _ENDPOINTS = (
 )
 
 
+#: Endpoints that log in: they spend none of the org's daily allocation.
+LOGIN_ENDPOINTS = frozenset({"oauth2/token", "soap/login"})
+
+
 def endpoint_of(path: str) -> str:
     """A short, stable name for the API a path belongs to (for ``ApiUsage.by_endpoint``)."""
     for pattern, name in _ENDPOINTS:
@@ -59,7 +63,7 @@ def _query_more(sf: Salesforce, url: str) -> Any:
     return sf.query_more(url, identifier_is_url=True)
 
 
-class OrgUsage:
+class OrgUsage(VendorUsage):
     """The org's daily API counters as last reported in ``Sforce-Limit-Info`` (``api-usage=used/limit``).
 
     A reading is trusted for ``STALE_SECONDS``: Salesforce counts usage over a rolling 24 hours, so a
@@ -68,34 +72,24 @@ class OrgUsage:
     spent): at most one call per ``STALE_SECONDS`` while the org is at its reserve.
     """
 
-    STALE_SECONDS = 300.0
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.used: int | None = None
-        self.limit: int | None = None
-        self.monotonic = monotonic
-        self._seen_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def observe(self, header: str | None) -> None:
+    def observe(self, headers: Mapping[str, str]) -> None:
+        header = headers.get("Sforce-Limit-Info")
         if not header:
             return
         usage = Salesforce.parse_api_usage(header).get("api-usage")
         if usage is not None:
-            with self._lock:
-                self.used, self.limit, self._seen_at = usage.used, usage.total, self.monotonic()
+            self.record(usage.used, usage.total)
 
     def spent(self) -> None:
         """Salesforce answered REQUEST_LIMIT_EXCEEDED: the allocation is used up, whatever the last header said."""
-        with self._lock:
-            self.used = self.limit = self.limit or self.used or 1
-            self._seen_at = self.monotonic()
+        used, limit, _ = self.reading()
+        spent = limit or used or 1
+        self.record(spent, spent)
 
     def check(self, connection: str) -> None:
         """Raise ``QuotaExhaustedError`` when the next call would eat into the org's reserve."""
-        with self._lock:
-            used, limit, age = self.used, self.limit, self.monotonic() - self._seen_at
-        if used is None or not limit or age >= self.STALE_SECONDS:
+        used, limit, fresh = self.reading()
+        if used is None or not limit or not fresh:
             return
         if used >= limit * (1 - ORG_RESERVE_FRACTION):
             raise QuotaExhaustedError(
@@ -104,48 +98,36 @@ class OrgUsage:
             )
 
 
-class MeteredAdapter(BaseAdapter):
-    """Wraps the transport adapter of a session: budget and org reserve before, limit header after.
+class SalesforceLogin(Login[Salesforce]):
+    """A simple-salesforce handle from one of the four login flows; a plain session id cannot be renewed."""
 
-    ``verify`` (a CA bundle path, or False) is applied here rather than on the session because requests
-    lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` in the environment override ``Session.verify``; the
-    connection's own ``ca_bundle`` setting must win.
-    """
-
-    def __init__(
-        self, inner: BaseAdapter, budget: ApiBudget, org: OrgUsage, timeout: float, verify: str | bool | None
-    ) -> None:
+    def __init__(self, name: str, settings: SalesforceSettings, session: requests.Session) -> None:
         super().__init__()
-        self.inner, self.budget, self.org, self.timeout, self.verify = inner, budget, org, timeout, verify
+        self.name = name
+        self.settings = settings
+        self.session = session
+        self.auth = Authenticator(name, settings, session)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        path = urlsplit(request.url or "").path
-        endpoint = endpoint_of(path)
-        if endpoint not in ("oauth2/token", "soap/login"):
-            self.org.check(self.budget.connection)
-        self.budget.spend(endpoint)
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        if self.verify is not None:
-            kwargs["verify"] = self.verify
-        response = self.inner.send(request, **kwargs)
-        self.org.observe(response.headers.get("Sforce-Limit-Info"))
-        return response
+    def login(self) -> Salesforce:
+        # simple-salesforce's handle is read-only once built (it copies its headers per call), so threads
+        # share it; only replacing it takes the lock.
+        login = self.auth.login()
+        return Salesforce(
+            instance_url=login.instance_url,
+            session_id=login.session_id,
+            session=self.session,
+            version=self.settings.api_version,
+        )
 
-    def close(self) -> None:
-        self.inner.close()
+    @property
+    def renewable(self) -> bool:
+        return self.auth.renewable
 
-
-def metered_session(
-    settings: SalesforceSettings, budget: ApiBudget, org: OrgUsage, session: requests.Session | None = None
-) -> requests.Session:
-    """``session`` (or a new one) with every mounted adapter metered and TLS trust from the settings."""
-    session = session or requests.Session()
-    verify: str | bool | None = settings.ca_bundle or (None if settings.verify_tls else False)
-    for prefix, adapter in list(session.adapters.items()):
-        if not isinstance(adapter, MeteredAdapter):
-            session.mount(prefix, MeteredAdapter(adapter, budget, org, settings.timeout, verify))
-    return session
+    def unrenewable(self, expired: AuthError) -> AuthError:
+        return AuthError(
+            f"{self.name}: the Salesforce session has expired or was revoked; auth method 'session' cannot "
+            "renew it. Supply a new session_id, or configure client_credentials, jwt_bearer or password."
+        )
 
 
 class SalesforceClient:
@@ -163,48 +145,30 @@ class SalesforceClient:
         self.settings = settings
         self.policy = policy or CallPolicy()
         self.budget = ApiBudget(settings.api_budget, name)
-        if not settings.verify_tls and not settings.ca_bundle:
-            log.warning(
-                "%s: TLS certificate verification is OFF (verify_tls: false): anyone on the network path can "
-                "read and change this connection's traffic, credentials included. Use ca_bundle for a private CA.",
-                name,
-            )
+        verify = tls_verify(settings.ca_bundle, settings.verify_tls)
+        warn_if_unverified(log, name, verify, carrying="credentials", hint=". Use ca_bundle for a private CA.")
         self.org = OrgUsage()
-        self.session = metered_session(settings, self.budget, self.org, session)
-        self.auth = Authenticator(name, settings, self.session)
-        self._sf: Salesforce | None = None
-        # One login at a time. Everything else two threads share is safe as it is: simple-salesforce's
-        # handle is read-only once built (it copies its headers per call), the session's connection pool
-        # and cookie jar lock themselves, and the budget and org counters take their own locks.
-        self._login_lock = threading.Lock()
-
-    # -- session -------------------------------------------------------------------------------
-    def _connect(self, login: LoginResult) -> Salesforce:
-        return Salesforce(
-            instance_url=login.instance_url,
-            session_id=login.session_id,
-            session=self.session,
-            version=self.settings.api_version,
+        self.meter = Meter(self.budget, guard=self._reserve, observers=[self.org.observe])
+        self.session = metered_session(
+            self.meter, endpoint_of=endpoint_of, timeout=settings.timeout, verify=verify, session=session
         )
+        self.login = SalesforceLogin(name, settings, self.session)
+        self.loop = CallLoop(
+            self.login,
+            self.policy,
+            expired=SessionExpiredError,
+            refused_fresh=lambda again: f"{self.name}: Salesforce refused a fresh session: {again}",
+        )
+
+    def _reserve(self, endpoint: str) -> None:
+        # Logging in spends none of the org's daily allocation, and is how a stale reading is refreshed.
+        if endpoint not in LOGIN_ENDPOINTS:
+            self.org.check(self.name)
 
     @property
     def sf(self) -> Salesforce:
         """The simple-salesforce handle, logging in on first use (once, whichever thread asks first)."""
-        with self._login_lock:
-            if self._sf is None:
-                self._sf = self._connect(self.auth.login())
-            return self._sf
-
-    def _renew(self, expired: SessionExpiredError, stale: Salesforce) -> None:
-        """Log in again, unless another thread already replaced the ``stale`` handle that was refused."""
-        if not self.auth.renewable:
-            raise AuthError(
-                f"{self.name}: the Salesforce session has expired or was revoked; auth method 'session' cannot "
-                "renew it. Supply a new session_id, or configure client_credentials, jwt_bearer or password."
-            ) from expired
-        with self._login_lock:
-            if self._sf is stale:
-                self._sf = self._connect(self.auth.login())
+        return self.login.current()
 
     # -- calls ---------------------------------------------------------------------------------
     def call(self, endpoint: str, fn: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
@@ -223,20 +187,7 @@ class SalesforceClient:
                     self.org.spent()
                 raise error from exc
 
-        def attempt() -> T:
-            sf = self.sf
-            try:
-                return once(sf)
-            except SessionExpiredError as expired:
-                self._renew(expired, sf)
-            try:
-                return once(self.sf)
-            except SessionExpiredError as again:
-                raise AuthError(f"{self.name}: Salesforce refused a fresh session: {again}") from again
-
-        if idempotent:
-            return self.policy.call(attempt)
-        return attempt()
+        return self.loop.call(once, idempotent=idempotent)
 
     def first_page(self, soql: str, *, include_deleted: bool = False) -> Mapping[str, Any]:
         """The first page of ``soql`` (``query``, or ``queryAll`` to include deleted rows): its

@@ -40,11 +40,6 @@ def query_job_calls(rows: int) -> int:
     return QUERY_JOB_FIXED_CALLS + max(1, ceil(rows / QUERY_JOB_PAGE_ROWS))
 
 
-def collection_calls(records: int) -> int:
-    """Collections calls to write ``records`` records of one operation."""
-    return ceil(records / COLLECTION_RECORDS)
-
-
 def write_break_even() -> int:
     """The most changes of one operation that Collections write in no more calls than one ingest job;
     above it, the job is cheaper (800: four Collections calls against a four-call job)."""

@@ -1,8 +1,9 @@
 """The Salesforce error table: (HTTP status, errorCode) → the project's error tree.
 
 Salesforce answers errors with a JSON array ``[{"message", "errorCode", "fields"}]``; simple-salesforce
-raises one exception class per status and keeps the parsed body in ``.content``. ``translate`` looks up
-``(status, errorCode)`` first, then ``(status, None)``, then the status class, and builds a message from
+raises one exception class per status and keeps the parsed body in ``.content``. ``translate`` reads it
+into a ``kit.errors.Failure`` and asks ``TABLE``: the kit's default rows extended with Salesforce's own
+(``(status, errorCode)`` first, then ``(status, None)``, then the status class). Messages are built from
 the status, code and vendor message only: never the URL's session, never a header, never a secret.
 
 =====================================  ==========================================================
@@ -16,7 +17,8 @@ the status, code and vendor message only: never the URL's session, never a heade
 403 other                              ``FatalError`` (permissions: a person must grant access)
 400 MALFORMED_QUERY / INVALID_FIELD    ``FatalError`` naming the query problem
 400 / 404 / 405 / 300 other            ``FatalError``
-429                                    ``RateLimitedError`` (backoff, then retry)
+429                                    ``RateLimitedError`` (Salesforce sends no Retry-After:
+                                       backoff, then retry)
 5xx, unreadable body, timeout, reset   ``TransientError``
 =====================================  ==========================================================
 """
@@ -24,12 +26,12 @@ the status, code and vendor message only: never the URL's session, never a heade
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import requests
 from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
 
+from campaign_bridge.connectors.kit.errors import DEFAULT_TABLE, ErrorTable, Failure, fatal, requests_failure
 from campaign_bridge.errors import (
     AuthError,
     CampaignBridgeError,
@@ -59,43 +61,30 @@ def error_detail(content: Any) -> tuple[str | None, str]:
     return None, text[:200]
 
 
-Factory = Callable[[str], CampaignBridgeError]
-
-
-def _quota(message: str) -> CampaignBridgeError:
-    if "ConcurrentPerOrgLongTxn" in message:
-        return RateLimitedError(f"{message} (too many concurrent long-running requests in the org; retrying)")
+def _quota(f: Failure) -> CampaignBridgeError:
+    if "ConcurrentPerOrgLongTxn" in f.text:
+        return RateLimitedError(f"{f.text} (too many concurrent long-running requests in the org; retrying)")
     return QuotaExhaustedError(
-        f"{message} The org's daily API limit is spent; stopping now, the next run resumes where this one stopped"
+        f"{f.text} The org's daily API limit is spent; stopping now, the next run resumes where this one stopped"
     )
 
 
-def _query_problem(message: str) -> CampaignBridgeError:
-    return FatalError(f"{message} The query names a field or object this org does not have, or is malformed.")
+def _query_problem(f: Failure) -> CampaignBridgeError:
+    return FatalError(f"{f.text} The query names a field or object this org does not have, or is malformed.")
 
 
-#: (status, errorCode or None for "any code") → error factory, given the assembled message.
-TABLE: dict[tuple[int, str | None], Factory] = {
-    (401, "INVALID_SESSION_ID"): SessionExpiredError,
-    (401, None): AuthError,
-    (403, "REQUEST_LIMIT_EXCEEDED"): _quota,
-    (403, None): FatalError,
-    (400, "MALFORMED_QUERY"): _query_problem,
-    (400, "INVALID_FIELD"): _query_problem,
-    (400, "INVALID_TYPE"): _query_problem,
-    (400, None): FatalError,
-    (404, None): FatalError,
-    (405, None): FatalError,
-    (300, None): FatalError,
-}
-
-
-def _by_class(status: int, message: str) -> CampaignBridgeError:
-    if status == 429:
-        return RateLimitedError(message)
-    if status >= 500 or status in (408, 502, 503, 504):
-        return TransientError(message)
-    return FatalError(message)
+#: The default table, with Salesforce's own rows: where its codes mean something the status alone does not.
+TABLE: ErrorTable = DEFAULT_TABLE.extend(
+    {
+        (401, "INVALID_SESSION_ID"): lambda f: SessionExpiredError(f.text),
+        (403, "REQUEST_LIMIT_EXCEEDED"): _quota,
+        # A 403 with any other code is a missing permission: a person must grant it, the login is fine.
+        (403, None): fatal,
+        (400, "MALFORMED_QUERY"): _query_problem,
+        (400, "INVALID_FIELD"): _query_problem,
+        (400, "INVALID_TYPE"): _query_problem,
+    }
+)
 
 
 def translate_status(status: int, content: Any, *, connection: str, endpoint: str) -> CampaignBridgeError:
@@ -103,8 +92,7 @@ def translate_status(status: int, content: Any, *, connection: str, endpoint: st
     code, vendor_message = error_detail(content)
     label = f"{status} {code}" if code else str(status)
     message = f"{connection}: Salesforce {endpoint} answered {label}: {(vendor_message or 'no details').rstrip('.')}."
-    factory = TABLE.get((status, code)) or TABLE.get((status, None))
-    return factory(message) if factory else _by_class(status, message)
+    return TABLE.translate(Failure(status, code, vendor_message, message))
 
 
 def translate(exc: BaseException, *, connection: str, endpoint: str) -> CampaignBridgeError:
@@ -113,17 +101,9 @@ def translate(exc: BaseException, *, connection: str, endpoint: str) -> Campaign
         return exc
     if isinstance(exc, SalesforceError):
         return translate_status(exc.status, exc.content, connection=connection, endpoint=endpoint)
-    if isinstance(exc, requests.Timeout):
-        return TransientError(f"{connection}: Salesforce {endpoint} timed out")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return FatalError(
-            f"{connection}: TLS verification failed for Salesforce ({type(exc).__name__}); "
-            "set ca_bundle to the CA that signed the server's certificate"
-        )
-    if isinstance(exc, requests.ConnectionError):
-        return TransientError(f"{connection}: connection to Salesforce failed during {endpoint}")
-    if isinstance(exc, json.JSONDecodeError | requests.exceptions.JSONDecodeError):
-        return TransientError(f"{connection}: Salesforce {endpoint} answered a body that is not JSON")
+    transport = requests_failure(exc, connection=connection, vendor="Salesforce", endpoint=endpoint)
+    if transport is not None:
+        return transport
     if isinstance(exc, SalesforceOperationError):
         return FatalError(f"{connection}: a Salesforce Bulk API job failed: {exc}")
     return TransientError(f"{connection}: Salesforce {endpoint} failed: {type(exc).__name__}")
