@@ -28,12 +28,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Self
 
+from campaign_bridge.connectors.base import uses_bulk
 from campaign_bridge.mapping.model import ChangeOutcome, MemberRecord, PersonRecord
 from campaign_bridge.sync.identity import PendingLookup, TargetResolver
 from campaign_bridge.sync.plan import Item, RunReport
 from campaign_bridge.sync.readahead import ReadAhead, chunks_of
 from campaign_bridge.sync.target import Target
-from campaign_bridge.sync.writer import BatchWriter, call, uses_bulk
+from campaign_bridge.sync.writer import BatchWriter, call
 
 #: Source records are resolved, written to the snapshot and planned this many at a time, so that a
 #: rule's memory grows with its plan, not with its source (docs/benchmarks.md, "State at scale").

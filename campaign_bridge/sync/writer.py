@@ -14,10 +14,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TypeGuard
 
 from campaign_bridge.config.models import Rule
-from campaign_bridge.connectors.base import Connector, SupportsBulkApply
+from campaign_bridge.connectors.base import Apply, writer_for
 from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 from campaign_bridge.sync.plan import Item, RunReport
@@ -25,8 +24,6 @@ from campaign_bridge.sync.record import record, write_rows
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import Target
 
-#: A connector's ``apply_changes`` or ``apply_bulk``: one outcome per change, in order.
-Apply = Callable[[Container, Sequence[Change]], list[ChangeOutcome]]
 #: Told each item's outcome as it is recorded (the reconciler marks its findings repaired or failed).
 Settle = Callable[[Item, ChangeOutcome], None]
 Progress = Callable[[str, int, int], None]
@@ -108,10 +105,7 @@ class BatchWriter:
 
     def route(self, count: int) -> tuple[Apply, int]:
         """How ``count`` changes go to the target: the apply function and the most changes per call."""
-        conn = self.target.connector
-        if uses_bulk(conn, count):
-            return conn.apply_bulk, conn.bulk_batch_size
-        return conn.apply_changes, conn.write_batch_size
+        return writer_for(self.target.connector, count)
 
     def intend(self, batch: list[Item]) -> list[Change]:
         """The changes of the batch's items that have a target, after writing the intent of its adds.
@@ -152,8 +146,3 @@ def call(apply: Apply, container: Container, changes: list[Change]) -> list[Chan
         return apply(container, changes)
     except TransientError as exc:
         return [ChangeOutcome(c, OutcomeState.FAILED, "TRANSIENT", str(exc)) for c in changes]
-
-
-def uses_bulk(conn: Connector, count: int) -> TypeGuard[SupportsBulkApply]:
-    """Whether ``count`` changes go to ``conn`` through ``apply_bulk`` (more than its ``bulk_threshold``)."""
-    return isinstance(conn, SupportsBulkApply) and count > conn.bulk_threshold
