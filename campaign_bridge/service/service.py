@@ -295,8 +295,8 @@ class Service:
                 self._remember(client_name, rule_name, LastRun(kind, "error", fire_time, self.clock()))
 
     def _sync(self, config: ClientConfig, rule: str, fire_time: datetime) -> None:
+        from campaign_bridge.sync.client import open_client
         from campaign_bridge.sync.engine import Engine
-        from campaign_bridge.sync.runner import open_client
 
         stamp = fire_time.isoformat()
         with open_client(config) as client:
