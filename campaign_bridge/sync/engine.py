@@ -98,11 +98,13 @@ class Engine:
         holder: str | None = None,
         progress: Progress | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        on_run_started: Callable[[str, int], None] | None = None,
     ) -> None:
         self.config, self.store, self.connectors, self.clock = config, store, connectors, clock
         self.holder = holder or new_holder()
         self.progress = progress or (lambda stage, done, total: None)
         self.should_stop = should_stop
+        self.on_run_started = on_run_started  # (rule, run id) once a sync's runs row exists: serve logs it
         self._logged: dict[int, int] = {}  # run id → decisions of its report already in the decision log
 
     # -- public --------------------------------------------------------------------------------
@@ -260,6 +262,8 @@ class Engine:
             ):
                 raise LeaseHeldError(f"rule {rule.name!r} is running in another worker; this run did nothing")
             report.run_id = self.store.start_run(self.config.client, rule.name, report.mode, now)
+            if self.on_run_started is not None:
+                self.on_run_started(rule.name, report.run_id)
         before = {name: c.usage().calls for name, c in self.connectors.items()}
         started = time.perf_counter()
         try:
