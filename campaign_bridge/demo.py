@@ -21,9 +21,9 @@ from typing import Any
 from campaign_bridge.config.loader import load_config
 from campaign_bridge.sandbox.demo_company import seed_hubspot, seed_salesforce
 from campaign_bridge.sandbox.pair import HUBSPOT_FILE, SALESFORCE_FILE, SandboxPair
+from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import Kind, RunReport
-from campaign_bridge.sync.runner import open_client
 
 CONFIG_NAME, ENV_NAME, STATE_NAME = "demo.yaml", "demo.env", "state.db"
 SF_SECRET_ENV, HS_TOKEN_ENV = "CB_DEMO_SF_CLIENT_SECRET", "CB_DEMO_HS_TOKEN"
@@ -224,8 +224,8 @@ def _changes(report: RunReport) -> list[dict[str, Any]]:
 
 
 def _show(report: RunReport, changes: list[dict[str, Any]]) -> None:
-    from campaign_bridge.cli import _print_report, out
+    from campaign_bridge.cli.output import out, print_run_report
 
-    _print_report(report)
+    print_run_report(report)
     for c in changes:
         out.print(f"  {c['change']:<8} {c['email']}: {c['detail']} in {c['in']}", markup=False, highlight=False)

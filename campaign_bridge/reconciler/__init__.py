@@ -25,7 +25,7 @@ def run_reconcile(
     Raises ``LeaseHeldError`` while a sync or another reconcile of the rule runs, ``ConfigError`` for an
     unknown rule, and ``FatalError`` when a person must act (a container is missing, credentials refused).
     """
-    from campaign_bridge.sync.runner import open_client
+    from campaign_bridge.sync.client import open_client
 
     with open_client(config) as client:
         reconciler = Reconciler(config, client.store, client.connectors, clock=clock or utcnow)

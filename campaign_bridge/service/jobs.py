@@ -23,7 +23,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from campaign_bridge.config.models import ClientConfig, Schedule, duration_seconds
 
 if TYPE_CHECKING:
-    from campaign_bridge.service.service import Service
+    # The service as jobs see it: a protocol below both modules (service.py imports this one).
+    from campaign_bridge.service.scheduler import JobTarget as Service
 
 #: Interval schedules count from here: fire times are the same in every process.
 ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)

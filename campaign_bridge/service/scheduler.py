@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -39,6 +39,18 @@ from apscheduler.schedulers.base import STATE_PAUSED
 
 Clock = Callable[[], datetime]
 
+
+class JobTarget(Protocol):
+    """What ``RuleExecutor`` hands every job function: the one thing a job asks of the service.
+
+    Jobs (``jobs.py``) see the service only through this, so they need not import ``service.py``, which
+    imports them.
+    """
+
+    def run(self, client_name: str, rule_name: str, kind: str, fire_time: datetime) -> None:
+        """Run one fire time of one job."""
+
+
 log = logging.getLogger(__name__)
 
 #: The scheduler re-reads its job stores at least this often, so a job another process added or moved
@@ -49,7 +61,7 @@ MAX_WAIT_SECONDS = 30.0
 class RuleExecutor(BaseExecutor):  # type: ignore[misc]
     """Run jobs in a thread pool as ``job.func(target, fire_time=…, **job.kwargs)``."""
 
-    def __init__(self, target: Any, clock: Clock, max_workers: int = 4) -> None:
+    def __init__(self, target: JobTarget, clock: Clock, max_workers: int = 4) -> None:
         super().__init__()
         self._target = target
         self._clock = clock

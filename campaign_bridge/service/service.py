@@ -295,13 +295,19 @@ class Service:
                 self._remember(client_name, rule_name, LastRun(kind, "error", fire_time, self.clock()))
 
     def _sync(self, config: ClientConfig, rule: str, fire_time: datetime) -> None:
+        from campaign_bridge.sync.client import open_client
         from campaign_bridge.sync.engine import Engine
-        from campaign_bridge.sync.runner import open_client
 
         stamp = fire_time.isoformat()
         with open_client(config) as client:
-            _announce_run_ids(client.store)
-            engine = Engine(config, client.store, client.connectors, should_stop=self.stopping.is_set)
+            engine = Engine(
+                config,
+                client.store,
+                client.connectors,
+                should_stop=self.stopping.is_set,
+                # Every log line of the run names its runs row from the moment the engine creates it.
+                on_run_started=lambda _rule, run_id: set_run_id(run_id),
+            )
             try:
                 report = engine.sync(rule)
             except LeaseHeldError as exc:
@@ -388,19 +394,3 @@ class Service:
             clients[name] = {"config": client.path, "jobs": jobs}
         status = "ok" if healthy else ("stopping" if self.stopping.is_set() else "down")
         return healthy, {"status": status, "clients": clients}
-
-
-def _announce_run_ids(store: Store) -> None:
-    """Put the ``runs`` row's id on every log line of the run, from the moment the engine creates it.
-
-    The engine creates the row inside ``sync``; wrapping this run's own ``Store`` instance is the one
-    place that learns the id without changing the engine.
-    """
-    start_run = store.start_run
-
-    def start_and_announce(*args: Any, **kwargs: Any) -> int:
-        run_id = start_run(*args, **kwargs)
-        set_run_id(run_id)
-        return run_id
-
-    store.start_run = start_and_announce  # type: ignore[method-assign]

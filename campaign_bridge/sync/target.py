@@ -1,5 +1,10 @@
-"""Where a rule writes: the target connector, its container, and the member status to set; and the one
-check that a rule can write there, shared by every run and by ``validate``'s live checks."""
+"""Where a rule writes, and the one check that a rule may write there.
+
+``resolve_target`` is what a run does before it plans anything; ``target_problem`` is the same check on a
+container already in hand, for ``validate`` (``sync/live.py``), which reports every rule's problem instead
+of stopping at the first. Both say the same thing in the same words, so a file that validates is one a run
+accepts.
+"""
 
 from __future__ import annotations
 
@@ -30,23 +35,43 @@ def connector_of(connectors: Mapping[str, Connector], name: str) -> Connector:
         raise FatalError(f"connection {name!r} is not configured") from None
 
 
-def resolve_target(rule: Rule, connectors: Mapping[str, Connector]) -> Target:
-    """The rule's target container and member status, checked. Raises ``FatalError`` when the rule
-    cannot write there: a container of a kind or state that refuses writes, a missing status."""
-    conn = connector_of(connectors, rule.target.connection)
-    container = conn.find_container(rule.target.key, rule.target.container_name)
-    refusal = target_refusal(conn.system, container.kind)
+def target_problem(rule: Rule, system: str, container: Container) -> str | None:
+    """Why ``rule`` cannot write to ``container`` of ``system``, or ``None`` when it can.
+
+    Refused: a container of a kind or state that refuses writes (a dynamic list, an asset campaign, a
+    list the system marks read-only); a container with member statuses when the rule names none, or names
+    one it does not have. The text does not name the rule: callers put it in front.
+    """
+    refusal = target_refusal(system, container.kind)
     if not container.writable:
-        refusal = refusal or f"{conn.system} says {container.name!r} cannot be written"
+        refusal = refusal or f"{system} says {container.name!r} cannot be written"
     if refusal:
-        raise FatalError(f"rule {rule.name!r}: cannot write to {container.name!r}: {refusal}")
+        return f"cannot write to {container.name!r}: {refusal}"
     status = rule.target.status
     if container.has_status:
         if status is None:
-            raise FatalError(f"rule {rule.name!r}: {container.name!r} needs a member status ('status:')")
-        found = container.status(status)
-        if found is None:
+            return f"{container.name!r} needs a member status ('status:')"
+        if container.status(status) is None:
             labels = ", ".join(s.label for s in container.statuses)
-            raise FatalError(f"rule {rule.name!r}: {container.name!r} has no member status {status!r}; it has {labels}")
+            return f"{container.name!r} has no member status {status!r}; it has {labels}"
+    return None
+
+
+def resolve_target(rule: Rule, connectors: Mapping[str, Connector]) -> Target:
+    """The rule's target connector, container and member status (as the system spells it), checked.
+
+    Raises ``FatalError`` when the rule's connection is not configured, when the container cannot be
+    found (the connector's own error), and with ``target_problem``'s text when the rule cannot write there.
+    """
+    conn = connector_of(connectors, rule.target.connection)
+    container = conn.find_container(rule.target.key, rule.target.container_name)
+    problem = target_problem(rule, conn.system, container)
+    if problem:
+        raise FatalError(f"rule {rule.name!r}: {problem}")
+    status = rule.target.status
+    if container.has_status and status is not None:
+        found = container.status(status)
+        # target_problem refused a status the container does not have.
+        assert found is not None
         status = found.label
     return Target(conn, container, status)

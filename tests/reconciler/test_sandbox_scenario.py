@@ -17,8 +17,8 @@ import pytest
 from campaign_bridge.config.loader import load_config_text
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.reconciler import Action, FindingKind, ReconcileReport, run_reconcile
+from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.engine import Engine
-from campaign_bridge.sync.runner import open_client
 from tests.contract.harness_hubspot import HubSpotHarness
 from tests.contract.harness_memory import FakeClock
 from tests.contract.harness_salesforce import SalesforceHarness

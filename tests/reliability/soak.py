@@ -38,7 +38,7 @@ from campaign_bridge.connectors.policy import DEFAULT_MAX_WAIT, MAX_RATE_LIMIT_W
 from campaign_bridge.errors import CampaignBridgeError
 from campaign_bridge.mapping.model import normalise_email
 from campaign_bridge.sync.engine import LEASE_SECONDS, Engine
-from campaign_bridge.sync.runner import explain
+from campaign_bridge.sync.explain import explain
 from campaign_bridge.sync.store.store import Store
 from tests.reliability.bench import Bench
 

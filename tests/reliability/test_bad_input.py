@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from campaign_bridge.cli import main
 from campaign_bridge.sandbox.http import Request, Response
 from campaign_bridge.sync.engine import Engine
-from campaign_bridge.sync.runner import explain
+from campaign_bridge.sync.explain import explain
 from campaign_bridge.sync.store.store import Store
 from tests.reliability.bench import Bench
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from campaign_bridge.connectors.memory import MemoryMA
 from campaign_bridge.mapping.model import Change, ChangeOutcome, Container
 from campaign_bridge.sync.engine import Engine
-from campaign_bridge.sync.runner import explain
+from campaign_bridge.sync.explain import explain
 from tests.sync.world import World
 
 MIRROR = """
