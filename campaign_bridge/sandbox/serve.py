@@ -31,7 +31,7 @@ def sandbox() -> None:
     type=click.Choice(["demo", "none"]),
     default="demo",
     show_default=True,
-    help="Start with the demo company, or empty. Ignored when --state holds saved sandboxes.",
+    help="Start with the demo company, or empty. Ignored for a sandbox whose state --state holds.",
 )
 @click.option(
     "--state",
