@@ -1,10 +1,11 @@
 """``campaign-bridge demo``: a small, realistic company synced end to end through the real connectors.
 
-It starts the Salesforce and HubSpot sandboxes in-process (``campaign_bridge.sandbox``), seeds the demo
-company the first time (``sandbox/demo_company.py``), writes the client file it uses next to the SQLite
+It starts every registered sandbox in-process (``campaign_bridge.sandbox``), seeds each with its view of
+the demo company the first time (``sandbox/demo_company.py``), writes the client file it uses next to the SQLite
 state file, runs one CRM→MA rule and four MA→CRM rules through simple-salesforce and hubspot-api-client
 over loopback HTTP(S), and reports what changed and the conflicts it logged. The sandboxes' state is saved
-in the same folder, so a second run on it finds nothing to change.
+in the same folder, so a second run on it finds nothing to change. The rules use Salesforce and HubSpot;
+a system added since is started, seeded and saved beside them, ready for rules of its own.
 
 The client file names its secrets as ``${ENV}`` references (the loader refuses literal secrets); the demo
 passes their values to the loader itself and writes them to ``demo.env`` for running the file by hand.
@@ -19,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from campaign_bridge.config.loader import load_config
-from campaign_bridge.sandbox.demo_company import seed_hubspot, seed_salesforce
-from campaign_bridge.sandbox.pair import HUBSPOT_FILE, SALESFORCE_FILE, SandboxPair
+from campaign_bridge.sandbox.fleet import Sandboxes
 from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import Kind, RunReport
 
 CONFIG_NAME, ENV_NAME, STATE_NAME = "demo.yaml", "demo.env", "state.db"
 SF_SECRET_ENV, HS_TOKEN_ENV = "CB_DEMO_SF_CLIENT_SECRET", "CB_DEMO_HS_TOKEN"
+#: The sandboxes the demo's rules use (``DEMO_CONFIG``): without both saved, the company starts afresh.
+CRM, MA = "salesforce", "hubspot"
 #: Decision kinds that are changes made in a target.
 CHANGE_KINDS = {
     Kind.CREATED_PERSON.value: "created",
@@ -115,21 +117,19 @@ def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> 
     """
     say = progress or (lambda _msg: None)
     directory.mkdir(parents=True, exist_ok=True)
-    fresh = not ((directory / SALESFORCE_FILE).exists() and (directory / HUBSPOT_FILE).exists())
-    if fresh:
-        _forget_state(directory)  # a ledger without its sandboxes (or from an older demo) would mislead
     runs: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    with SandboxPair(directory) as pair:
+    with Sandboxes(directory) as sandboxes:
         try:
-            if not pair.restored:
-                now = datetime.now(UTC)
-                seed_salesforce(pair.salesforce.state, now)
-                seed_hubspot(pair.hubspot.state, now)
-            config_path, environ = write_client_files(directory, pair)
+            fresh = not {CRM, MA} <= sandboxes.restored
+            if fresh:
+                _forget_state(directory)  # a ledger without its sandboxes (or from an older demo) would mislead
+            sandboxes.seed_demo(datetime.now(UTC))  # each sandbox not saved here: a new one is seeded too
+            config_path, environ = write_client_files(directory, sandboxes)
+            urls = {name: sandboxes[name].server.url for name in (CRM, MA)}
             say(
                 f"[bold]campaign-bridge demo[/bold]: {'seeded a new' if fresh else 'reusing the'} demo company "
-                f"in {directory}/ (Salesforce {pair.salesforce.instance_url}, HubSpot {pair.hubspot.url})"
+                f"in {directory}/ (Salesforce {urls[CRM]}, HubSpot {urls[MA]})"
             )
             say(
                 f"client file: {config_path} (read it, edit its rules, run `campaign-bridge demo` again: edits are kept)"
@@ -145,7 +145,7 @@ def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> 
                     if progress is not None:
                         _show(report, mine)
         finally:
-            pair.save()
+            sandboxes.save()
     conflicts = sum(len(r["conflicts"]) for r in runs)
     say(
         f"{len(changed)} changes applied; {conflicts} conflicts logged. "
@@ -163,18 +163,18 @@ def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> 
     }
 
 
-def write_client_files(directory: Path, pair: SandboxPair) -> tuple[Path, dict[str, str]]:
+def write_client_files(directory: Path, sandboxes: Sandboxes) -> tuple[Path, dict[str, str]]:
     """Write ``demo.yaml`` for the sandboxes as they run now, and ``demo.env`` with its secrets."""
-    info = pair.connection_info()
-    sf, hs = info["salesforce"], info["hubspot"]
+    info = sandboxes.connection_info()
+    sf, hs = info[CRM], info[MA]
     environ = {
         SF_SECRET_ENV: sf["auth"]["client_credentials"]["client_secret"],
         HS_TOKEN_ENV: hs["auth"]["private_app"]["token"],
     }
     config_path, env_path = directory / CONFIG_NAME, directory / ENV_NAME
-    if config_path.exists() and pair.saved_urls is not None:
+    if config_path.exists() and {CRM, MA} <= sandboxes.restored:
         text = config_path.read_text()
-        for old, new in zip(pair.saved_urls, (sf["instance_url"], hs["base_url"]), strict=True):
+        for old, new in sandboxes.moved_urls():
             text = text.replace(old, new)
         config_path.write_text(text)
     else:

@@ -1,6 +1,7 @@
-"""``campaign-bridge sandbox serve``: the Salesforce and HubSpot sandboxes as local servers.
+"""``campaign-bridge sandbox serve``: every registered sandbox (``registry.discover``) as a local server.
 
-Prints one JSON line (see ``SandboxPair.connection_info``) and serves until SIGINT or SIGTERM, then exits
+Prints one JSON line (a section per sandbox, see ``Sandboxes.connection_info``, plus ``state`` and
+``pid``) and serves until SIGINT or SIGTERM, then exits
 0. What clients create through the APIs lives as long as the process; with ``--state DIR`` (a demo
 folder) the sandboxes start from the state saved there and save it back on exit, so
 ``campaign-bridge sync DIR/demo.yaml`` can run against them in between demo runs.
@@ -30,7 +31,7 @@ def sandbox() -> None:
     type=click.Choice(["demo", "none"]),
     default="demo",
     show_default=True,
-    help="Start with the demo company, or empty. Ignored when --state holds saved sandboxes.",
+    help="Start with the demo company, or empty. Ignored for a sandbox whose state --state holds.",
 )
 @click.option(
     "--state",
@@ -40,20 +41,17 @@ def sandbox() -> None:
     help="Load the sandboxes saved in this folder (e.g. campaign-bridge-demo) and save them back on exit.",
 )
 def serve(seed: str, state_dir: str | None) -> None:
-    """Serve both sandboxes on free loopback ports; print one JSON line with URLs and credentials."""
+    """Serve every sandbox on free loopback ports; print one JSON line with URLs and credentials."""
     # Imported here: the sandboxes pull in TLS and JWT libraries every other command can do without.
-    from campaign_bridge.sandbox.demo_company import seed_hubspot, seed_salesforce
-    from campaign_bridge.sandbox.pair import SandboxPair
+    from campaign_bridge.sandbox.fleet import Sandboxes
 
     folder = Path(state_dir) if state_dir else None
     try:
-        pair = SandboxPair(folder)
+        sandboxes = Sandboxes(folder)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    if seed == "demo" and not pair.restored:
-        now = datetime.now(UTC)
-        seed_salesforce(pair.salesforce.state, now)
-        seed_hubspot(pair.hubspot.state, now)
+    if seed == "demo":
+        sandboxes.seed_demo(datetime.now(UTC))  # only those not restored from the folder
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -61,13 +59,13 @@ def serve(seed: str, state_dir: str | None) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
-    pair.start()
+    sandboxes.start()
     try:
-        info = {**pair.connection_info(), "state": str(folder) if folder else None, "pid": os.getpid()}
+        info = {**sandboxes.connection_info(), "state": str(folder) if folder else None, "pid": os.getpid()}
         click.echo(json.dumps(info), nl=True)
         while not stop.wait(1.0):  # a timed wait: signal handlers run between waits on every platform
             pass
     finally:
-        pair.stop()
+        sandboxes.stop()
         if folder is not None:
-            pair.save()
+            sandboxes.save()

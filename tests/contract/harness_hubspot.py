@@ -15,7 +15,7 @@ from campaign_bridge.connectors.hubspot.search import PROPERTIES
 from campaign_bridge.mapping.model import RecordRef
 from campaign_bridge.mapping.semantics import Role
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox, ManualClock
-from tests.contract.harness import Harness
+from campaign_bridge.testing import Harness
 
 
 def hubspot_properties(fields: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaign_bridge.connectors.base import Connector
@@ -11,20 +10,9 @@ from campaign_bridge.connectors.memory import MemoryCRM, MemoryMA, MemorySetting
 from campaign_bridge.connectors.memory.data import drop_memory_store, memory_store
 from campaign_bridge.mapping.model import ContainerKind, RecordRef
 from campaign_bridge.mapping.semantics import Role
-from tests.contract.harness import Harness
+from campaign_bridge.testing import FakeClock, Harness
 
 _names = itertools.count()
-
-
-class FakeClock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float = 1.0) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class MemoryHarness(Harness):

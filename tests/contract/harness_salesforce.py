@@ -11,7 +11,7 @@ from campaign_bridge.connectors.salesforce import SalesforceConnector, Salesforc
 from campaign_bridge.mapping.model import RecordRef
 from campaign_bridge.mapping.semantics import Role
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
-from tests.contract.harness import Harness
+from campaign_bridge.testing import Harness
 from tests.contract.harness_memory import FakeClock
 
 # Canonical profile fields → the Contact fields that hold them (others are passed as they are).

@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 from campaign_bridge.cli import main
 from campaign_bridge.demo import HS_TOKEN_ENV, SF_SECRET_ENV, run_demo, write_client_files
-from campaign_bridge.sandbox.pair import HUBSPOT_FILE, SALESFORCE_FILE, SandboxPair
+from campaign_bridge.sandbox.fleet import Sandboxes
+from campaign_bridge.sandbox.hubspot import HubSpotSandbox
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Demo:
 def _saved(folder: Path) -> dict[str, Any]:
     """What the sandboxes hold, from the files the demo saved (ports aside: they may change)."""
     out = {}
-    for name in (SALESFORCE_FILE, HUBSPOT_FILE):
+    for name in ("salesforce.json", "hubspot.json"):
         data = json.loads((folder / name).read_text())
         data.pop("port")
         out[name] = data
@@ -55,9 +57,9 @@ def _run(result: dict[str, Any], rule: str) -> dict[str, Any]:
     return next(r for r in result["runs"] if r["rule"] == rule)
 
 
-def _members(pair: SandboxPair, campaign: str) -> dict[str, str]:
+def _members(sandboxes: Sandboxes, campaign: str) -> dict[str, str]:
     """``{email: status}`` of a Salesforce campaign's live members."""
-    org = pair.salesforce.state
+    org = sandboxes.get("salesforce", SalesforceSandbox).state
     [campaign_id] = [i for i, c in org.tables["Campaign"].items() if c["Name"] == campaign]
     out = {}
     for person, status in org.members(campaign_id).items():
@@ -91,8 +93,8 @@ def test_json_output_reports_every_rule_with_its_changes_and_conflicts(demo: Dem
 
 
 def test_first_run_fills_the_targets_as_the_rules_say(demo: Demo) -> None:
-    with SandboxPair(demo.folder) as pair:
-        portal = pair.hubspot.state
+    with Sandboxes(demo.folder) as sandboxes:
+        portal = sandboxes.get("hubspot", HubSpotSandbox).state
         nurture = next(h for h in portal.lists.live() if h.name == "Webinar Q4 nurture")
         emails = {portal.get_contact(str(i))["email"] for i in portal.list_members(str(nurture.id))}
         # Registered and Attended only (Edsger was only invited); Margaret through her converted lead.
@@ -103,27 +105,26 @@ def test_first_run_fills_the_targets_as_the_rules_say(demo: Demo) -> None:
             "barbara@litware.example",
             "margaret@hooli.example",
         }
-        assert _members(pair, "Pricing interest 2026") == {
+        assert _members(sandboxes, "Pricing interest 2026") == {
             "ken@umbrella.example": "Sent",  # added by hand: left alone
             "linus@initech.example": "Responded",
             "new.buyer@globex.example": "Responded",
         }
-        assert _members(pair, "Email health 2026") == {
+        assert _members(sandboxes, "Email health 2026") == {
             "bounced@initech.example": "Bounced",
             "soft@hooli.example": "Bounced",
         }
-        assert _members(pair, "Win-back 2026") == {"quiet@litware.example": "Gone quiet"}
+        assert _members(sandboxes, "Win-back 2026") == {"quiet@litware.example": "Gone quiet"}
         # The DYNAMIC list works as a source.
-        assert _members(pair, "Email engagement 2026") == {
+        assert _members(sandboxes, "Email engagement 2026") == {
             "ada@northwind.example": "Clicked",
             "grace@contoso.example": "Clicked",
             "new.buyer@globex.example": "Clicked",
         }
-        linus = [r for r in pair.salesforce.state.tables["Contact"].values() if r["Email"] == "linus@initech.example"]
-        pricing = next(
-            i for i, c in pair.salesforce.state.tables["Campaign"].items() if c["Name"].startswith("Pricing")
-        )
-        assert linus[0]["Id"] in pair.salesforce.state.members(pricing)  # the Contact, not the duplicate Lead
+        org = sandboxes.get("salesforce", SalesforceSandbox).state
+        linus = [r for r in org.tables["Contact"].values() if r["Email"] == "linus@initech.example"]
+        pricing = next(i for i, c in org.tables["Campaign"].items() if c["Name"].startswith("Pricing"))
+        assert linus[0]["Id"] in org.members(pricing)  # the Contact, not the duplicate Lead
 
 
 def test_first_run_logs_the_expected_conflicts(demo: Demo) -> None:
@@ -171,8 +172,8 @@ def test_client_file_names_secrets_as_environment_references(demo: Demo) -> None
 
 
 def test_validate_refuses_the_dynamic_list_as_a_target_with_the_reason(demo: Demo, tmp_path: Path) -> None:
-    with SandboxPair(demo.folder) as pair:
-        config, environ = write_client_files(tmp_path, pair)
+    with Sandboxes(demo.folder) as sandboxes:
+        config, environ = write_client_files(tmp_path, sandboxes)
         text = config.read_text() + (
             "  - name: nurture-to-clickers\n"
             '    from: {connection: sf, campaign: "Webinar 2026-Q4"}\n'

@@ -21,13 +21,22 @@ from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.connectors.salesforce import SalesforceConnector, SalesforceSettings
 
 START_TIMEOUT = 60  # seconds for the process to print its line (a guard against a hung test, not a wait)
+#: ``campaign-bridge`` with one more folder of sandbox packages, as if they were in ``campaign_bridge/sandbox/``.
+_WITH_EXTRA_SANDBOXES = (
+    "import sys, campaign_bridge.sandbox as s; s.__path__.append(sys.argv.pop(1)); "
+    "from campaign_bridge.cli import main; main(sys.argv[1:], prog_name='campaign-bridge')"
+)
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    """Start ``sandbox serve`` with ``args``; yield the process and its JSON line; stop it with SIGTERM."""
+def serving(*args: str, extra_sandboxes: Path | None = None) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """Start ``sandbox serve`` with ``args`` (and the sandbox packages in ``extra_sandboxes``); yield the
+    process and its JSON line; stop it with SIGTERM."""
+    command = [sys.executable, "-m", "campaign_bridge.cli"]
+    if extra_sandboxes is not None:
+        command = [sys.executable, "-c", _WITH_EXTRA_SANDBOXES, str(extra_sandboxes)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "campaign_bridge.cli", "sandbox", "serve", *args],
+        [*command, "sandbox", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -57,6 +66,21 @@ def test_serves_both_sandboxes_keeps_what_clients_create_and_exits_cleanly(tmp_p
     folder = tmp_path / "saved"
     with serving("--seed", "none", "--state", str(folder)) as (proc, info):
         sf, hs = info["salesforce"], info["hubspot"]
+        # The line's shape, as users' scripts read it (other systems' sections may sit beside these).
+        assert {"salesforce", "hubspot", "state", "pid"} <= set(info)
+        assert info["state"] == str(folder)
+        assert set(sf) == {
+            "instance_url",
+            "login_url",
+            "token_url",
+            "soap_login_url",
+            "api_version",
+            "ca_bundle",
+            "auth",
+        }
+        assert set(sf["auth"]) == {"client_credentials", "password", "jwt_bearer", "session"}
+        assert set(hs) == {"base_url", "token_url", "auth"}
+        assert set(hs["auth"]) == {"private_app", "oauth"}
         assert sf["instance_url"].startswith("https://127.0.0.1:")
         assert hs["base_url"].startswith("http://127.0.0.1:")
 

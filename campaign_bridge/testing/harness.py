@@ -1,13 +1,14 @@
 """What a system must offer the contract suite: a way to seed it and read its truth out of band.
 
-Each connector ships a harness (``tests/contract/harness_<system>.py``) that starts its sandbox (or
-memory store), seeds people/containers/members directly in the emulated system, builds the real
-connector against it, and reads the system's ground truth without going through the connector.
+Each connector ships a harness (in this repository ``tests/contract/harness_<system>.py``) that starts
+its sandbox (or memory store), seeds people/containers/members directly in the emulated system, builds
+the real connector against it, and reads the system's ground truth without going through the connector.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaign_bridge.connectors.base import Connector
@@ -53,3 +54,16 @@ class Harness(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional
         """Stop servers."""
+
+
+class FakeClock:
+    """A wall clock that moves only when told (``tick``): modification stamps without sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1.0) -> None:
+        self.now += timedelta(seconds=seconds)
