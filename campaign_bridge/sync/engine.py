@@ -456,7 +456,7 @@ class Engine:
         else:
             walk.gone |= set(self.store.snapshot_records(rule.name, deletes).values())
         walk.removed_records.update(deletes)
-        fresh = {u["person_key"] for u in upserts} - walk.present
+        fresh = {u.person_key for u in upserts} - walk.present
         walk.present |= fresh
         t1 = time.perf_counter()
         report.timings["resolve"] += t1 - t0
@@ -682,7 +682,7 @@ class Engine:
                 rows = self.store.ledger(it.other_rule, [it.person_key])
                 row = rows.get(it.person_key)
                 if row is not None:
-                    handover.append({**dataclasses.asdict(row), "owned": True})
+                    handover.append(dataclasses.replace(row, owned=True))
         self.store.write_ledger(handover, [(rule.name, it.person_key) for it in items])
 
 

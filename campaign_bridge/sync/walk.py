@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from campaign_bridge.config.models import Rule
 from campaign_bridge.connectors.base import Watermark
@@ -18,6 +17,7 @@ from campaign_bridge.mapping.model import ChangeOutcome, MemberRecord, PersonRec
 from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.identity import PendingLookup, Resolved, SourceResolver, TargetResolver
 from campaign_bridge.sync.plan import Item, RunReport
+from campaign_bridge.sync.store.rows import SnapshotRow
 
 
 @dataclass(slots=True)
@@ -121,10 +121,10 @@ class Walk:
         self.to_create.extend(missing)
         self.looked_up = True
 
-    def sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
+    def sort(self, resolved: list[Resolved]) -> tuple[list[SnapshotRow], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
         and every person's email."""
-        upserts: list[dict[str, Any]] = []
+        upserts: list[SnapshotRow] = []
         deletes: list[str] = []
         emails: dict[str, str | None] = {}
         for r in resolved:
@@ -134,14 +134,7 @@ class Walk:
             if qualifies and self.wanted:
                 qualifies = (r.record.status or "").casefold() in self.wanted
             if qualifies:
-                upserts.append(
-                    {
-                        "record_id": rid,
-                        "person_key": r.person_key,
-                        "status": r.record.status,
-                        "modified_at": r.record.modified_at,
-                    }
-                )
+                upserts.append(SnapshotRow(rid, r.person_key, r.record.status, r.record.modified_at))
                 emails[r.person_key] = r.email
             else:
                 deletes.append(rid)

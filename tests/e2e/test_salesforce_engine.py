@@ -22,6 +22,7 @@ from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from campaign_bridge.sync import engine as engine_module
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
+from campaign_bridge.sync.store.states import LedgerState
 from campaign_bridge.sync.store.store import Store
 from tests.contract.harness_salesforce import no_wait_policy
 
@@ -303,7 +304,7 @@ def test_a_write_left_to_retry_makes_the_next_run_read_the_unchanged_list(world:
     world.hs.state.add_list_members(world.hot_list, [a])
     assert world.run().status == "ok"
     [row] = world.store.ledger(RULE).values()
-    world.store.write_ledger([{**dataclasses.asdict(row), "state": "failed", "attempts": 1}])
+    world.store.write_ledger([dataclasses.replace(row, state=LedgerState.FAILED, attempts=1)])
 
     again = world.run()
     assert again.read == 1  # a person to retry: the list is read, though its version has not moved
