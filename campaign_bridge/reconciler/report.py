@@ -37,6 +37,7 @@ from typing import Any
 
 from campaign_bridge.sync.plan import Item
 from campaign_bridge.sync.store.rows import FindingRow, LedgerRow, RefRow
+from campaign_bridge.sync.store.states import RunStatus
 
 
 class FindingKind(StrEnum):
@@ -120,7 +121,7 @@ class ReconcileReport:
     repair: bool
     target: str = ""
     run_id: int | None = None
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     source_read: int = 0
     target_read: int = 0
     findings: list[Finding] = field(default_factory=list)

@@ -51,7 +51,7 @@ class RunStatus(StrEnum):
     OK = "ok"
     PARTIAL = "partial"  # some writes did not reach a final state, or stopped on request
     FAILED = "failed"
-    STOPPED = "stopped"  # an API quota ran out
+    STOPPED = "stopped"  # an API quota ran out (the CLI: not run, a stop was asked for first)
     HELD = "held"  # sync: the plan removes more than the safety limits allow
     PLANNED = "planned"  # plan (dry run); never stored
     SKIPPED = "skipped"  # not run: another worker holds the rule's lease; never stored
