@@ -7,7 +7,6 @@ would apply. It writes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from campaign_bridge.mapping.model import (
 from campaign_bridge.reconciler.report import Action, Finding, FindingKind, Fix
 from campaign_bridge.sync.identity import Resolved, ref_row
 from campaign_bridge.sync.plan import Item
+from campaign_bridge.sync.store.states import LedgerState, RefState
 from campaign_bridge.sync.store.store import LedgerRow, RefRow, Store
 
 #: ``last_error`` of a ledger row whose manual removal the rule respected (``on_manual_removal: respect``).
@@ -60,24 +60,24 @@ def desired_people(rule: Rule, resolved: list[Resolved]) -> dict[str, str | None
     return out
 
 
-def _state_of(person: PersonRecord) -> str | None:
+def _state_of(person: PersonRecord) -> RefState | None:
     if person.deleted:
-        return "deleted"
+        return RefState.DELETED
     if person.converted_to is not None:
-        return "converted"
+        return RefState.CONVERTED
     if person.merged_into is not None:
-        return "merged"
+        return RefState.MERGED
     return None
 
 
 def _ref_row(
-    ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None, now: datetime
-) -> dict[str, Any]:
+    ref: RecordRef, key: str, email: str | None, state: RefState, survivor: str | None, now: datetime
+) -> RefRow:
     return ref_row(ref.connection, ref, key, email, state, survivor, now)
 
 
-def _stale_detail(person: PersonRecord, state: str, where: str) -> str:
-    if state == "deleted":
+def _stale_detail(person: PersonRecord, state: RefState, where: str) -> str:
+    if state is RefState.DELETED:
         return f"{person.ref} was deleted in {where}"
     return f"{person.ref} was {state} into {person.survivor} in {where}; membership follows {person.survivor}"
 
@@ -96,11 +96,16 @@ def source_findings(store: Store, resolved: list[Resolved], source: Side, now: d
         seen.add(person.ref.id)
         refs = [
             _ref_row(
-                person.ref, ref.person_key, r.email, state, None if state == "deleted" else person.survivor.id, now
+                person.ref,
+                ref.person_key,
+                r.email,
+                state,
+                None if state is RefState.DELETED else person.survivor.id,
+                now,
             )
         ]
-        if state != "deleted":
-            refs.append(_ref_row(person.survivor, ref.person_key, r.email, "active", None, now))
+        if state is not RefState.DELETED:
+            refs.append(_ref_row(person.survivor, ref.person_key, r.email, RefState.ACTIVE, None, now))
         findings.append(
             Finding(
                 FindingKind.STALE_IDENTITY,
@@ -108,7 +113,7 @@ def source_findings(store: Store, resolved: list[Resolved], source: Side, now: d
                 r.email,
                 str(person.ref),
                 f"source: {_stale_detail(person, state, source.where)}",
-                fix=Fix(Action.FORGOTTEN if state == "deleted" else Action.REPOINTED, refs=refs),
+                fix=Fix(Action.FORGOTTEN if state is RefState.DELETED else Action.REPOINTED, refs=refs),
                 stale=state,
             )
         )
@@ -160,13 +165,13 @@ class TargetComparison:
                 )
                 continue
             member = self.by_id.get(row.target_record_id or "")
-            if row.state == "pending":
+            if row.state == LedgerState.PENDING:
                 # An add whose outcome a stopped run never recorded: the next sync sends it again and settles it.
                 if member is not None:
                     self.matched.add(id(member))
                 self.bump("ledger_pending")
                 continue
-            if row.state != "present":
+            if row.state != LedgerState.PRESENT:
                 self._not_present(row, member)
                 continue
             if member is None:
@@ -185,7 +190,7 @@ class TargetComparison:
         state = _state_of(person)
         if state is not None and person.ref.id == row.target_record_id:
             self._stale(row, person, state)
-            if state == "deleted":
+            if state is RefState.DELETED:
                 return
         key = row.person_key
         if key not in self.desired:
@@ -202,7 +207,7 @@ class TargetComparison:
         if member is not None:
             self.bump(f"ledger_{row.state}")
             return  # in the target though the ledger says otherwise: reported as unowned below
-        respected = row.state == "blocked" and row.last_error == RESPECTED
+        respected = row.state == LedgerState.BLOCKED and row.last_error == RESPECTED
         if respected and key in self.desired and self.rule.on_manual_removal is ManualRemoval.RESTORE:
             self._missing(row, self._ref(row), "removed by hand earlier and kept out; the rule now says restore")
         elif key not in self.desired:
@@ -229,13 +234,13 @@ class TargetComparison:
                 state = _state_of(record)
                 if state is not None:
                     self._stale(row, record, state)
-                    if state == "deleted":
+                    if state is RefState.DELETED:
                         continue
                     ref = record.survivor
                     member = self.by_id.get(ref.id)
                     if member is not None:
                         self.matched.add(id(member))
-                        self._present(dataclasses.replace(row, target_record_id=ref.id, target_kind=ref.kind), member)
+                        self._present(row._replace(target_record_id=ref.id, target_kind=ref.kind), member)
                         continue
             if row.person_key in self.desired:
                 how = "added by this rule" if row.owned else "there before this rule wanted them"
@@ -247,8 +252,8 @@ class TargetComparison:
     def _ref(self, row: LedgerRow) -> RecordRef:
         return RecordRef(row.connection, row.target_kind or "", row.target_record_id or "")
 
-    def _ledger_row(self, row: LedgerRow, **changes: Any) -> dict[str, Any]:
-        return {**dataclasses.asdict(row), "written_at": self.now, **changes}
+    def _ledger_row(self, row: LedgerRow, **changes: Any) -> LedgerRow:
+        return row._replace(written_at=self.now, **changes)
 
     def _missing(self, row: LedgerRow, ref: RecordRef, why: str) -> None:
         key, email = row.person_key, self.emails.get(row.person_key)
@@ -258,7 +263,12 @@ class TargetComparison:
             fix = Fix(Action.RESTORED, write=item)
         else:
             blocked = self._ledger_row(
-                row, target_record_id=ref.id, target_kind=ref.kind, status=None, state="blocked", last_error=RESPECTED
+                row,
+                target_record_id=ref.id,
+                target_kind=ref.kind,
+                status=None,
+                state=LedgerState.BLOCKED,
+                last_error=RESPECTED,
             )
             fix = Fix(Action.RESPECTED, ledger=blocked)
         detail = f"{why}; on_manual_removal: {policy.value}"
@@ -270,11 +280,11 @@ class TargetComparison:
         record = str(self._ref(row)) if row.target_record_id else None
         self.findings.append(Finding(FindingKind.ORPHAN_LEDGER_ROW, key, self.emails.get(key), record, why, fix=fix))
 
-    def _stale(self, row: LedgerRow, person: PersonRecord, state: str) -> None:
+    def _stale(self, row: LedgerRow, person: PersonRecord, state: RefState) -> None:
         key, email = row.person_key, self.emails.get(row.person_key)
         detail = f"target: {_stale_detail(person, state, self.target.where)}"
-        if state == "deleted":
-            refs = [_ref_row(person.ref, key, email, "deleted", None, self.now)]
+        if state is RefState.DELETED:
+            refs = [_ref_row(person.ref, key, email, RefState.DELETED, None, self.now)]
             fix = Fix(Action.FORGOTTEN, forget=(row.rule, key), refs=refs)
             if key in self.desired:
                 detail += "; the next sync adds the person again as a new record (match.create_missing decides)"
@@ -282,7 +292,7 @@ class TargetComparison:
             survivor = person.survivor
             refs = [
                 _ref_row(person.ref, key, email, state, survivor.id, self.now),
-                _ref_row(survivor, key, email, "active", None, self.now),
+                _ref_row(survivor, key, email, RefState.ACTIVE, None, self.now),
             ]
             moved = self._ledger_row(row, target_record_id=survivor.id, target_kind=survivor.kind)
             fix = Fix(Action.REPOINTED, ledger=moved, refs=refs)
@@ -313,7 +323,7 @@ class TargetComparison:
         others = {r.person_key for r in self.store.others_on_target(self.rule.name, conn, keys, self.container.id)}
         for m in rest:
             ref = refs.get(m.person.ref.id)
-            if m.person.deleted and ref is not None and ref.state == "deleted":
+            if m.person.deleted and ref is not None and ref.state == RefState.DELETED:
                 self.bump("deleted_known")
                 continue
             key = ref.person_key if ref else None

@@ -36,6 +36,8 @@ from enum import StrEnum
 from typing import Any
 
 from campaign_bridge.sync.plan import Item
+from campaign_bridge.sync.store.rows import FindingRow, LedgerRow, RefRow
+from campaign_bridge.sync.store.states import RunStatus
 
 
 class FindingKind(StrEnum):
@@ -65,9 +67,9 @@ class Fix:
 
     action: Action
     write: Item | None = None  # a change sent through the target connector's ``apply_changes``
-    ledger: dict[str, Any] | None = None  # a ledger row to write (full row)
+    ledger: LedgerRow | None = None  # a ledger row to write
     forget: tuple[str, str] | None = None  # a ledger row (rule, person key) to delete
-    refs: list[dict[str, Any]] = field(default_factory=list)  # crosswalk rows to write
+    refs: list[RefRow] = field(default_factory=list)  # crosswalk rows to write
 
 
 @dataclass(slots=True)
@@ -83,6 +85,17 @@ class Finding:
     outcome: str | None = None  # why a repair failed
     stale: str | None = None  # stale identities: deleted | converted | merged
     fix: Fix | None = field(default=None, repr=False, compare=False)
+
+    def row(self) -> FindingRow:
+        """The finding as the store records it (``Store.save_findings``)."""
+        return FindingRow(
+            self.kind.value,
+            self.person_key,
+            self.email,
+            self.record,
+            self.detail,
+            self.action.value if self.action else None,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -108,7 +121,7 @@ class ReconcileReport:
     repair: bool
     target: str = ""
     run_id: int | None = None
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     source_read: int = 0
     target_read: int = 0
     findings: list[Finding] = field(default_factory=list)

@@ -13,19 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.mapping.model import ChangeOutcome, OutcomeState
-from campaign_bridge.reconciler import store as findings_store
 from campaign_bridge.reconciler.compare import Side, TargetComparison, desired_people, source_findings
 from campaign_bridge.reconciler.report import Action, Finding, FindingKind, ReconcileReport
 from campaign_bridge.sync.identity import SourceResolver
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
 from campaign_bridge.sync.scope import RunScope, utcnow
 from campaign_bridge.sync.source import Sources
-from campaign_bridge.sync.store.store import Store
+from campaign_bridge.sync.store.store import LedgerRow, RefRow, Store
 from campaign_bridge.sync.target import Target, resolve_target
 from campaign_bridge.sync.writer import BatchWriter, DecisionLog
 
@@ -114,8 +112,8 @@ class Reconciler:
     # -- repair ------------------------------------------------------------------------------------
     def _repair(self, rule: Rule, target: Target, report: ReconcileReport, now: datetime) -> list[Decision]:
         """Apply each finding's fix; returns the engine's decisions for the writes (added, status changed…)."""
-        rows: dict[str, dict[str, Any] | None] = {}  # person key → final ledger row, None to delete
-        refs: list[dict[str, Any]] = []
+        rows: dict[str, LedgerRow | None] = {}  # person key → final ledger row, None to delete
+        refs: list[RefRow] = []
         writes: list[tuple[Finding, Item]] = []
         for f in report.findings:
             fix = f.fix
@@ -123,7 +121,7 @@ class Reconciler:
                 continue
             refs.extend(fix.refs)
             if fix.ledger is not None:
-                rows[fix.ledger["person_key"]] = fix.ledger
+                rows[fix.ledger.person_key] = fix.ledger
             if fix.forget is not None:
                 rows[fix.forget[1]] = None
             if fix.write is not None:
@@ -131,7 +129,7 @@ class Reconciler:
             else:
                 f.action = fix.action
         if refs:
-            self.store.upsert_refs(list({(r["connection"], r["record_id"]): r for r in refs}.values()))
+            self.store.upsert_refs(list({(r.connection, r.record_id): r for r in refs}.values()))
         if rows:
             self.store.write_ledger(
                 [r for r in rows.values() if r is not None],
@@ -165,7 +163,7 @@ class Reconciler:
         self, rule: Rule, report: ReconcileReport, where: str, decisions: list[Decision], now: datetime
     ) -> None:
         assert report.run_id is not None
-        known = findings_store.reported_unowned(self.store, rule.name)
+        known = self.store.reported_records(rule.name, FindingKind.UNOWNED)
         found: list[Decision] = []
         for f in report.findings:
             if f.kind is FindingKind.UNOWNED and f.record in known:
@@ -173,7 +171,7 @@ class Reconciler:
             found.append(Decision(_decision_kind(f), f.person_key, f.email, _decision_detail(f, report.repair), where))
         # The drift first, then what the repair's writes did (added, status changed…), as they happened.
         self.store.log([d.row(report.run_id, rule.name, now) for d in (*found, *decisions)])
-        findings_store.save(self.store, report.run_id, rule.name, report.findings, now)
+        self.store.save_findings(report.run_id, rule.name, [f.row() for f in report.findings], now)
 
 
 def _settle(finding: Finding, outcome: ChangeOutcome) -> None:

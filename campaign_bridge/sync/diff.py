@@ -14,8 +14,14 @@ from campaign_bridge.config.models import ClientConfig, ExclusivePolicy, Mode, R
 from campaign_bridge.errors import CampaignBridgeError
 from campaign_bridge.mapping.model import ChangeAction, RecordRef
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
+from campaign_bridge.sync.store.states import RETRYABLE, LedgerState
 from campaign_bridge.sync.store.store import LedgerRow, Store
 from campaign_bridge.sync.target import Target
+
+#: Rows that stay as they are until `campaign-bridge retry` or a change of rule.
+TERMINAL = frozenset({LedgerState.DEAD, LedgerState.REJECTED, LedgerState.BLOCKED})
+#: Rows a mirror rule removes when it owns them: in the target, or maybe (an add not confirmed yet).
+REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED, LedgerState.PENDING})
 
 
 class Differ:
@@ -43,12 +49,12 @@ class Differ:
         for key in sorted(keys):
             row = ledger.get(key)
             email = emails.get(key)
-            if row is not None and row.state in ("dead", "rejected", "blocked") and key in desired:
+            if row is not None and row.state in TERMINAL and key in desired:
                 continue  # terminal until `campaign-bridge retry` or a change of rule
             if key in desired:
                 # A pending row is an add whose outcome was never recorded (the run died mid-batch):
                 # send it again; its ownership was claimed before the first send.
-                if row is None or row.state in ("failed", "pending"):
+                if row is None or row.state in RETRYABLE:
                     if row is not None and row.attempts >= self.max_attempts:
                         continue
                     adds.append(
@@ -78,9 +84,9 @@ class Differ:
                 continue
             if row is None:
                 continue
-            if self.mode is Mode.ADDITIVE and row.state in ("present", "pending"):
+            if self.mode is Mode.ADDITIVE and row.state in (LedgerState.PRESENT, LedgerState.PENDING):
                 continue
-            if row.owned and row.state in ("present", "failed", "pending"):
+            if row.owned and row.state in REMOVABLE:
                 removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=True))
             else:
                 report.decisions.append(

@@ -13,7 +13,6 @@ converges with no duplicates and nothing lost.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -205,7 +204,7 @@ class Engine:
                 rows = self.store.ledger(it.other_rule, [it.person_key])
                 row = rows.get(it.person_key)
                 if row is not None:
-                    handover.append({**dataclasses.asdict(row), "owned": True})
+                    handover.append(row._replace(owned=True))
         self.store.write_ledger(handover, [(rule.name, it.person_key) for it in items])
 
 

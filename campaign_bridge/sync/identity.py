@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from campaign_bridge.config.models import Match
 from campaign_bridge.connectors.base import Connector, SupportsCreatePeople
 from campaign_bridge.mapping.model import MemberRecord, PersonDraft, PersonRecord, RecordRef, normalise_email
 from campaign_bridge.mapping.semantics import Role
 from campaign_bridge.sync.plan import Decision, Kind
-from campaign_bridge.sync.store.store import Store
+from campaign_bridge.sync.store.states import RefState
+from campaign_bridge.sync.store.store import RefRow, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +28,10 @@ class Resolved:
 
 
 def ref_row(
-    connection: str, ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None, now: datetime
-) -> dict[str, Any]:
+    connection: str, ref: RecordRef, key: str, email: str | None, state: RefState, survivor: str | None, now: datetime
+) -> RefRow:
     """A crosswalk row (``person_refs``): record ``ref`` of ``connection`` is person ``key``."""
-    return {
-        "connection": connection,
-        "record_id": ref.id,
-        "kind": ref.kind,
-        "person_key": key,
-        "email": email,
-        "state": state,
-        "survivor_id": survivor,
-        "seen_at": now,
-    }
+    return RefRow(connection, ref.id, ref.kind, key, email, state, survivor, now)
 
 
 class SourceResolver:
@@ -62,7 +53,9 @@ class SourceResolver:
         fresh: dict[str | None, str] = {}
         new_emails: list[str | None] = []
         out: list[Resolved] = []
-        ref_rows: dict[tuple[str, str], dict[str, Any]] = {}
+        # (record, person key, email, state, survivor id) by record: the rows are made once the new
+        # persons have their keys
+        ref_rows: dict[str, tuple[RecordRef, str, str | None, RefState, str | None]] = {}
         for rec in records:
             person, survivor = rec.person, rec.person.survivor
             email = normalise_email(person.email)
@@ -77,16 +70,16 @@ class SourceResolver:
                     if email is not None:
                         fresh[email] = key
             out.append(Resolved(rec, key, email))
-            ref_rows[(survivor.id, "")] = self._ref_row(survivor, key, email, "active", None)
+            ref_rows[survivor.id] = (survivor, key, email, RefState.ACTIVE, None)
             if survivor != person.ref:
-                state = "converted" if person.converted_to else "merged"
+                state = RefState.CONVERTED if person.converted_to else RefState.MERGED
                 previous = known.get(person.ref.id)
                 if previous is None or previous.state != state:
                     kind = Kind.LEAD_CONVERTED if person.converted_to else Kind.RECORD_MERGED
                     decisions.append(
                         Decision(kind, key, email, f"{person.ref} is now {survivor}; membership follows {survivor}")
                     )
-                ref_rows[(person.ref.id, "")] = self._ref_row(person.ref, key, email, state, survivor.id)
+                ref_rows[person.ref.id] = (person.ref, key, email, state, survivor.id)
             if person.deleted:
                 decisions.append(Decision(Kind.RECORD_DELETED, key, email, f"{person.ref} was deleted in the source"))
         if self.persist:
@@ -102,12 +95,13 @@ class SourceResolver:
         ]
         if self.persist:
             rows = [
-                {**row, "person_key": mapping.get(row["person_key"], row["person_key"])} for row in ref_rows.values()
+                self._ref_row(ref, mapping.get(key, key), email, state, survivor)
+                for ref, key, email, state, survivor in ref_rows.values()
             ]
             self.store.upsert_refs(rows)
         return out, decisions
 
-    def _ref_row(self, ref: RecordRef, key: str, email: str | None, state: str, survivor: str | None) -> dict[str, Any]:
+    def _ref_row(self, ref: RecordRef, key: str, email: str | None, state: RefState, survivor: str | None) -> RefRow:
         return ref_row(self.connection, ref, key, email, state, survivor, self.now)
 
 
@@ -157,7 +151,7 @@ class TargetResolver:
         conn = self.connector.name
         pending = PendingLookup()
         for key, rows in self.store.refs_of_persons(conn, wanted).items():
-            active = [r for r in rows if r.state == "active"]
+            active = [r for r in rows if r.state is RefState.ACTIVE]
             if active:
                 pending.found[key] = self._prefer([RecordRef(conn, r.kind, r.record_id) for r in active])
         for key, email in wanted.items():
@@ -184,7 +178,7 @@ class TargetResolver:
     ) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str], list[tuple[str, str]]]:
         """Choose each person's record among what ``fetch`` found, and remember it in the crosswalk."""
         found, decisions = pending.found, pending.decisions
-        new_refs: list[dict[str, Any]] = []
+        new_refs: list[RefRow] = []
         to_create: list[tuple[str, str]] = []
         for email in pending.emails:
             candidates = _survivors(records.get(email, []))
@@ -257,8 +251,8 @@ class TargetResolver:
         preferred = self.match.prefer.lower()
         return sorted(refs, key=lambda r: (r.kind.lower() != preferred, r.id))[0]
 
-    def _ref_row(self, ref: RecordRef, key: str, email: str) -> dict[str, Any]:
-        return ref_row(self.connector.name, ref, key, email, "active", None, self.now)
+    def _ref_row(self, ref: RecordRef, key: str, email: str) -> RefRow:
+        return ref_row(self.connector.name, ref, key, email, RefState.ACTIVE, None, self.now)
 
 
 def _survivors(records: list[PersonRecord]) -> list[RecordRef]:

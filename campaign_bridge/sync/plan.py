@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from campaign_bridge.mapping.model import ChangeAction, RecordRef
+from campaign_bridge.sync.store.rows import DecisionRow
 
 
 class Kind(StrEnum):
@@ -59,18 +60,18 @@ class Decision:
     detail: str
     container: str = ""
 
-    def row(self, run_id: int | None, rule: str, at: datetime) -> dict[str, Any]:
-        return {
-            "run_id": run_id,
-            "rule": rule,
-            "kind": self.kind.value,
-            "person_key": self.person_key,
-            "email": self.email,
-            "container": self.container,
-            "detail": self.detail,
-            "is_conflict": self.kind in CONFLICTS,
-            "at": at,
-        }
+    def row(self, run_id: int | None, rule: str, at: datetime) -> DecisionRow:
+        return DecisionRow(
+            run_id,
+            rule,
+            self.kind.value,
+            self.person_key,
+            self.email,
+            self.container,
+            self.detail,
+            self.kind in CONFLICTS,
+            at,
+        )
 
 
 @dataclass(slots=True)

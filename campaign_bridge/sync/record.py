@@ -11,7 +11,8 @@ from datetime import datetime
 from campaign_bridge.config.models import ExclusivePolicy, Rule
 from campaign_bridge.mapping.model import ChangeAction, ChangeOutcome, OutcomeState
 from campaign_bridge.sync.plan import Decision, Item, Kind, RunReport
-from campaign_bridge.sync.store.store import Store
+from campaign_bridge.sync.store.states import LedgerState
+from campaign_bridge.sync.store.store import LedgerRow, Store
 from campaign_bridge.sync.target import Target
 
 
@@ -164,20 +165,20 @@ def write_rows(
     out = []
     for item, _outcome, state, error in rows:
         out.append(
-            {
-                "rule": rule.name,
-                "person_key": item.person_key,
-                "connection": target.connector.name,
-                "container_id": target.container.id,
-                "target_record_id": item.target.id if item.target else None,
-                "target_kind": item.target.kind if item.target else None,
-                "status": item.status if state == "present" else None,
-                "owned": item.owned,
-                "state": state,
-                "attempts": item.attempts,
-                "last_error": error,
-                "written_at": now,
-            }
+            LedgerRow(  # positional: a row per item written, and keywords cost more
+                rule.name,
+                item.person_key,
+                target.connector.name,
+                target.container.id,
+                item.target.id if item.target else None,
+                item.target.kind if item.target else None,
+                item.status if state == "present" else None,
+                item.owned,
+                LedgerState(state),
+                item.attempts,
+                error,
+                now,
+            )
         )
     store.write_ledger(out, deletes or [])
 

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from campaign_bridge.config.models import Rule
 from campaign_bridge.connectors.base import Watermark
@@ -18,6 +17,7 @@ from campaign_bridge.mapping.model import MemberRecord
 from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.identity import Resolved, SourceResolver
 from campaign_bridge.sync.plan import Item, RunReport
+from campaign_bridge.sync.store.rows import SnapshotRow
 from campaign_bridge.sync.store.store import Store
 
 Progress = Callable[[str, int, int], None]
@@ -57,7 +57,7 @@ class Walk:
         else:
             self.gone |= set(self.store.snapshot_records(rule.name, deletes).values())
         self.removed_records.update(deletes)
-        fresh = {u["person_key"] for u in upserts} - self.present
+        fresh = {u.person_key for u in upserts} - self.present
         self.present |= fresh
         t1 = time.perf_counter()
         report.timings["resolve"] += t1 - t0
@@ -104,10 +104,10 @@ class Walk:
         self.differ.diff(keys, desired, self.store.ledger(self.rule.name, keys), emails)
         return self.report.adds[first:]
 
-    def _sort(self, resolved: list[Resolved]) -> tuple[list[dict[str, Any]], list[str], dict[str, str | None]]:
+    def _sort(self, resolved: list[Resolved]) -> tuple[list[SnapshotRow], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
         and every person's email."""
-        upserts: list[dict[str, Any]] = []
+        upserts: list[SnapshotRow] = []
         deletes: list[str] = []
         emails: dict[str, str | None] = {}
         for r in resolved:
@@ -117,14 +117,7 @@ class Walk:
             if qualifies and self.wanted:
                 qualifies = (r.record.status or "").casefold() in self.wanted
             if qualifies:
-                upserts.append(
-                    {
-                        "record_id": rid,
-                        "person_key": r.person_key,
-                        "status": r.record.status,
-                        "modified_at": r.record.modified_at,
-                    }
-                )
+                upserts.append(SnapshotRow(rid, r.person_key, r.record.status, r.record.modified_at))
                 emails[r.person_key] = r.email
             else:
                 deletes.append(rid)

@@ -3,7 +3,6 @@ Salesforce campaign (its sandbox over HTTPS, simple-salesforce), with the state 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from campaign_bridge.sync import pipeline
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
+from campaign_bridge.sync.store.states import LedgerState
 from campaign_bridge.sync.store.store import Store
 from tests.contract.harness_salesforce import no_wait_policy
 
@@ -303,7 +303,7 @@ def test_a_write_left_to_retry_makes_the_next_run_read_the_unchanged_list(world:
     world.hs.state.add_list_members(world.hot_list, [a])
     assert world.run().status == "ok"
     [row] = world.store.ledger(RULE).values()
-    world.store.write_ledger([{**dataclasses.asdict(row), "state": "failed", "attempts": 1}])
+    world.store.write_ledger([row._replace(state=LedgerState.FAILED, attempts=1)])
 
     again = world.run()
     assert again.read == 1  # a person to retry: the list is read, though its version has not moved

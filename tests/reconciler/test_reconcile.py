@@ -13,7 +13,6 @@ import pytest
 from campaign_bridge.errors import LeaseHeldError
 from campaign_bridge.mapping.model import ContainerKind
 from campaign_bridge.reconciler import Action, FindingKind, run_reconcile
-from campaign_bridge.reconciler.store import findings as stored_findings
 from tests.reconciler.helpers import actions, config, found, reconcile
 from tests.sync.world import World
 
@@ -237,7 +236,7 @@ def test_findings_are_stored_with_their_run_and_what_repair_did(world: World) ->
 
     report = run_reconcile(cfg, "web", repair=True, clock=world.clock)
 
-    rows = stored_findings(world.store, run_id=report.run_id)
+    rows = world.store.findings(run_id=report.run_id)
     assert [(r["kind"], r["email"], r["action"]) for r in rows] == [("missing", "a@x.com", "restored")]
     run = world.store.runs(limit=1, rule="web")[0]
     assert (run["mode"], run["status"], run["counts"]["missing"]) == ("reconcile", "repaired", 1)

@@ -10,11 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select
-
 from campaign_bridge.connectors.memory.data import MemoryData, drop_memory_store, memory_store
 from campaign_bridge.mapping.model import ContainerKind
-from campaign_bridge.sync.store import tables as t
+from campaign_bridge.sync.store.store import Store
 
 _ids = itertools.count()
 
@@ -92,15 +90,12 @@ connections:
         drop_memory_store(self.ma_name)
 
     def runs(self, mode: str | None = "sync") -> list[dict[str, Any]]:
-        engine = create_engine(self.state_url)
+        """Every run in the state store (of ``mode``), oldest first."""
+        store = Store(self.state_url)
         try:
-            with engine.connect() as conn:
-                q = select(t.runs).order_by(t.runs.c.id)
-                if mode:
-                    q = q.where(t.runs.c.mode == mode)
-                return [dict(r._mapping) for r in conn.execute(q)]
+            return store.runs(limit=1_000_000, mode=mode)[::-1]
         finally:
-            engine.dispose()
+            store.close()
 
 
 def at(text: str) -> datetime:

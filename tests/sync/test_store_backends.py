@@ -7,7 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from campaign_bridge.connectors.base import Watermark
 from campaign_bridge.sync.store import tables
+from campaign_bridge.sync.store.states import LedgerState
+from campaign_bridge.sync.store.store import LedgerRow
 from tests.sync.world import World
 
 RULE = """
@@ -63,21 +66,14 @@ def test_bulk_writes_read_back_as_written_and_an_upsert_leaves_the_columns_it_do
     try:
         store, now = w.store, w.clock()
         [a, b] = store.add_persons(["a@x.com", "b@x.com"], now)
-        row = {
-            "rule": "web", "connection": "ma", "container_id": "L1", "target_record_id": "101",
-            "target_kind": "contact", "status": None, "owned": True, "state": "pending", "last_error": None,
-            "written_at": now,
-        }  # fmt: skip
-        store.write_ledger([{**row, "person_key": a, "attempts": 2}, {**row, "person_key": b}])
+        row = LedgerRow(
+            "web", a, "ma", "L1", "101", "contact", None, True, LedgerState.PENDING, 2, None, now
+        )  # fmt: skip
+        store.write_ledger([row, row._replace(person_key=b, attempts=0)])
         first = store.ledger("web")
-        # b names no "attempts": it takes the column's default
-        assert [(first[k].owned, first[k].state, first[k].attempts) for k in (a, b)] == [
-            (True, "pending", 2),
-            (True, "pending", 0),
-        ]
-        assert first[a].written_at == now
+        assert first == {a: row, b: row._replace(person_key=b, attempts=0)}
         later = now + timedelta(seconds=90)
-        store.write_ledger([{**row, "person_key": a, "state": "present", "written_at": later}])
+        store.write_ledger([row._replace(state=LedgerState.PRESENT, written_at=later)])
         again = store.ledger("web")[a]
         assert (again.state, again.written_at, again.attempts) == ("present", later, 2)
         # stored as SQLAlchemy stores a date, so that SQL compares it with one: SQLite compares the text
@@ -87,6 +83,12 @@ def test_bulk_writes_read_back_as_written_and_an_upsert_leaves_the_columns_it_do
             assert set(at_now) == {b}
             before = conn.execute(select(c.person_key).where(c.written_at < now)).scalars()
             assert set(before) == set()
+        # an incremental read's watermark names neither the last full read's time nor the source's
+        # version: the upsert leaves them as the full read wrote them
+        store.set_watermark("web", Watermark(now, "x1"), now, now, source_version="v7")
+        store.set_watermark("web", Watermark(later, "x2"), None, later)
+        assert store.watermark("web") == (Watermark(later, "x2"), now)
+        assert store.source_version("web") == "v7"
     finally:
         w.close()
 

@@ -1,1 +1,2 @@
-"""The state store: SQLAlchemy tables (``tables``), their Alembic migrations (``migrate``) and the Store."""
+"""The state store: the ``Store`` (``store``), the rows it writes (``rows``) and the state names it keeps
+(``states``); its SQLAlchemy tables (``tables``) and their Alembic migrations (``migrate``) are its own."""

@@ -46,7 +46,7 @@ person_refs = Table(
     Column("kind", String(40), nullable=False),
     Column("person_key", String(32), ForeignKey("persons.key"), nullable=False),
     Column("email", String(320)),
-    # active | converted | merged | deleted; ``survivor_id`` names the record that membership follows
+    # a ``states.RefState``; ``survivor_id`` names the record that membership follows
     Column("state", String(16), nullable=False, default="active"),
     Column("survivor_id", String(64)),
     Column("seen_at", DateTime(timezone=True), nullable=False),
@@ -81,7 +81,7 @@ ledger = Table(
     Column("status", String(100)),
     # True when this rule added the member (so mirror mode may remove it)
     Column("owned", Boolean, nullable=False, default=False),
-    # present | pending | failed | dead | rejected | blocked
+    # a ``states.LedgerState``
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
@@ -118,7 +118,7 @@ runs = Table(
     Column("client", String(100), nullable=False),
     Column("rule", String(200), nullable=False, index=True),
     Column("mode", String(16), nullable=False),  # plan | sync | reconcile
-    Column("status", String(16), nullable=False),  # running | ok | held | failed | stopped | nothing
+    Column("status", String(16), nullable=False),  # a ``states.RunStatus``
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("read_full", Boolean, nullable=False, default=False),
