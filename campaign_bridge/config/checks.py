@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
+from campaign_bridge.config.document import Located
 from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
 from campaign_bridge.errors import Problem
 from campaign_bridge.mapping.segment import fields_of
 from campaign_bridge.mapping.semantics import SEMANTICS, Role, kinds_for, static_target_refusal
-
-if TYPE_CHECKING:
-    from campaign_bridge.config.loader import Located
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
