@@ -249,4 +249,5 @@ def _construct(node: yaml.Node, path: Path_, doc: Located, scalars: SafeConstruc
     except (yaml.YAMLError, ValueError, TypeError) as exc:  # e.g. `!!int x`, a date like 2026-13-45
         line = node.start_mark.line + 1
         what = getattr(exc, "problem", None) or exc
-        raise ConfigError([Problem(doc.file, line, f"YAML value {node.value!r} cannot be read: {what}")]) from None
+        shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"  # not a whole megabyte back
+        raise ConfigError([Problem(doc.file, line, f"YAML value {shown!r} cannot be read: {what}")]) from None
