@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
+from campaign_bridge.config.cycles import Identity, offline_identity, rule_cycles
+from campaign_bridge.config.document import Located
 from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
 from campaign_bridge.errors import Problem
 from campaign_bridge.mapping.segment import fields_of
 from campaign_bridge.mapping.semantics import SEMANTICS, Role, kinds_for, static_target_refusal
-
-if TYPE_CHECKING:
-    from campaign_bridge.config.loader import Located
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:
@@ -27,6 +25,7 @@ def semantic_problems(
     """Problems of the rules that validated on their own; ``rules`` pairs each with its index in the file."""
     problems: list[Problem] = []
     seen: dict[str, int] = {}
+    identity = offline_identity({name: conn.type for name, conn in config.connections.items()})
     for i, rule in rules:
         base = ("rules", i)
         if rule.name in seen:
@@ -36,10 +35,7 @@ def semantic_problems(
         for side, endpoint, alias in (("source", rule.source, "from"), ("target", rule.target, "to")):
             path = (*base, alias)
             problems.extend(_endpoint_problems(config, doc, endpoint, side, path, known_connections, roles))
-        if (
-            rule.source.connection == rule.target.connection
-            and rule.source.container_name == rule.target.container_name
-        ):
+        if identity(rule.source) == identity(rule.target):
             problems.append(doc.problem((*base, "to"), f"rule {rule.name!r} reads and writes the same container"))
         if roles.get("source") is Role.CRM and rule.match.create_missing in ("lead",):
             problems.append(
@@ -47,7 +43,7 @@ def semantic_problems(
                     (*base, "match", "create_missing"), "create_missing: lead only makes sense for a CRM target"
                 )
             )
-    problems.extend(_cycle_problems(rules, doc))
+    problems.extend(_cycle_problems(rules, doc, identity))
     return problems
 
 
@@ -150,39 +146,14 @@ def _segment_fields(system: str) -> set[str] | None:
     return set(fields) if fields is not None else None
 
 
-def _cycle_problems(rules: list[tuple[int, Rule]], doc: Located) -> list[Problem]:
-    """Rule A feeds container X, rule B reads X and feeds Y, … back to A's source: refuse."""
-    node = {
-        r.name: (
-            (r.source.connection, r.source.key, r.source.container_name),
-            (r.target.connection, r.target.key, r.target.container_name),
-        )
-        for _, r in rules
-    }
-    readers: dict[tuple[str, str, str], list[str]] = {}
-    for name, (src, _) in node.items():
-        readers.setdefault(src, []).append(name)
+def _cycle_problems(rules: list[tuple[int, Rule]], doc: Located, identity: Identity) -> list[Problem]:
+    """Rule A feeds container X, rule B reads X and feeds Y, … back to A's source: refuse, once per loop."""
     problems: list[Problem] = []
-    reported: set[frozenset[str]] = set()
-    index = {r.name: i for i, r in rules}
-
-    def visit(start: str, current: str, trail: list[str]) -> None:
-        for nxt in readers.get(node[current][1], []):
-            if nxt == start:
-                cycle = [*trail, start]
-                key = frozenset(trail)
-                if key not in reported:
-                    reported.add(key)
-                    shown = " → ".join(cycle)
-                    problems.append(
-                        doc.problem(
-                            ("rules", index[start], "to"),
-                            f"rule cycle: {shown} (each rule feeds the next one's source; break the loop)",
-                        )
-                    )
-            elif nxt not in trail:
-                visit(start, nxt, [*trail, nxt])
-
-    for name in node:
-        visit(name, name, [name])
+    for loop in rule_cycles([rule for _, rule in rules], identity):
+        first = rules[loop.cycle[0]]
+        shown = " → ".join(rules[p][1].name for p in loop.cycle)
+        message = f"rule cycle: {shown} (each rule feeds the next one's source; break the loop)"
+        if loop.others:
+            message += f"; also in this loop: {', '.join(rules[p][1].name for p in loop.others)}"
+        problems.append(doc.problem(("rules", first[0], "to"), message))
     return problems

@@ -1,8 +1,11 @@
-"""Load a client file: YAML → ``${ENV}`` secrets → validated, frozen ``ClientConfig``.
+"""Load a client file: bytes → YAML (``document``) → ``${ENV}`` secrets → validated, frozen ``ClientConfig``.
 
 Every problem is collected, located (``file:line``) and reported together in one ``ConfigError``:
 YAML syntax, unknown keys (with "did you mean"), wrong types, unset environment variables, secrets
-written in the file, unknown connections, targets that cannot hold membership, rule cycles.
+written in the file, unknown connections, targets that cannot hold membership, rule cycles. A file that
+cannot be read as a document at all (not UTF-8, too large, an alias bomb, a duplicate key) stops at
+its first problem, since nothing after it can be trusted. ``ConfigError`` is the only exception raised:
+``serve`` keeps its running configuration when a re-read raises it.
 """
 
 from __future__ import annotations
@@ -10,95 +13,19 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from campaign_bridge.config.checks import did_you_mean, invalid_rule_problems, semantic_problems
+from campaign_bridge.config.document import Located, Path_, parse_yaml, read_text
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import ConnectionSettings
 from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
 from campaign_bridge.errors import ConfigError, Problem
 
-Path_ = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-@dataclass
-class Located:
-    """A parsed YAML document and the line of every key and item in it."""
-
-    file: str
-    data: Any
-    lines: dict[Path_, int] = field(default_factory=dict)
-    env_refs: set[Path_] = field(default_factory=set)
-
-    def line(self, path: Iterable[str | int]) -> int | None:
-        """The line of ``path``, or of its nearest located ancestor."""
-        p = tuple(path)
-        while p:
-            if p in self.lines:
-                return self.lines[p]
-            p = p[:-1]
-        return self.lines.get((), 1)
-
-    def describe(self, path: Path_) -> str:
-        """A readable name for a location: ``rule 'x' from.campaign`` rather than ``rules.0.from.campaign``."""
-        if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
-            rules = self.data.get("rules") if isinstance(self.data, dict) else None
-            raw = rules[path[1]] if isinstance(rules, list) and path[1] < len(rules) else None
-            name = raw.get("name") if isinstance(raw, dict) else None
-            head = f"rule {name!r}" if isinstance(name, str) else f"rule #{path[1] + 1}"
-            rest = ".".join(str(p) for p in path[2:])
-            return f"{head} {rest}".strip()
-        return ".".join(str(p) for p in path)
-
-    def problem(self, path: Iterable[str | int], message: str) -> Problem:
-        return Problem(self.file, self.line(path), message)
-
-
-def _construct(node: yaml.Node, path: Path_, doc: Located) -> Any:
-    doc.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(key_node))
-                if not isinstance(key_node, yaml.ScalarNode)
-                else key_node.value
-            )
-            doc.lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, (*path, key), doc)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), doc) for i, item in enumerate(node.value)]
-    # Scalars: PyYAML's safe constructor decides the type (int, bool, null…) as usual. An empty value
-    # (``rules:`` with nothing after it) is null, not a parse error.
-    if node.tag == "tag:yaml.org,2002:str":
-        return node.value
-    try:
-        return yaml.SafeLoader("").construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError) as exc:  # e.g. `!!int x`, a date like 2026-13-45
-        line = node.start_mark.line + 1
-        what = getattr(exc, "problem", None) or exc
-        raise ConfigError([Problem(doc.file, line, f"YAML value {node.value!r} cannot be read: {what}")]) from None
-
-
-def parse_yaml(text: str, file: str) -> Located:
-    """Parse YAML keeping lines; ``ConfigError`` with the line of a syntax error."""
-    doc = Located(file, None)
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError([Problem(file, line, f"YAML syntax: {exc.problem or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(file, None, f"YAML syntax: {exc}")]) from None
-    doc.data = {} if node is None else _construct(node, (), doc)
-    return doc
 
 
 def _interpolate(doc: Located, environ: Mapping[str, str], problems: list[Problem]) -> None:
@@ -268,13 +195,9 @@ def _validate_connections(doc: Located, problems: list[Problem]) -> dict[str, Co
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> ClientConfig:
-    """Read and validate a client file. Raises ``ConfigError`` listing every problem found."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(file, None, f"cannot read the file: {exc.strerror}")]) from None
-    return load_config_text(text, file, environ)
+    """Read and validate a client file. Raises ``ConfigError`` listing every problem found, and nothing
+    else, whatever the file holds (see ``document`` for the limits that make that so)."""
+    return load_config_text(read_text(path), str(path), environ)
 
 
 def load_config_text(text: str, file: str = "<text>", environ: Mapping[str, str] | None = None) -> ClientConfig:

@@ -7,13 +7,17 @@ model (``connectors/registry.py``); here they are kept as the validated objects.
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Iterator
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from campaign_bridge.connectors.base import ConnectionSettings
-from campaign_bridge.mapping.segment import Segment, parse_days, parse_segment
+from campaign_bridge.mapping.segment import Condition, Not, Op, Segment, parse_segment
 
 #: A mirror rule's plan that removes more than this many members is held, not applied.
 DEFAULT_MAX_REMOVALS = 500
@@ -26,6 +30,37 @@ DEFAULT_MAX_ATTEMPTS = 5
 #: Even an incremental source gets a full read (to see removals) at least this often.
 DEFAULT_FULL_READ_EVERY = "24h"
 DEFAULT_EVERY = "15m"
+
+# The ranges of the durations a file may give. A duration outside them is a typo or a probe, never a
+# setting someone needs, and the code that uses them (the scheduler's timedelta, the watermark's
+# arithmetic) overflows or spins on the extremes, so they are refused when the file is read.
+
+#: A rule runs at most once a minute. Each run lists the source and pays API calls that the vendors
+#: count per day (Salesforce's daily allocation, HubSpot's daily limit), and membership changes are
+#: made by people and campaigns over minutes, not seconds: an admin who writes ``every: 0s`` or ``5s``
+#: means "as soon as possible", which is what a minute is. It is also cron's finest step, so ``every``
+#: and ``cron`` agree on how often "often" can be.
+MIN_EVERY = "1m"
+#: …and at least once a year: anything rarer is a date (write a ``cron``) or a typo for a smaller unit.
+MAX_EVERY = "365d"
+#: The look-back catches records committed late or stamped alike: seconds to minutes late, hours after
+#: a vendor's incident. Past a week an incremental read costs what a full read does; use
+#: ``full_read_every`` for that.
+MAX_LOOKBACK = "7d"
+#: A full read more often than the shortest schedule changes nothing, so the floor is the same minute.
+MIN_FULL_READ_EVERY = MIN_EVERY
+#: Sources that do not report removals incrementally see a removal only at a full read: a month is the
+#: longest an admin would accept a person staying in a target after leaving its source.
+MAX_FULL_READ_EVERY = "31d"
+
+#: The widest ``within`` / ``not_within`` window of a segment: ten years is older than any behaviour a
+#: marketing system keeps (activity history is purged after two to five years).
+MAX_SEGMENT_WINDOW = timedelta(days=3650)
+
+_DURATION = re.compile(r"(\d+)([smhdw])", re.ASCII)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+#: A count with more digits than this is out of every range above (and ``int`` refuses 4,300 digits).
+_MAX_DIGITS = 15
 
 #: Rule-file keys that name a container, per DESIGN §1 and mapping.semantics.
 CONTAINER_KEYS = ("campaign", "list", "program", "tag", "smart_campaign")
@@ -51,23 +86,26 @@ class ManualRemoval(StrEnum):
     RESPECT = "respect"
 
 
-def _duration(value: str) -> str:
-    text = value.strip().lower()
-    if text.endswith("m") and text[:-1].isdigit():
-        return text
-    if text.endswith("s") and text[:-1].isdigit():
-        return text
-    parse_days(text)  # d / h / w, raises ValueError with the accepted forms
-    return text
-
-
 def duration_seconds(text: str) -> float:
-    """``30s``, ``5m``, ``2h``, ``1d``, ``1w`` → seconds."""
-    if text.endswith("s"):
-        return float(text[:-1])
-    if text.endswith("m"):
-        return float(text[:-1]) * 60
-    return parse_days(text).total_seconds()
+    """``30s``, ``5m``, ``2h``, ``1d``, ``1w`` → seconds. Raises ``ValueError`` naming the accepted forms."""
+    m = _DURATION.fullmatch(text.strip().lower())
+    if m is None:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 2h, 1d or 1w")
+    digits = m.group(1).lstrip("0") or "0"
+    if len(digits) > _MAX_DIGITS:
+        return math.inf
+    return float(int(digits) * _UNIT_SECONDS[m.group(2)])
+
+
+def _duration(value: str, what: str, low: str, high: str, why: str = "") -> str:
+    """``value`` normalised (``5M`` → ``5m``) if it is a duration from ``low`` to ``high``, else ``ValueError``."""
+    text = value.strip().lower()
+    seconds = duration_seconds(text)
+    if seconds < duration_seconds(low):
+        raise ValueError(f"{value!r} is too short for {what}: the shortest is {low}{why}")
+    if seconds > duration_seconds(high):
+        raise ValueError(f"{value!r} is too long for {what}: the longest is {high}")
+    return text
 
 
 class Schedule(_Frozen):
@@ -77,7 +115,8 @@ class Schedule(_Frozen):
     @field_validator("every")
     @classmethod
     def _every(cls, v: str | None) -> str | None:
-        return None if v is None else _duration(v)
+        why = " (a rule runs at most once a minute: each run spends the systems' daily API allowance)"
+        return None if v is None else _duration(v, "a schedule", MIN_EVERY, MAX_EVERY, why)
 
     @field_validator("cron")
     @classmethod
@@ -158,8 +197,27 @@ class Endpoint(_Frozen):
             got = ", ".join(named) or "none"
             raise ValueError(f"name exactly one of {options} (got {got})")
         if self.segment is not None:
-            parse_segment(self.segment)
+            try:
+                segment = parse_segment(self.segment)
+            except OverflowError:  # a window past what a timedelta holds: 99999999999d
+                raise ValueError(
+                    f"segment: a within/not_within window is longer than {MAX_SEGMENT_WINDOW.days}d"
+                ) from None
+            if any(window > MAX_SEGMENT_WINDOW for window in _windows(segment)):
+                raise ValueError(f"segment: a within/not_within window is longer than {MAX_SEGMENT_WINDOW.days}d")
         return self
+
+
+def _windows(segment: Segment) -> Iterator[timedelta]:
+    """The ``within`` / ``not_within`` windows of a segment."""
+    if isinstance(segment, Condition):
+        if segment.op in (Op.WITHIN, Op.NOT_WITHIN):
+            yield segment.value
+    elif isinstance(segment, Not):
+        yield from _windows(segment.item)
+    else:
+        for item in segment.items:
+            yield from _windows(item)
 
 
 class Defaults(_Frozen):
@@ -170,10 +228,15 @@ class Defaults(_Frozen):
     full_read_every: str = DEFAULT_FULL_READ_EVERY
     max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
 
-    @field_validator("lookback", "full_read_every")
+    @field_validator("lookback")
     @classmethod
-    def _durations(cls, v: str) -> str:
-        return _duration(v)
+    def _lookback(cls, v: str) -> str:
+        return _duration(v, "the look-back", "0s", MAX_LOOKBACK)
+
+    @field_validator("full_read_every")
+    @classmethod
+    def _full_read_every(cls, v: str) -> str:
+        return _duration(v, "full_read_every", MIN_FULL_READ_EVERY, MAX_FULL_READ_EVERY)
 
 
 class Rule(_Frozen):
