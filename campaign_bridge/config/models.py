@@ -8,6 +8,7 @@ model (``connectors/registry.py``); here they are kept as the validated objects.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -41,6 +42,11 @@ DEFAULT_EVERY = "15m"
 #: means "as soon as possible", which is what a minute is. It is also cron's finest step, so ``every``
 #: and ``cron`` agree on how often "often" can be.
 MIN_EVERY = "1m"
+#: A test or staging deployment may lower that floor through this environment variable (a duration of at
+#: least ``HARD_MIN_EVERY``): its runs cost sandbox calls, not a client's allowance. A file cannot lower it.
+MIN_EVERY_ENV = "CAMPAIGN_BRIDGE_MIN_EVERY"
+#: Never below a second: ``every: 0s`` is a busy loop whatever the environment says.
+HARD_MIN_EVERY = "1s"
 #: …and at least once a year: anything rarer is a date (write a ``cron``) or a typo for a smaller unit.
 MAX_EVERY = "365d"
 #: The look-back catches records committed late or stamped alike: seconds to minutes late, hours after
@@ -97,6 +103,18 @@ def duration_seconds(text: str) -> float:
     return float(int(digits) * _UNIT_SECONDS[m.group(2)])
 
 
+def min_every() -> str:
+    """The shortest ``every`` a schedule may give: ``MIN_EVERY``, or what ``MIN_EVERY_ENV`` sets if that is
+    a duration of at least ``HARD_MIN_EVERY`` (anything else there is ignored, keeping ``MIN_EVERY``)."""
+    wanted = os.environ.get(MIN_EVERY_ENV, "").strip().lower()
+    try:
+        if wanted and duration_seconds(wanted) >= duration_seconds(HARD_MIN_EVERY):
+            return wanted
+    except ValueError:
+        pass
+    return MIN_EVERY
+
+
 def _duration(value: str, what: str, low: str, high: str, why: str = "") -> str:
     """``value`` normalised (``5M`` → ``5m``) if it is a duration from ``low`` to ``high``, else ``ValueError``."""
     text = value.strip().lower()
@@ -115,8 +133,9 @@ class Schedule(_Frozen):
     @field_validator("every")
     @classmethod
     def _every(cls, v: str | None) -> str | None:
-        why = " (a rule runs at most once a minute: each run spends the systems' daily API allowance)"
-        return None if v is None else _duration(v, "a schedule", MIN_EVERY, MAX_EVERY, why)
+        floor = min_every()
+        why = f" (a rule runs at most once every {floor}: each run spends the systems' daily API allowance)"
+        return None if v is None else _duration(v, "a schedule", floor, MAX_EVERY, why)
 
     @field_validator("cron")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from campaign_bridge.config.loader import load_config_text
-from campaign_bridge.config.models import ClientConfig
+from campaign_bridge.config.models import MIN_EVERY_ENV, ClientConfig
 from campaign_bridge.errors import ConfigError, Problem
 
 HEAD = "client: x\nconnections:\n  crm: {type: memory-crm}\n  ma: {type: memory-ma}\n"  # 4 lines
@@ -38,6 +38,14 @@ def test_a_rule_of_its_own_schedule_is_held_to_the_same_floor() -> None:
     problem = _refused(HEAD + RULE + "    schedule: {every: 10s}\n")
     assert problem.line == 9
     assert "rule 'a' schedule.every: '10s' is too short for a schedule" in problem.message
+
+
+def test_a_staging_deployment_may_lower_the_floor_but_never_below_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MIN_EVERY_ENV, "5s")
+    _load(HEAD + "defaults:\n  schedule: {every: 5s}\n")
+    assert "the shortest is 5s" in _refused(HEAD + "defaults:\n  schedule: {every: 4s}\n").message
+    monkeypatch.setenv(MIN_EVERY_ENV, "0s")  # ignored: a busy loop is never a schedule
+    assert "the shortest is 1m" in _refused(HEAD + "defaults:\n  schedule: {every: 0s}\n").message
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ time, reload, graceful stop, nightly reconcile."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -180,3 +180,34 @@ def test_each_rule_is_reconciled_nightly(client: Client) -> None:
         assert client.runs(mode="sync") == []
     finally:
         service.stop()
+
+
+#: 9 levels of 9 aliases each: 9**9 values once expanded, the file that once took serve's memory.
+BOMB = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)
+)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param(lambda good: good + "bomb: &a [*a]\n", id="recursive-anchor"),
+        pytest.param(lambda good: good + BOMB, id="alias-bomb"),
+        pytest.param(lambda good: good.replace("client: acme", "client: acme\nclient: other"), id="duplicate-key"),
+        pytest.param(lambda good: good.replace("every: 1m", "every: 0s"), id="busy-schedule"),
+        pytest.param(lambda good: good.encode("utf-16").decode("latin-1"), id="utf-16"),
+    ],
+)
+def test_a_hostile_file_on_reload_is_refused_and_the_old_schedule_keeps_running(
+    client: Client, hostile: Callable[[str], str]
+) -> None:
+    _one_rule(client)
+    good = client.config_path.read_text()
+    clock = FakeClock(at("00:00:10"))
+    with serving(client, clock) as service:
+        client.config_path.write_bytes(hostile(good).encode("latin-1", "replace"))
+        assert service.reload() is False
+        job = service.scheduler.get_job("sync:webinar", jobstore="acme")
+        assert "every 1m" in job.name
+        service.run_due(clock.set(at("00:01:00")))
+        assert len(client.runs()) == 1
