@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol, TypeGuard, TypeVar, runtime_checkable
+from typing import ClassVar, NamedTuple, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,7 @@ from campaign_bridge.mapping.model import (
     MemberRecord,
     PersonDraft,
     PersonRecord,
+    RecordRef,
 )
 from campaign_bridge.mapping.segment import Segment
 from campaign_bridge.mapping.semantics import SEMANTICS, Role
@@ -178,6 +179,27 @@ class SupportsCreatePeople(Protocol):
     """The connector can create people (a Salesforce Lead, a HubSpot contact) for ``create_missing``."""
 
     def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]: ...
+
+
+class Joined(NamedTuple):
+    """When a person became a member of a container, by the target's clock, and their status now."""
+
+    at: datetime
+    status: str | None
+
+
+@runtime_checkable
+class SupportsMemberSince(Protocol):
+    """The target records when each member joined a container (Salesforce ``CampaignMember.CreatedDate``),
+    so a run can tell who added a member that a killed run may have added: the engine's evidence for
+    ownership after a crash (``sync/intents.py``). Connectors without it are never credited with such a
+    member (the safe side: a rule never removes what it cannot show it added)."""
+
+    def member_since(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, Joined]:
+        """For the ``refs`` (at most ``lookup_batch_size``) that are members of ``container``: record id →
+        when they became members (by the target's clock) and their member status. Refs missing from the
+        answer are not members."""
+        ...
 
 
 @runtime_checkable

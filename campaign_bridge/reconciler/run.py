@@ -150,6 +150,7 @@ class Reconciler:
                 max_attempts=self.config.defaults.max_attempts,
                 log=DecisionLog(self.store, scratch, now),
                 renew=lambda: self.scope.renew(rule.name),
+                clock=self.clock,
             )
             writer.write(
                 [item for _, item in writes], settle=lambda item, outcome: _settle(findings[id(item)], outcome)

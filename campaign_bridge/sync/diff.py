@@ -21,7 +21,7 @@ from campaign_bridge.sync.target import Target
 #: Rows that stay as they are until `campaign-bridge retry` or a change of rule.
 TERMINAL = frozenset({LedgerState.DEAD, LedgerState.REJECTED, LedgerState.BLOCKED})
 #: Rows a mirror rule removes when it owns them: in the target, or maybe (an add not confirmed yet).
-REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED, LedgerState.PENDING})
+REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED})
 
 
 class Differ:
@@ -52,8 +52,9 @@ class Differ:
             if row is not None and row.state in TERMINAL and key in desired:
                 continue  # terminal until `campaign-bridge retry` or a change of rule
             if key in desired:
-                # A pending row is an add whose outcome was never recorded (the run died mid-batch):
-                # send it again; its ownership was claimed before the first send.
+                # A pending row is an add whose outcome was never recorded (the run died mid-batch) and
+                # that the target could not settle (sync/intents.py): send it again. An intent is not
+                # ownership: only the target's "applied" makes the member this rule's own.
                 if row is None or row.state in RETRYABLE:
                     if row is not None and row.attempts >= self.max_attempts:
                         continue
@@ -64,7 +65,7 @@ class Differ:
                             email,
                             want,
                             _ref(row),
-                            owned=bool(row and row.owned),
+                            owned=bool(row and row.owned and row.state is not LedgerState.PENDING),
                             attempts=row.attempts if row else 0,
                         )
                     )
@@ -89,15 +90,13 @@ class Differ:
             if row.owned and row.state in REMOVABLE:
                 removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=True))
             else:
-                report.decisions.append(
-                    Decision(
-                        Kind.LEFT_IN_PLACE,
-                        key,
-                        email,
-                        "no longer in the source, but this rule did not add it: left in place",
-                        self.where,
-                    )
+                why = (
+                    "no longer in the source; a run that stopped before the target confirmed its add may have "
+                    "added it, but the target cannot say who did: left in place"
+                    if row.state is LedgerState.PENDING
+                    else "no longer in the source, but this rule did not add it: left in place"
                 )
+                report.decisions.append(Decision(Kind.LEFT_IN_PLACE, key, email, why, self.where))
                 report.bump("released")
                 removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=False))
         self._cross_rule_checks(adds, changes, removals)

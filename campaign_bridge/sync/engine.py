@@ -23,6 +23,7 @@ from campaign_bridge.connectors.base import Connector
 from campaign_bridge.sync.diff import Differ
 from campaign_bridge.sync.guard import SafetyGuard
 from campaign_bridge.sync.identity import Resolved, SourceResolver, TargetResolver
+from campaign_bridge.sync.intents import settle_intents
 from campaign_bridge.sync.pipeline import Pipeline, Tuning
 from campaign_bridge.sync.plan import Item, RunReport
 from campaign_bridge.sync.record import write_rows
@@ -101,6 +102,8 @@ class Engine:
             report.timings[phase] = 0.0
         t0 = time.perf_counter()
         target = resolve_target(rule, self.connectors)
+        if not dry:
+            settle_intents(self.store, rule, target, report, now)  # what a killed run's adds became
         read = self.sources.open(rule, now, full=full)
         report.full_read = read.full
         report.timings["read"] += time.perf_counter() - t0
@@ -177,6 +180,7 @@ class Engine:
             renew=lambda: self.scope.renew(rule.name),
             should_stop=self.should_stop,
             progress=self.progress,
+            clock=self.clock,
         )
 
     def _apply(

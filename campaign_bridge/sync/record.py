@@ -74,7 +74,9 @@ def record(
                     Kind.ALREADY_MEMBER,
                     item.person_key,
                     item.email,
-                    "already a member (not added by this rule, so never removed by it)",
+                    "already a member, added by this rule before (still its own)"
+                    if item.owned
+                    else "already a member (not added by this rule, so never removed by it)",
                     where,
                 )
             )

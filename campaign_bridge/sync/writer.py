@@ -21,6 +21,7 @@ from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 from campaign_bridge.sync.plan import Item, RunReport
 from campaign_bridge.sync.record import record, write_rows
+from campaign_bridge.sync.store.states import LedgerState
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import Target
 
@@ -65,8 +66,10 @@ class BatchWriter:
         renew: Callable[[], None] = lambda: None,
         should_stop: Callable[[], bool] = lambda: False,
         progress: Progress | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store, self.rule, self.target, self.report, self.now = store, rule, target, report, now
+        self.clock = clock or (lambda: now)
         self.max_attempts, self.log, self.renew, self.should_stop = max_attempts, log, renew, should_stop
         self.progress = progress or (lambda stage, done, total: None)
 
@@ -110,19 +113,21 @@ class BatchWriter:
     def intend(self, batch: list[Item]) -> list[Change]:
         """The changes of the batch's items that have a target, after writing the intent of its adds.
 
-        Each add is written to the ledger as ``pending`` and owned *before* the batch leaves, so a run
-        killed between the vendor's answer and ``record`` leaves a row saying "this rule may have added
-        it": the next run sends the add again, and a member it then finds present is the rule's own (a
-        mirror rule removes it when it leaves the source) rather than an orphan nobody removes.
+        Each add is written to the ledger as ``pending`` *before* the batch leaves, stamped with the time
+        it leaves, and **not owned**: an intent is not ownership until the target confirms the add. A run
+        killed before it records the answer leaves the row pending; the next run asks the target who was a
+        member first (``sync/intents.py``) and sends the add again if it never landed. Only an add the
+        target answers ``applied`` makes the member this rule's own (a mirror rule removes it when it
+        leaves the source); a member found already there never is.
         """
         sendable = [it for it in batch if it.target is not None]
         intents = [
-            (dataclasses.replace(it, status=None, owned=True), None, "pending", None)
+            (dataclasses.replace(it, status=None, owned=False), None, LedgerState.PENDING, None)
             for it in sendable
             if it.action is ChangeAction.ADD
         ]
         if intents:
-            write_rows(self.store, self.rule, self.target, intents, self.now)
+            write_rows(self.store, self.rule, self.target, intents, self.clock())
         return [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
 
     def recorded(self, batch: list[Item], outcomes: list[ChangeOutcome]) -> tuple[list[Item], bool]:

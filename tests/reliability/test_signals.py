@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ PEOPLE = 450
 @pytest.fixture
 def bench(tmp_path: Path) -> Iterator[Bench]:
     b = Bench(tmp_path)
+    # The `sync` processes stamp their intents with the wall clock; a real org's clock is the wall clock
+    # too (its CampaignMember.CreatedDate is how the next run tells who added a member).
+    b.clock.now = datetime.now(UTC)
     yield b
     b.close()
 
@@ -156,3 +160,116 @@ def test_sigterm_finishes_the_batch_in_flight_then_stops_resumably(bench: Bench,
     assert reports[0]["status"] == "ok"
     assert reports[0]["counts"]["added"] == PEOPLE - 200
     assert len(_members(bench, campaign)) == PEOPLE + 1
+
+
+class Refuser:
+    """In front of the Salesforce app: answers 503 to every CampaignMember insert, and SIGKILLs ``pid`` on
+    the second one, while the connector retries the first batch: the run dies inside its add call, before
+    any outcome is recorded and before the org applied anything."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.pid, self.refused, self.sent = inner, 0, 0, False
+
+    def __call__(self, request: Request) -> Response:
+        if self.pid and request.method == "POST" and b'"CampaignMember"' in request.body:
+            self.refused += 1
+            if self.refused == 2 and not self.sent:
+                self.sent = True
+                os.kill(self.pid, signal.SIGKILL)
+            return Response(503, [{"message": "Service Unavailable", "errorCode": "SERVER_UNAVAILABLE"}])
+        response: Response = self.inner(request)
+        return response
+
+
+def test_a_hand_added_member_survives_a_sigkill_while_its_add_was_retried(bench: Bench, tmp_path: Path) -> None:
+    """Issue 14: a person put in the campaign by hand (a day ago) is also in the source. The first sync's
+    first batch, which holds their add, is refused (503) and the process is SIGKILLed while retrying it.
+    The next run must find that the person was a member before it tried, so when they leave the source
+    the mirror rule leaves them where a person put them."""
+    bench.clock.now -= timedelta(days=1)
+    config, campaign, ids, source = _setup(bench, tmp_path)
+    sf = bench.sf.state
+    sf.add_member(campaign, sf.add_contact("p0@signals.test"))  # by hand, a day before any sync
+    bench.clock.now += timedelta(days=1)
+    refuser = Refuser(bench.sf.server.app)
+    bench.sf.server.app = refuser
+
+    code, reports, _ = _sync(bench, config, refuser)
+    assert refuser.sent
+    assert code == -signal.SIGKILL
+    assert reports == []
+    assert _members(bench, campaign) == ["hand@signals.test", "p0@signals.test"]  # nothing applied
+    bench.sf.server.app = refuser.inner
+
+    code, reports, err = _sync(bench, config)
+    assert code == 0, err
+    assert reports[0]["status"] == "ok"
+    assert _members(bench, campaign) == sorted([*(f"p{i}@signals.test" for i in range(PEOPLE)), "hand@signals.test"])
+
+    bench.hs.state.remove_list_members(source, ids)  # everyone leaves the source
+    code, reports, err = _sync(bench, config)
+    assert code == 0, err
+    # The rule removed the 449 it added; both people added by hand stay, the one who was in the source too.
+    assert _members(bench, campaign) == ["hand@signals.test", "p0@signals.test"]
+    assert reports[0]["counts"]["removed"] == PEOPLE - 1
+
+
+class ListRefuser:
+    """In front of the HubSpot app: answers 503 to every list membership add, and SIGKILLs ``pid`` on the
+    second one, while the connector retries the first."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.pid, self.refused, self.sent = inner, 0, 0, False
+
+    def __call__(self, request: Request) -> Response:
+        if self.pid and request.method == "PUT" and request.path.endswith("/memberships/add"):
+            self.refused += 1
+            if self.refused == 2 and not self.sent:
+                self.sent = True
+                os.kill(self.pid, signal.SIGKILL)
+            return Response(503, {"status": "error", "message": "Service Unavailable", "category": "INTERNAL"})
+        response: Response = self.inner(request)
+        return response
+
+
+def test_a_hand_added_list_member_survives_a_sigkill_while_its_add_was_retried(bench: Bench, tmp_path: Path) -> None:
+    """The same, into a HubSpot list, whose API cannot say when a chosen contact joined: the next run finds
+    the member present and, with no evidence the killed run added it, never claims it."""
+    sf, hs = bench.sf.state, bench.hs.state
+    campaign = sf.add_campaign("Webinar", statuses=[("Sent", False), ("Attended", True)])
+    emails = [f"q{i}@signals.test" for i in range(50)]
+    sf.bulk_add_members(campaign, sf.bulk_add_contacts(emails))
+    hs_ids = hs.bulk_add_contacts(emails)
+    nurture = hs.add_list("Nurture", "MANUAL")
+    hs.add_list_members(nurture, [hs_ids[0]])  # q0, by hand, before any sync
+    config = tmp_path / "client.yaml"
+    config.write_text(
+        f"client: signals\nstate: sqlite:///{tmp_path / 'state.db'}\n"
+        + bench.connections_yaml()
+        + """rules:
+  - name: nurture
+    from: {connection: sf, campaign: Webinar}
+    to: {connection: hs, list: Nurture}
+    mode: mirror
+    safety: {max_removals: 1000, max_removal_fraction: 1.0}
+""",
+        encoding="utf-8",
+    )
+    refuser = ListRefuser(bench.hs.server.app)
+    bench.hs.server.app = refuser
+    code, _, _ = _sync(bench, config, refuser)
+    assert refuser.sent
+    assert code == -signal.SIGKILL
+    bench.hs.server.app = refuser.inner
+
+    code, reports, err = _sync(bench, config)
+    assert code == 0, err
+    assert hs.list_members(nurture) == set(map(str, hs_ids))
+
+    table = sf.tables["CampaignMember"]
+    for member_id in list(sf.lookup("CampaignMember", "CampaignId", campaign)):
+        if not table[member_id]["IsDeleted"]:
+            sf.remove_member(member_id)  # everyone leaves the source
+    code, reports, err = _sync(bench, config)
+    assert code == 0, err
+    assert hs.list_members(nurture) == {str(hs_ids[0])}

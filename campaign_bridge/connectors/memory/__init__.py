@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark
+from campaign_bridge.connectors.base import ConnectionSettings, Connector, Joined, Watermark
 from campaign_bridge.connectors.memory.data import MemoryContainer, MemoryData, MemoryPerson, memory_store
 from campaign_bridge.mapping.model import (
     ApiUsage,
@@ -148,6 +148,13 @@ class _MemoryConnector(Connector):
             ident = self.data.add_person(d.email, d.kind, **{k: v for k, v in fields.items() if v})
             outcomes.append(CreateOutcome(d, self._record(self.data.people[ident])))
         return outcomes
+
+    def member_since(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, Joined]:
+        self._call()
+        with self.data.lock:
+            members = self.data.containers[container.id].members
+            found = {r.id: members.get(r.id) for r in refs}
+            return {rid: Joined(m.since, m.status) for rid, m in found.items() if m is not None and not m.removed}
 
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
         self._call()

@@ -38,6 +38,11 @@ class MemoryMember:
     status: str | None
     modified_at: datetime
     removed: bool = False
+    added_at: datetime | None = None  # when the person joined (None: as old as ``modified_at``)
+
+    @property
+    def since(self) -> datetime:
+        return self.added_at or self.modified_at
 
 
 @dataclass
@@ -107,7 +112,8 @@ class MemoryData:
                 for other in self.containers.values():
                     if other.family == c.family and other.id != c.id:
                         self._remove(other, person_id)
-            c.members[person_id] = MemoryMember(status, self.clock())
+            now = self.clock()
+            c.members[person_id] = MemoryMember(status, now, added_at=now)
             self.save()
 
     def remove_member(self, container_id: str, person_id: str) -> None:
@@ -132,7 +138,7 @@ class MemoryData:
                 if m is not None and not m.removed:
                     self._remove(c, lead_id)
                     if contact_id not in c.members or c.members[contact_id].removed:
-                        c.members[contact_id] = MemoryMember(m.status, self.clock())
+                        c.members[contact_id] = MemoryMember(m.status, self.clock(), added_at=m.since)
             self.save()
 
     def members(self, container_id: str) -> dict[str, str | None]:
@@ -172,7 +178,10 @@ class MemoryData:
                     "kind": c.kind.value,
                     "family": c.family,
                     "statuses": [[s.label, s.responded] for s in c.statuses],
-                    "members": {pid: [m.status, m.modified_at.isoformat(), m.removed] for pid, m in c.members.items()},
+                    "members": {
+                        pid: [m.status, m.modified_at.isoformat(), m.removed, m.since.isoformat()]
+                        for pid, m in c.members.items()
+                    },
                     "reject": {k: list(v) for k, v in c.reject.items()},
                 }
                 for c in self.containers.values()
@@ -206,7 +215,15 @@ class MemoryData:
                     for i, (label, resp) in enumerate(c["statuses"])
                 ],
                 c["family"],
-                {pid: MemoryMember(v[0], datetime.fromisoformat(v[1]), bool(v[2])) for pid, v in c["members"].items()},
+                {
+                    pid: MemoryMember(
+                        v[0],
+                        datetime.fromisoformat(v[1]),
+                        bool(v[2]),
+                        datetime.fromisoformat(v[3]) if len(v) > 3 else None,
+                    )
+                    for pid, v in c["members"].items()
+                },
                 {k: (v[0], v[1]) for k, v in c.get("reject", {}).items()},
             )
             self.containers[c["id"]] = container

@@ -21,6 +21,7 @@ from campaign_bridge.connectors.base import (
     Clock,
     ConnectionSettings,
     Connector,
+    Joined,
     SupportsBulkApply,
     Watermark,
     settings_as,
@@ -42,6 +43,7 @@ from campaign_bridge.mapping.model import (
     MemberRecord,
     PersonDraft,
     PersonRecord,
+    RecordRef,
 )
 from campaign_bridge.mapping.segment import Segment
 from campaign_bridge.mapping.semantics import kinds_for
@@ -142,6 +144,11 @@ class SalesforceConnector(Connector):
     def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]:
         """New Leads (required LastName/Company default to ``[not provided]``), one outcome per draft."""
         return writes.create_people(self.client, self.name, drafts)
+
+    def member_since(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, Joined]:
+        """When each of ``refs`` joined the campaign (``CampaignMember.CreatedDate``), and its status: one query."""
+        found = writes.find_members(self.client, container.id, refs)
+        return {record_id: Joined(m.since, m.status) for record_id, m in found.items() if m.since is not None}
 
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
         """Adds, status changes and removals through Collections, ``write_batch_size`` a call; where
