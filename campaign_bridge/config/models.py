@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from campaign_bridge.connectors.base import ConnectionSettings
 from campaign_bridge.mapping.segment import Condition, Not, Op, Segment, parse_segment
 
-#: A mirror rule's plan that removes more than this many members is held, not applied.
+#: A mirror rule's plan that removes more than this many members has its removals held, not applied.
 DEFAULT_MAX_REMOVALS = 500
 #: …or more than this fraction of the rule's current members.
 DEFAULT_MAX_REMOVAL_FRACTION = 0.25

@@ -129,7 +129,10 @@ class Engine:
             target,
             targets=targets,
             writer=writer,
-            eager=not dry and not self.guard.could_hold(rule),
+            # Adds go out while the source is read, so a run that is killed or stopped every few minutes
+            # still makes progress; removals wait for the whole read (and the safety guard).
+            eager=not dry,
+            tail=not dry and not self.guard.could_hold(rule),
             # The next chunk is fetched, and this one's target records looked up, while a chunk is
             # planned; not when one connector is both ends.
             apart=connector_of(self.connectors, rule.source.connection) is not target.connector,
@@ -148,19 +151,20 @@ class Engine:
             pipe.take(walk.plan_leavers(leavers, still))
             pipe.find_targets(final=True)
 
-        if self.guard.holds(rule, report):
-            report.status = "held"
-            if not dry and report.run_id is not None:
-                self.store.save_plan(report.run_id, rule.name, True, report.as_json())
-            return
+        # Adds went out while reading; only removals need the whole plan, so only they are held.
+        held = self.guard.holds(rule, report)
+        if held and writer is not None and report.run_id is not None:
+            self.store.save_plan(report.run_id, rule.name, True, report.as_json())
         if writer is None:
-            report.status = "planned"
+            report.status = "held" if held else "planned"
             return
 
         t0 = time.perf_counter()
-        clean = self._apply(rule, target, report, pipe, writer, now) and pipe.clean
+        clean = self._apply(rule, target, report, pipe, writer, now, removals=not held) and pipe.clean
         report.timings["apply"] = report.timings.get("apply", 0.0) + time.perf_counter() - t0
-        if clean and not self.should_stop():
+        if held:
+            report.status = "held"
+        elif clean and not self.should_stop():
             new_mark = advance(read.mark, walk.newest, now)
             version = read.version if read.full else None
             self.store.set_watermark(rule.name, new_mark, now if read.full else None, now, source_version=version)
@@ -184,19 +188,28 @@ class Engine:
         )
 
     def _apply(
-        self, rule: Rule, target: Target, report: RunReport, pipe: Pipeline, writer: BatchWriter, now: datetime
+        self,
+        rule: Rule,
+        target: Target,
+        report: RunReport,
+        pipe: Pipeline,
+        writer: BatchWriter,
+        now: datetime,
+        *,
+        removals: bool = True,
     ) -> bool:
         """Apply the plan in batches: release what the rule no longer wants but does not own, record the adds
-        that found no target record, then write; True when every item reached a final state."""
-        releases = [i for i in report.removals if not i.owned]
-        removals = [i for i in report.removals if i.owned]
-        self._release(rule, releases)
+        that found no target record, then write (removals only when ``removals``: a held plan's wait);
+        True when every item reached a final state."""
+        leaving = [i for i in report.removals if i.owned] if removals else []
+        if removals:
+            self._release(rule, [i for i in report.removals if not i.owned])
         adds, blocked = pipe.last_adds()
         if blocked:
             write_rows(self.store, rule, target, [(i, None, "rejected", why) for i, why in blocked], now)
         if pipe.looked_up:
             report.bump("unmatched", len(blocked))
-        return writer.write([*adds, *pipe.follow, *report.status_changes, *removals])
+        return writer.write([*adds, *pipe.follow, *report.status_changes, *leaving])
 
     def _release(self, rule: Rule, items: list[Item]) -> None:
         """Forget members this rule no longer wants but does not own; hand shared ones to the other rule."""

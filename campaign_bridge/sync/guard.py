@@ -1,5 +1,7 @@
 """The safety guard (DESIGN §5, step 5): a plan that removes more of a rule's members than its safety
-limits allow is held, not applied, because an empty or broken source looks exactly like everyone leaving.
+limits allow has its removals held, not applied, because an empty or broken source looks exactly like
+everyone leaving. (Adds, status changes and their follow-ups go out as planned: they are written while
+the source is read, so that a run killed every few minutes still makes progress.)
 
 Two limits, from the rule's ``safety`` (or the file's defaults): ``max_removals``, a count, and
 ``max_removal_fraction``, a share of the members the rule owns. The share is only judged on plans that
@@ -24,8 +26,8 @@ class SafetyGuard:
 
     def could_hold(self, rule: Rule) -> bool:
         """Whether this run's plan might be held: only when the rule has ledger rows it could remove, more
-        than its safety limits allow. A rule with none (a first sync) can never be held, so its run may
-        write its adds while it reads."""
+        than its safety limits allow. A rule with none (a first sync) can never be held, so its run also
+        writes the tail of its adds while the last lookups come in."""
         counts = self.store.ledger_counts(rule.name)
         removable = sum(n for state, n in counts.items() if state != "owned")
         safety = self.config.safety_of(rule)
@@ -50,6 +52,6 @@ class SafetyGuard:
             if over_count
             else f"the plan removes {removing} of {owned} members, more than max_removal_fraction={safety.max_removal_fraction}"
         )
-        report.message = f"held, not applied: {why}; check the source, then raise the limit or run with --full"
+        report.message = f"removals held, not applied: {why}; check the source, then raise the limit or run with --full"
         report.decisions.append(Decision(Kind.HELD_PLAN, None, None, report.message, rule.target.container_name))
         return True

@@ -7,9 +7,11 @@ connections:
 - the **lookup pool** finds the target records of planned adds (the API calls only; the crosswalk is
   updated in the run's thread when an answer is taken in); two threads for a target that takes
   ``concurrent_calls``, so a paced vendor's window is spent in half the time;
-- the **writer**: a run whose plan cannot be held (``SafetyGuard.could_hold``: a first sync) writes its
-  adds while it reads ("eager"); to a target that takes concurrent calls they go from a thread of their
-  own, the run writing their intents before it hands them over and recording their outcomes when they
+- the **writer**: a run (not a dry run) writes its adds while it reads, whole eager writes at a time
+  ("eager": only removals need the whole read and the safety guard), so that a run killed every few
+  minutes still makes progress. A run whose plan cannot be held (``SafetyGuard.could_hold``: a first
+  sync) also writes the tail as its last lookups come in (``tail``), so that little is left for the
+  end; any other leaves the rest for the apply step, where a small plan goes in one write. To a target that takes concurrent calls they go from a thread of their own, the run writing their intents before it hands them over and recording their outcomes when they
   come back, so it never waits for a paced slot.
 
 Everything that touches the state store stays in the run's thread; the other threads only make API calls.
@@ -96,12 +98,13 @@ class Pipeline:
         targets: TargetResolver | None,
         writer: BatchWriter | None,
         eager: bool,
+        tail: bool,
         apart: bool,
         should_stop: Callable[[], bool],
         tuning: Tuning,
     ) -> None:
         self.report, self.target, self.targets, self.writer = report, target, targets, writer
-        self.eager, self.should_stop, self.tuning = eager, should_stop, tuning
+        self.eager, self.tail, self.should_stop, self.tuning = eager, tail, should_stop, tuning
         self._stack = contextlib.ExitStack()
         self.chunks: Iterable[list[MemberRecord]] = chunks_of(rows, tuning.chunk, report.timings, tuning.first_chunk)
         self._ahead: ReadAhead | None = None
@@ -156,15 +159,15 @@ class Pipeline:
 
     def read_done(self) -> None:
         """The read is over: a run with a writer thread sends what is ready while the store finds the
-        persons who left."""
-        if self._sender is not None:
+        persons who left (``tail``)."""
+        if self._sender is not None and self.tail:
             self.write_ready(last=True)
 
     def drain(self) -> bool:
         """Take in the last lookups; an eager run writes what each brings while the next is under way (a
         write or two more than whole batches), so that little is left for the end; then record every write
         sent ahead. False when a stop was asked for meanwhile (see ``stopped``)."""
-        if self.eager:
+        if self.eager and self.tail:
             while self.inflight:
                 self.settle(wait=True, one=True)
                 self.write_ready(last=True)

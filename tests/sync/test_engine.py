@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from campaign_bridge.mapping.model import ContainerKind
-from campaign_bridge.sync.plan import Kind
+from campaign_bridge.sync import pipeline
+from campaign_bridge.sync.plan import Kind, RunReport
 from tests.sync.world import World
 
 MIRROR = """
@@ -288,3 +289,57 @@ def test_merged_record_membership_follows_the_survivor(world: World) -> None:
     report = world.sync(cfg, "web")
     assert "record_merged" in _kinds(report)
     assert len(world.ma.members(lst)) == 1  # one person, not a duplicate
+
+
+def test_a_held_plan_holds_only_its_removals_and_still_adds_newcomers(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ids = [world.crm_person(f"p{i}@x.com") for i in range(30)]
+    for pid in ids:
+        world.crm.add_member(camp, pid, "Responded")
+    cfg = world.config(MIRROR + "    safety: {max_removals: 5}\n")
+    world.sync(cfg, "web")
+    for pid in ids[:20]:
+        world.crm.remove_member(camp, pid)
+    world.crm.add_member(camp, world.crm_person("new@x.com"), "Responded")
+
+    report = world.sync(cfg, "web")
+
+    assert report.status == "held"
+    assert "removals held" in report.message
+    assert "max_removals=5" in report.message
+    assert world.ma_emails(lst) == {f"p{i}@x.com" for i in range(30)} | {"new@x.com"}
+    assert report.counts.get("removed", 0) == 0
+
+
+def test_a_restarted_run_writes_its_adds_while_it_reads(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deploy that restarts the worker every few minutes must not starve a large first sync: a run
+    that resumes one (its plan could be held: the rule owns members now) still writes as it reads."""
+    for name in ("CHUNK", "FIRST_CHUNK", "EAGER_WRITE", "EAGER_BULK"):
+        monkeypatch.setattr(pipeline, name, 10)
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    for i in range(80):
+        world.crm.add_member(camp, world.crm_person(f"p{i:02d}@x.com"), "Responded")
+        world.ma_person(f"p{i:02d}@x.com")
+    cfg = world.config(MIRROR)
+
+    def run_until_read(records: int) -> RunReport:
+        engine = world.engine(cfg)
+        ma = engine.connectors["ma"]
+        ma.write_batch_size = ma.lookup_batch_size = 10  # type: ignore[misc]
+        read: list[int] = []
+        engine.progress = lambda stage, done, total: read.append(done) if stage == "read" else None
+        engine.should_stop = lambda: bool(read) and read[-1] >= records  # the worker is restarted
+        report = engine.sync("web")
+        world.clock.tick(60)
+        return report
+
+    first = run_until_read(30)
+    assert first.status == "partial"
+    after_first = len(world.ma_emails(lst))
+    assert after_first > 0
+
+    second = run_until_read(60)  # it re-reads the 30 it already did, then 30 more
+
+    assert second.status == "partial"
+    assert "while reading" in second.message
+    assert len(world.ma_emails(lst)) > after_first  # progress, though it never reached the end of its read
