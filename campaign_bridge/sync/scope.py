@@ -106,6 +106,13 @@ class RunScope:
             if isinstance(exc, FatalError):
                 self._finish(report, before, started, finishing)
                 raise
+        except BaseException as exc:
+            # A bug, or an interrupt: the run row must not stay "running". Only the exception's type is
+            # recorded: its text may quote a value from the client file or the environment.
+            report.status = "failed"
+            report.message = f"the run stopped on an unexpected {type(exc).__name__}; see the worker's log"
+            self._finish(report, before, started, finishing)
+            raise
         finally:
             if record:
                 self.store.release_lease(report.rule, self.holder)

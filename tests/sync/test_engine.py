@@ -343,3 +343,22 @@ def test_a_restarted_run_writes_its_adds_while_it_reads(world: World, monkeypatc
     assert second.status == "partial"
     assert "while reading" in second.message
     assert len(world.ma_emails(lst)) > after_first  # progress, though it never reached the end of its read
+
+
+def test_a_run_that_raises_unexpectedly_is_recorded_failed_not_left_running(world: World) -> None:
+    camp, _ = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("a@x.com", token="s3cret-value"), "Responded")
+    engine = world.engine(world.config(MIRROR))
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("s3cret-value")  # a bug, quoting what it was given
+
+    engine.connectors["ma"].lookup_people = broken  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        engine.sync("web")
+
+    [run] = world.store.runs(rule="web")
+    assert run["status"] == "failed"
+    assert "unexpected KeyError" in run["error"]
+    assert "s3cret" not in run["error"]
+    assert world.store.lease_holder("web") is None  # and the lease is released
