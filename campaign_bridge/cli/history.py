@@ -1,5 +1,9 @@
 """Commands that read (and requeue in) a client's state store: ``runs``, ``conflicts``, ``explain``,
-``retry``. They ask no system anything, so they work while the systems are down."""
+``retry``. They ask no system anything, so they work while the systems are down.
+
+``runs``, ``conflicts`` and ``explain`` open the store read-only: they create, migrate and write nothing,
+so they work on a store this user cannot write (a copy, a read-only mount, a full disk) as long as its
+schema is current. A store that cannot be read is its message on standard error and exit 1."""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import click
 
 from campaign_bridge.cli.options import config_opt, json_opt, rule_opt
 from campaign_bridge.cli.output import print_conflicts, print_explanation, print_json, print_runs
-from campaign_bridge.cli.running import load_or_exit
+from campaign_bridge.cli.running import load_or_exit, open_store_or_exit, store_errors_exit
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.sync.store.store import Store
 
 
-def _store(config_file: str) -> tuple[ClientConfig, Store]:
+def _store(config_file: str, *, read_only: bool = True) -> tuple[ClientConfig, Store]:
     config = load_or_exit(config_file)
-    return config, Store(config.state_url)
+    return config, open_store_or_exit(config, read_only=read_only)
 
 
 @click.command()
@@ -25,7 +29,8 @@ def _store(config_file: str) -> tuple[ClientConfig, Store]:
 def runs(config_file: str, rule: str | None, limit: int, as_json: bool) -> None:
     """Recent runs: status, counts, API calls, timings."""
     _, store = _store(config_file)
-    rows = store.runs(limit=limit, rule=rule)
+    with store_errors_exit():
+        rows = store.runs(limit=limit, rule=rule)
     if as_json:
         print_json(rows)
     else:
@@ -42,7 +47,8 @@ def runs(config_file: str, rule: str | None, limit: int, as_json: bool) -> None:
 def conflicts(config_file: str, rule: str | None, kind: str | None, limit: int, as_csv: bool, as_json: bool) -> None:
     """The conflict log: every record not applied exactly as its rule says, and why."""
     _, store = _store(config_file)
-    rows = store.decisions(rule=rule, kind=kind, conflicts_only=True, limit=limit)
+    with store_errors_exit():
+        rows = store.decisions(rule=rule, kind=kind, conflicts_only=True, limit=limit)
     print_conflicts(rows, as_json=as_json, as_csv=as_csv)
 
 
@@ -55,7 +61,8 @@ def explain(email: str, config_file: str, as_json: bool) -> None:
     from campaign_bridge.sync.explain import explain as explain_person
 
     config, store = _store(config_file)
-    result = explain_person(store, config, email)
+    with store_errors_exit():
+        result = explain_person(store, config, email)
     if as_json:
         print_json(result)
     else:
@@ -67,7 +74,8 @@ def explain(email: str, config_file: str, as_json: bool) -> None:
 @rule_opt
 def retry(config_file: str, rule: str | None) -> None:
     """Requeue dead-lettered and rejected items for the next run."""
-    config, store = _store(config_file)
-    for name in [rule] if rule else [r.name for r in config.rules]:
-        n = store.requeue(name)
-        click.echo(f"{name}: {n} items requeued")
+    config, store = _store(config_file, read_only=False)
+    with store_errors_exit():
+        for name in [rule] if rule else [r.name for r in config.rules]:
+            n = store.requeue(name)
+            click.echo(f"{name}: {n} items requeued")
