@@ -312,11 +312,34 @@ def _create(path: Path) -> None:
 
 
 def _read_only_url(url: str, path: Path) -> str:
-    """``url`` as a SQLite URI opening ``path`` read-only (``mode=ro``)."""
+    """``url`` as a SQLite URI opening ``path`` read-only (``mode=ro``); ``immutable`` too when that is the
+    only way to read it (``_needs_immutable``)."""
     parsed = make_url(url)
-    query = {k: v for k, v in parsed.query.items() if k not in ("uri", "mode")}
+    query = {k: v for k, v in parsed.query.items() if k not in ("uri", "mode", "immutable")}
+    query |= {"mode": "ro", "uri": "true"}
     uri = f"file:{quote(str(path))}"
-    return parsed.set(database=uri, query={**query, "mode": "ro", "uri": "true"}).render_as_string(hide_password=False)
+    if _needs_immutable(uri):
+        query["immutable"] = "1"
+    return parsed.set(database=uri, query=query).render_as_string(hide_password=False)
+
+
+def _needs_immutable(uri: str) -> bool:
+    """Whether SQLite cannot read the database at ``uri`` read-only with its usual locking, for want of a
+    file it must create beside it: a WAL database needs its ``-shm`` file, which a read-only directory (a
+    read-only mount, a directory of another user) will not take. SQLite then reads it only as
+    ``immutable``, without locks. That is safe here: a writer would need that same directory for its
+    ``-wal`` and ``-shm`` files, so none is at work. (A ``-wal`` left by a crash is not read then; the
+    next writer replays it.)"""
+    try:
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        return code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+    return False
 
 
 def _read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -107,5 +107,8 @@ def translate(url: str, context: ExceptionContext) -> StateStoreError | None:
     what = meaning(original)
     if what is None and isinstance(context.sqlalchemy_exception, OperationalError):
         first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-        what = f"the database failed ({first}); run again, and if it persists check the database"
+        if context.connection is None or context.is_disconnect:  # connecting, or the connection was lost
+            what = f"{POSTGRES['08']} ({first})"
+        else:
+            what = f"the database failed ({first}); run again, and if it persists have the database checked"
     return None if what is None else store_error(url, what)

@@ -29,7 +29,7 @@ def dead_on_this_host(holder: str) -> bool:
     another host, or one not of that form, is never presumed dead; a pid reused since counts as alive."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    return host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:
