@@ -9,7 +9,9 @@
     ├── FatalError                       stop; a person must act (bad credentials, missing object)
     │   ├── AuthError                    credentials refused or session not refreshable
     │   ├── ConfigError                  the client file is wrong; lists *every* problem with file:line
-    │   └── LeaseHeldError               another worker runs this rule right now
+    │   ├── LeaseHeldError               another worker runs this rule right now
+    │   └── StateStoreError              the state database cannot be opened, read or written (disk full,
+    │                                    read-only, damaged, unreachable); says where and what to do
 
 A record the target refuses is not an exception: ``apply_changes`` reports it as a REJECTED
 ``ChangeOutcome`` (code and vendor message), the run records it and carries on.
@@ -56,6 +58,15 @@ class AuthError(FatalError):
 
 class LeaseHeldError(FatalError):
     """Another worker holds this rule's lease; this run did nothing."""
+
+
+class StateStoreError(FatalError):
+    """The state database failed: full, read-only, damaged, empty, unreachable, or of another schema.
+
+    The message names the database (the state file's path, or the URL without its password), says what
+    went wrong and what a person can do. Raised by the ``Store`` where the database's own errors surface
+    (``sync.store.failures`` holds the table); the database's exception is chained.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,12 @@ lifecycle is here once: the rules named (``--rule``, else every enabled rule), a
 fatal error turned into that rule's report, the exit code the worst of the rules', one JSON list for
 ``--json``.
 
-Exit codes: 0 done; 1 a rule failed or stopped (quota, transient errors left items to retry); 2 the
-configuration is invalid; 3 a plan was held by its safety limit; 4 the rule's lease is held.
+Exit codes: 0 done; 1 a rule failed or stopped (quota, transient errors left items to retry), or the state
+store cannot be opened, read or written; 2 the configuration is invalid; 3 a plan was held by its safety
+limit; 4 the rule's lease is held.
+
+A state store that fails (full, read-only, damaged, empty, unreachable) is exit 1, not 2: the client file
+is right, the disk or the database around it is not, and 2 tells a script "fix the file".
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import click
 from campaign_bridge.cli.output import R, print_reports
 from campaign_bridge.config.loader import load_config
 from campaign_bridge.config.models import ClientConfig
-from campaign_bridge.errors import ConfigError, FatalError, LeaseHeldError
+from campaign_bridge.errors import ConfigError, FatalError, LeaseHeldError, StateStoreError
 from campaign_bridge.sync.client import Client, open_client
+from campaign_bridge.sync.store.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_HELD, EXIT_LEASE = 0, 1, 2, 3, 4
 
@@ -46,6 +51,22 @@ def load_or_exit(path: str) -> ClientConfig:
         raise SystemExit(EXIT_CONFIG) from None
 
 
+def open_store_or_exit(config: ClientConfig, *, read_only: bool = False) -> Store:
+    """The client's state store, or what is wrong with it on standard error and exit 1."""
+    with store_errors_exit():
+        return Store(config.state_url, read_only=read_only)
+
+
+@contextmanager
+def store_errors_exit() -> Iterator[None]:
+    """A ``StateStoreError`` inside: its message (where, what, what to do) on standard error and exit 1."""
+    try:
+        yield
+    except StateStoreError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(EXIT_FAILED) from None
+
+
 def rule_names(config: ClientConfig, rule: str | None) -> list[str]:
     """``--rule``'s rule (``ConfigError`` when there is none of that name), else every enabled rule."""
     return [config.rule(rule).name] if rule else [r.name for r in config.rules if r.enabled]
@@ -63,13 +84,14 @@ def run_rules(
 
     ``start`` opens what runs one rule over the client's open parts (an engine, a reconciler). A rule whose
     lease another worker holds is reported ``skipped`` (exit 4); a ``FatalError`` is reported ``failed``
-    (exit 1); once ``stop`` is set the rules not yet started are reported ``stopped`` (exit 1).
+    (exit 1); once ``stop`` is set the rules not yet started are reported ``stopped`` (exit 1). A state
+    store that cannot be opened stops everything: its message on standard error, exit 1.
     """
     config = load_or_exit(config_file)
     names = rule_names(config, rule)
     reports: list[R] = []
     code = EXIT_OK
-    with open_client(config) as client, start(client) as run_one:
+    with store_errors_exit(), open_client(config) as client, start(client) as run_one:
         for name in names:
             if stop is not None and stop.is_set():
                 reports.append(not_run(name, "stopped", "not run: stopped on request"))

@@ -13,6 +13,8 @@ data *will* have, aliases expanded: that is what stops a 4 KB "billion laughs" f
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +63,11 @@ class Located:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    #: Values that came (in part) from ``${VAR}`` substitution, and secret fields: never echoed.
     env_refs: set[Path_] = field(default_factory=set)
+    secret_paths: set[Path_] = field(default_factory=set)
+    #: What each environment variable substituted into the file, and how the file wrote it (``${VAR}``).
+    env_values: dict[str, str] = field(default_factory=dict)
 
     def line(self, path: Iterable[str | int]) -> int | None:
         """The line of ``path``, or of its nearest located ancestor."""
@@ -83,8 +89,28 @@ class Located:
             return f"{head} {rest}".strip()
         return ".".join(str(p) for p in path)
 
+    def hidden(self, path: Iterable[str | int]) -> bool:
+        """Whether the value at ``path`` (or around it) came from the environment or is a secret."""
+        p = tuple(path)
+        return any(p[:n] in self.env_refs or p[:n] in self.secret_paths for n in range(1, len(p) + 1))
+
+    def redact(self, message: str) -> str:
+        """``message`` with every quoted value that came from the environment replaced by how the file
+        wrote it (``'${VAR}'``): a validator may quote what it was given, normalised (``{v!r}``)."""
+        # longest first: a whole value ("https://${HOST}/x") before the variable inside it
+        for written, value in sorted(self.env_values.items(), key=lambda wv: -len(wv[1])):
+            if value.strip():
+                quoted = re.compile(r"(['\"])\s*" + re.escape(value.strip()) + r"\s*\1", re.IGNORECASE)
+                message = quoted.sub(functools.partial(_requote, written), message)
+        return message
+
     def problem(self, path: Iterable[str | int], message: str) -> Problem:
-        return Problem(self.file, self.line(path), message)
+        return Problem(self.file, self.line(path), self.redact(message))
+
+
+def _requote(written: str, match: re.Match[str]) -> str:
+    """The quoted value of ``match`` replaced by ``written``, in the same quotes."""
+    return f"{match.group(1)}{written}{match.group(1)}"
 
 
 def read_text(path: str | Path) -> str:

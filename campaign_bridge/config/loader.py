@@ -41,13 +41,17 @@ def _interpolate(doc: Located, environ: Mapping[str, str], problems: list[Proble
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in environ:
+                doc.env_values[m.group(0)] = environ[name]
                 return environ[name]
             if default is not None:
                 return default
             problems.append(doc.problem(path, f"environment variable {name} is not set"))
             return ""
 
-        return _ENV.sub(sub, value)
+        substituted = _ENV.sub(sub, value)
+        if substituted != value and value not in doc.env_values:
+            doc.env_values[value] = substituted  # the whole value as written, e.g. "https://${HOST}/x"
+        return substituted
 
     doc.data = walk(doc.data, ())
 
@@ -97,9 +101,10 @@ def _pydantic_problems(exc: ValidationError, doc: Located, model: type[BaseModel
             full = full[:-1]
         else:
             msg = f"{where}: {err['msg'].removeprefix('Value error, ')}"
+            # Never echo a value from the environment or of a secret field (a token written as a number).
             if err["type"] not in ("value_error", "assertion_error") and "input" in err:
                 given = err["input"]
-                if not isinstance(given, dict | list) and (*prefix, *loc) not in doc.env_refs:
+                if not isinstance(given, dict | list) and not doc.hidden((*prefix, *loc)):
                     msg += f" (got {given!r})"
         out.append(doc.problem(full, msg))
     return out
@@ -179,6 +184,7 @@ def _validate_connections(doc: Located, problems: list[Problem]) -> dict[str, Co
             problems.append(doc.problem((*path, "type"), f"the {type_} connector cannot be loaded: {exc}"))
             continue
         for secret_path in _secret_paths(settings_model, block, path):
+            doc.secret_paths.add(secret_path)
             if secret_path not in doc.env_refs:
                 problems.append(
                     doc.problem(

@@ -1,23 +1,34 @@
 """What every part of the ``Store`` stands on: the database engine and the bulk writer.
 
 One ``StoreBase`` wraps one SQLAlchemy engine (SQLite file by default, PostgreSQL by URL). Migrations are
-applied on open. Every write is a short transaction; bulk operations are batched ``executemany``.
+applied on open, unless it is opened ``read_only``. Every write is a short transaction; bulk operations are
+batched ``executemany``.
+
+Every failure of the database surfaces as a ``StateStoreError`` saying where, what and what to do
+(``failures.py``), through the engine's ``handle_error`` event: disk full, read-only, damaged, unreachable.
+Before anything is opened, a SQLite state file of zero bytes is refused (see ``_open_sqlite_file``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import os
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
+from urllib.parse import quote
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from campaign_bridge.sync.store.migrate import upgrade
+from campaign_bridge.errors import StateStoreError
+from campaign_bridge.sync.store.failures import sqlite_path, store_error, translate
+from campaign_bridge.sync.store.migrate import SchemaMismatch, check_current, upgrade
 
 #: Rows per statement in bulk reads (SQLite allows 32k bound parameters; PostgreSQL 65k).
 CHUNK = 900
@@ -60,17 +71,41 @@ class _SqliteInsert:
 
 
 class StoreBase:
-    """Open (and migrate) the state database at ``url``."""
+    """Open (and migrate) the state database at ``url``.
 
-    def __init__(self, url: str) -> None:
+    ``read_only`` (``runs``, ``conflicts``, ``explain``): nothing is created or migrated, and a SQLite file
+    is opened read-only, so a store this user cannot write can still be read; its schema must then be
+    current. Raises ``StateStoreError`` when the database cannot be opened, migrated or, read-only, read.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True)
+        self.read_only = read_only
+        path = sqlite_path(url)
+        engine_url = url
+        if path is not None:
+            _open_sqlite_file(url, path, read_only=read_only)
+            if read_only:
+                engine_url = _read_only_url(url, path)
+        self.engine: Engine = create_engine(engine_url, future=True)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
+        event.listen(self.engine, "handle_error", self._translate, retval=True)
         self._statements: dict[Any, _SqliteInsert] = {}
-        upgrade(self.engine)
+        try:
+            if read_only:
+                check_current(self.engine)
+            else:
+                upgrade(self.engine)
+        except SchemaMismatch as exc:
+            self.engine.dispose()
+            raise store_error(url, str(exc)) from exc
+        except StateStoreError:
+            self.engine.dispose()
+            raise
+
+    def _translate(self, context: ExceptionContext) -> BaseException | None:
+        return translate(self.url, context)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -215,6 +250,103 @@ def _memo(process: Processor | None) -> Processor | None:
         return out
 
     return remembered
+
+
+#: What a zero-length state file most likely is, and what to do; said when one is refused.
+EMPTY_FILE = (
+    "the file is empty (0 bytes) where a database was expected; an empty state file usually means a copy "
+    "that failed or a disk that was full. Restore it from a backup, or delete it to start with new state "
+    "(every rule then reads its source in full, and forgets which members campaign-bridge added)"
+)
+
+
+def _open_sqlite_file(url: str, path: Path, *, read_only: bool) -> None:
+    """Make sure the SQLite file at ``path`` may be opened: create it (and its directory) unless
+    ``read_only``; refuse a missing file when ``read_only``, and a zero-length file always.
+
+    SQLite would take a zero-length file for a new, empty database and start afresh over whatever the
+    file was meant to hold. So that a zero-length file is never one of ours, a new state file is made
+    whole elsewhere (``_create``) and linked into place: another campaign-bridge process starting at the
+    same moment sees no file or a database, never the empty file ``sqlite3.connect`` creates first.
+    """
+    if read_only:
+        if not path.exists():
+            raise store_error(
+                url,
+                "there is no state file here (no rule of this client has run with this state: setting; "
+                "a relative path is taken from the current directory)",
+            )
+    else:
+        blocked = next((d for d in (path.parent, *path.parent.parents) if d.exists() and not d.is_dir()), None)
+        if blocked is not None:
+            raise store_error(url, f"it cannot be created: {blocked} is a file, not a directory")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                _create(path)
+        except OSError as exc:
+            raise store_error(url, f"cannot create the file or its directory: {exc.strerror or exc}") from exc
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise store_error(url, f"cannot read the file: {exc.strerror or exc}") from exc
+    if empty:
+        raise store_error(url, EMPTY_FILE)
+
+
+def _create(path: Path) -> None:
+    """Create an empty WAL-mode database at ``path`` in one step (or leave the one another process made)."""
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        connection = sqlite3.connect(scratch)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")  # writes the file's first page
+        finally:
+            connection.close()
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process: keep theirs
+            os.link(scratch, path)  # atomic, and never replaces
+    except sqlite3.Error as exc:
+        raise OSError(str(exc)) from exc
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _read_only_url(url: str, path: Path) -> str:
+    """``url`` as a SQLite URI opening ``path`` read-only (``mode=ro``); ``immutable`` too when that is the
+    only way to read it (``_needs_immutable``)."""
+    parsed = make_url(url)
+    query = {k: v for k, v in parsed.query.items() if k not in ("uri", "mode", "immutable")}
+    query |= {"mode": "ro", "uri": "true"}
+    uri = f"file:{quote(str(path))}"
+    if _needs_immutable(uri):
+        query["immutable"] = "1"
+    return parsed.set(database=uri, query=query).render_as_string(hide_password=False)
+
+
+def _needs_immutable(uri: str) -> bool:
+    """Whether SQLite cannot read the database at ``uri`` read-only with its usual locking, for want of a
+    file it must create beside it: a WAL database needs its ``-shm`` file, which a read-only directory (a
+    read-only mount, a directory of another user) will not take. SQLite then reads it only as
+    ``immutable``, without locks. That is safe here: a writer would need that same directory for its
+    ``-wal`` and ``-shm`` files, so none is at work. (A ``-wal`` left by a crash is not read then; the
+    next writer replays it.)"""
+    try:
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        return code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+    return False
+
+
+def _read_only_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # No journal mode: setting one writes. A read-only connection needs nothing else of the others.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

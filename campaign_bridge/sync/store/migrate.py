@@ -18,6 +18,10 @@ Within one process, upgrades also take turns on a thread lock, whatever their da
 ``context`` are module-level proxies, so two upgrades running at once in two threads would send each other's
 DDL to the wrong connection.
 
+A database at a revision this code does not know was written by a newer campaign-bridge: :func:`upgrade`
+refuses it (``SchemaMismatch``) rather than fail inside Alembic. :func:`check_current` is what a read-only
+store calls instead of upgrading: it writes nothing, and refuses a schema that is not exactly the newest.
+
 To write a new revision, edit ``tables.py``, upgrade a scratch database to head, run Alembic's autogenerate
 against it (``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)``), review the
 generated file and run ``ruff check --fix`` and ``ruff format`` on it. The revisions must build exactly the
@@ -30,7 +34,9 @@ import threading
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, text
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, text
 
 #: Where Alembic finds ``env.py`` and ``versions/`` (a package resource, so it works from any install).
 SCRIPT_LOCATION = "campaign_bridge.sync.store:migrations"
@@ -40,6 +46,10 @@ SCRIPT_LOCATION = "campaign_bridge.sync.store:migrations"
 ADVISORY_LOCK_KEY = 0x6362736368656D61
 
 _in_process = threading.Lock()
+
+
+class SchemaMismatch(Exception):
+    """The database's schema is not one this code can use as it is; the message says why and what to do."""
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -62,13 +72,50 @@ def upgrade(engine: Engine) -> None:
 
     Safe to call on every start, and from several threads and processes at once (see the module docstring).
     Raises whatever the database raises (``sqlalchemy.exc.OperationalError`` when it cannot be reached, or
-    when another upgrader holds the SQLite lock past the busy timeout); the transaction is then rolled back.
+    when another upgrader holds the SQLite lock past the busy timeout; the ``Store``'s engine turns those
+    into ``StateStoreError``); the transaction is then rolled back.
+    Raises ``SchemaMismatch`` when the database was written by a newer campaign-bridge.
     """
     with _in_process, engine.connect() as connection, connection.begin():
         _lock(connection)
         config = alembic_config()
+        _refuse_unknown(_revision(connection), ScriptDirectory.from_config(config))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def check_current(engine: Engine) -> None:
+    """Writing nothing, raise ``SchemaMismatch`` unless the database's schema is the newest one."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    with engine.connect() as connection:
+        current = _revision(connection)
+        if current is None:
+            empty = not inspect(connection).get_table_names()
+            raise SchemaMismatch(
+                "it holds no state yet (no rule has run)"
+                if empty
+                else "it is not a campaign-bridge state database (it has no schema version)"
+            )
+        _refuse_unknown(current, scripts)
+        if current != scripts.get_current_head():
+            raise SchemaMismatch(
+                f"its schema (revision {current}) is older than this campaign-bridge's "
+                f"({scripts.get_current_head()}), and a read-only command does not upgrade it; run sync or "
+                "plan once with write access to the state (they upgrade it), or use the campaign-bridge "
+                "that wrote it"
+            )
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _refuse_unknown(current: str | None, scripts: ScriptDirectory) -> None:
+    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+        raise SchemaMismatch(
+            f"it was written by a newer campaign-bridge (schema revision {current}, unknown to this one); "
+            "upgrade campaign-bridge, or point state: at another database"
+        )
 
 
 def _lock(connection: Connection) -> None:

@@ -1,8 +1,15 @@
-"""What runs did: the ``runs`` record, held plans, the decision log and the reconciler's findings."""
+"""What runs did: the ``runs`` record, held plans, the decision log and the reconciler's findings.
+
+A run's row names its ``holder`` (the worker, ``host:pid:random``). A process killed or crashed mid-run
+cannot close its row; ``fail_dead_runs``, called as a run starts, closes the rows of workers of this host
+whose process is gone, by the same rule as a dead worker's lease is taken over (``sync/scope.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +20,34 @@ from campaign_bridge.sync.store.base import StoreBase
 from campaign_bridge.sync.store.rows import DecisionRow, FindingRow
 from campaign_bridge.sync.store.states import RunStatus
 
+#: The ``error`` of a run closed by ``fail_dead_runs``.
+DEAD_WORKER = "the worker stopped (killed or crashed) before the run finished"
+
+
+def dead_on_this_host(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid:random``) is a worker of this host whose process is gone. A holder of
+    another host, or one not of that form, is never presumed dead; a pid reused since counts as alive."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 class RunStore(StoreBase):
     # -- runs and plans --------------------------------------------------------------------------
-    def start_run(self, client: str, rule: str, mode: str, now: datetime) -> int:
+    def start_run(self, client: str, rule: str, mode: str, now: datetime, *, holder: str | None = None) -> int:
+        """Record a run of ``rule`` as ``running``; its id. ``holder`` names the worker running it (so that
+        ``fail_dead_runs`` can close the row should the worker die)."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(t.runs).values(
@@ -28,11 +59,37 @@ class RunStore(StoreBase):
                     counts={},
                     api_calls={},
                     timings={},
+                    holder=holder,
                 )
             )
             key = result.inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    def fail_dead_runs(self, now: datetime, *, is_dead: Callable[[str], bool] = dead_on_this_host) -> list[int]:
+        """Close as ``failed`` (error ``DEAD_WORKER``, finished ``now``) every ``running`` run whose holder
+        ``is_dead`` (default: a worker of this host whose process is gone); the ids closed, oldest first.
+
+        Runs of other hosts and runs with no holder are left alone. Safe to call from several workers at
+        once: a row is closed only while it is still ``running``."""
+        c = t.runs.c
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(c.id, c.holder).where(c.status == RunStatus.RUNNING, c.holder.is_not(None)).order_by(c.id)
+            ).all()
+        dead = [run_id for run_id, holder in found if is_dead(holder)]
+        closed: list[int] = []
+        if dead:
+            with self.engine.begin() as conn:
+                for run_id in dead:
+                    done = conn.execute(
+                        update(t.runs)
+                        .where(c.id == run_id, c.status == RunStatus.RUNNING)
+                        .values(status=RunStatus.FAILED, finished_at=now, error=DEAD_WORKER)
+                    )
+                    if done.rowcount:
+                        closed.append(run_id)
+        return closed
 
     def finish_run(self, run_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:

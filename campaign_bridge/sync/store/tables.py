@@ -126,6 +126,9 @@ runs = Table(
     Column("api_calls", JSON, nullable=False, default=dict),
     Column("timings", JSON, nullable=False, default=dict),
     Column("error", Text),
+    # the worker running it (``host:pid:random``, as in ``leases.holder``), so that a run whose process
+    # died can be closed by the next one; None on rows written before revision 0005
+    Column("holder", String(200)),
 )
 
 plans = Table(
