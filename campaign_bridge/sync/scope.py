@@ -21,6 +21,7 @@ from typing import Protocol
 
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.errors import CampaignBridgeError, FatalError, LeaseHeldError, QuotaExhaustedError
+from campaign_bridge.sync.store.runs import dead_on_this_host
 from campaign_bridge.sync.store.store import Store
 
 Clock = Callable[[], datetime]
@@ -92,7 +93,8 @@ class RunScope:
         now = self.clock()
         if record:
             self._lease(report.rule, now)
-            report.run_id = self.store.start_run(self.client, report.rule, report.mode, now)
+            self.store.fail_dead_runs(now)  # rows a killed worker of this host left "running"
+            report.run_id = self.store.start_run(self.client, report.rule, report.mode, now, holder=self.holder)
             if self.on_run_started is not None:
                 self.on_run_started(report.rule, report.run_id)
         before = {name: c.usage().calls for name, c in self.connectors.items()}
@@ -131,11 +133,8 @@ class RunScope:
         """Take the lease of a worker of this host whose process is gone (killed, crashed): the next run
         need not wait ``LEASE_SECONDS`` for it. A worker elsewhere is never presumed dead."""
         holder = self.store.lease_holder(rule)
-        host, _, rest = (holder or "").partition(":")
-        pid = rest.partition(":")[0]
-        if host != socket.gethostname() or not pid.isdigit() or holder == self.holder or _alive(int(pid)):
+        if holder is None or holder == self.holder or not dead_on_this_host(holder):
             return False
-        assert holder is not None
         return self.store.take_over_lease(rule, holder, self.holder, expires)
 
     def _finish(
@@ -158,14 +157,3 @@ class RunScope:
             timings={k: round(v, 3) for k, v in report.timings.items()},
             error=report.message or None,
         )
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this id exists (one we may not signal still exists)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import pytest
 
 from campaign_bridge.mapping.model import ContainerKind
@@ -362,3 +366,19 @@ def test_a_run_that_raises_unexpectedly_is_recorded_failed_not_left_running(worl
     assert "unexpected KeyError" in run["error"]
     assert "s3cret" not in run["error"]
     assert world.store.lease_holder("web") is None  # and the lease is released
+
+
+def test_a_run_left_running_by_a_killed_worker_is_closed_when_the_next_run_starts(world: World) -> None:
+    camp, _ = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("a@x.com"), "Responded")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process: a worker SIGKILLed mid-run
+    dead = world.store.start_run("acme", "web", "sync", world.clock(), holder=f"{socket.gethostname()}:{gone.pid}:x")
+
+    report = world.sync(world.config(MIRROR), "web")
+
+    assert report.status == "ok"
+    runs = {r["id"]: r for r in world.store.runs(rule="web")}
+    assert runs[dead]["status"] == "failed"
+    assert "killed or crashed" in runs[dead]["error"]
+    assert runs[report.run_id]["status"] == "ok"
