@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from campaign_bridge.config.cycles import Identity, offline_identity, rule_cycles
-from campaign_bridge.config.document import Located
+from campaign_bridge.config.cycles import Identity, cycle_message, offline_identity, rule_cycles
+from campaign_bridge.config.document import Located, Path_
 from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
 from campaign_bridge.errors import Problem
-from campaign_bridge.mapping.segment import fields_of
+from campaign_bridge.mapping.segment import Op, Segment, SegmentField, conditions
 from campaign_bridge.mapping.semantics import SEMANTICS, Role, kinds_for, static_target_refusal
 
 
@@ -96,17 +96,7 @@ def _endpoint_problems(
         else:
             segment = ep.parsed_segment
             assert segment is not None
-            # Every segment field must be one the system can filter on; connectors publish that list.
-            supported = _segment_fields(system)
-            if supported is not None:
-                bad = sorted(fields_of(segment) - supported)
-                if bad:
-                    out.append(
-                        doc.problem(
-                            (*path, "segment"),
-                            f"{system} cannot filter people on {', '.join(bad)}; it can on: {', '.join(sorted(supported))}",
-                        )
-                    )
+            out.extend(_segment_problems(doc, (*path, "segment"), segment, system))
         return out
     if not kinds_for(system, key):
         out.append(doc.problem((*path, key), f"{system} has no '{key}' containers; it has: {', '.join(sem.keys)}"))
@@ -134,26 +124,45 @@ def _endpoint_problems(
     return out
 
 
-def _segment_fields(system: str) -> set[str] | None:
-    """Canonical fields the system's connector can filter on, or None when it does not say."""
+def _segment_problems(doc: Located, path: Path_, segment: Segment, system: str) -> list[Problem]:
+    """Each condition on a field ``system``'s connector cannot filter on, or with a ``contains`` value its
+    search would read as a wildcard: at the condition's line, with the fields it can filter on."""
+    fields = _segment_fields(system)
+    if fields is None:
+        return []
+    if not fields:
+        return [doc.problem(path, f"{system} cannot read segments; use one of its containers as the source")]
+    known = ", ".join(sorted(fields))
+    problems = []
+    for where, condition in conditions(segment):
+        declared = fields.get(condition.field)
+        if declared is None:
+            message = f"{system} cannot filter people on {condition.field}; it can on: {known}"
+            problems.append(doc.problem((*path, *where, "field"), message))
+        elif condition.op is Op.CONTAINS and (held := sorted(set(condition.value) & set(declared.wildcards))):
+            message = (
+                f"{system} reads {' '.join(held)} in a search as a wildcard and cannot escape it, so "
+                f"contains {condition.value!r} would match far more people than hold that text; remove it"
+            )
+            problems.append(doc.problem((*path, *where, "contains"), message))
+    return problems
+
+
+def _segment_fields(system: str) -> Mapping[str, SegmentField] | None:
+    """The segment fields the system's connector declares (``Connector.segment_fields``), or None when its
+    connector cannot be loaded (reported with the connection)."""
     from campaign_bridge.connectors.registry import connector_class
 
     try:
-        cls = connector_class(system)
+        return connector_class(system).segment_fields
     except (KeyError, ImportError):
         return None
-    fields = getattr(cls, "segment_fields", None)
-    return set(fields) if fields is not None else None
 
 
 def _cycle_problems(rules: list[tuple[int, Rule]], doc: Located, identity: Identity) -> list[Problem]:
     """Rule A feeds container X, rule B reads X and feeds Y, … back to A's source: refuse, once per loop."""
-    problems: list[Problem] = []
-    for loop in rule_cycles([rule for _, rule in rules], identity):
-        first = rules[loop.cycle[0]]
-        shown = " → ".join(rules[p][1].name for p in loop.cycle)
-        message = f"rule cycle: {shown} (each rule feeds the next one's source; break the loop)"
-        if loop.others:
-            message += f"; also in this loop: {', '.join(rules[p][1].name for p in loop.others)}"
-        problems.append(doc.problem(("rules", first[0], "to"), message))
-    return problems
+    names = [rule.name for _, rule in rules]
+    return [
+        doc.problem(("rules", rules[loop.cycle[0]][0], "to"), cycle_message(loop, names))
+        for loop in rule_cycles([rule for _, rule in rules], identity)
+    ]

@@ -12,7 +12,7 @@ id match. Offline, ``to: {list: "12"}`` and ``from: {list: Nurture}`` cannot be 
 only the system can tie an id to a name, so ``offline_identity`` does not try. What it can do, it
 does: an id that has several spellings is reduced to one (a Salesforce id of 18 characters is the same
 record as its first 15). The live check should call ``rule_cycles`` again with an identity that
-resolves each endpoint to its container's id (``Connector.find_container``), which catches the rest.
+resolves each endpoint to its container's id (``sync/live.py``), which catches the rest.
 """
 
 from __future__ import annotations
@@ -33,6 +33,15 @@ class Loop:
 
     cycle: tuple[int, ...]
     others: tuple[int, ...]
+
+
+def cycle_message(loop: Loop, names: Sequence[str]) -> str:
+    """How a tangle is reported, offline and live alike; ``names`` are the names of the rules given."""
+    shown = " → ".join(names[p] for p in loop.cycle)
+    message = f"rule cycle: {shown} (each rule feeds the next one's source; break the loop)"
+    if loop.others:
+        message += f"; also in this loop: {', '.join(names[p] for p in loop.others)}"
+    return message
 
 
 def offline_identity(systems: dict[str, str]) -> Identity:

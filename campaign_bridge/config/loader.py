@@ -24,6 +24,7 @@ from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import ConnectionSettings
 from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
 from campaign_bridge.errors import ConfigError, Problem
+from campaign_bridge.mapping.segment import SegmentError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -106,6 +107,9 @@ def _pydantic_problems(exc: ValidationError, doc: Located, model: type[BaseModel
                 given = err["input"]
                 if not isinstance(given, dict | list) and not doc.hidden((*prefix, *loc)):
                     msg += f" (got {given!r})"
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SegmentError):  # at the line of the condition or value, not of ``from:``
+            full = (*full, "segment", *cause.where)
         out.append(doc.problem(full, msg))
     return out
 

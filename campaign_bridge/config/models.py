@@ -10,15 +10,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from campaign_bridge.connectors.base import ConnectionSettings
-from campaign_bridge.mapping.segment import Condition, Not, Op, Segment, parse_segment
+from campaign_bridge.mapping.segment import MAX_WINDOW, Segment, parse_segment
 
 #: A mirror rule's plan that removes more than this many members has its removals held, not applied.
 DEFAULT_MAX_REMOVALS = 500
@@ -59,9 +57,8 @@ MIN_FULL_READ_EVERY = MIN_EVERY
 #: longest an admin would accept a person staying in a target after leaving its source.
 MAX_FULL_READ_EVERY = "31d"
 
-#: The widest ``within`` / ``not_within`` window of a segment: ten years is older than any behaviour a
-#: marketing system keeps (activity history is purged after two to five years).
-MAX_SEGMENT_WINDOW = timedelta(days=3650)
+#: The widest ``within`` / ``not_within`` window of a segment (the segment language's own bound).
+MAX_SEGMENT_WINDOW = MAX_WINDOW
 
 _DURATION = re.compile(r"(\d+)([smhdw])", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -216,27 +213,10 @@ class Endpoint(_Frozen):
             got = ", ".join(named) or "none"
             raise ValueError(f"name exactly one of {options} (got {got})")
         if self.segment is not None:
-            try:
-                segment = parse_segment(self.segment)
-            except OverflowError:  # a window past what a timedelta holds: 99999999999d
-                raise ValueError(
-                    f"segment: a within/not_within window is longer than {MAX_SEGMENT_WINDOW.days}d"
-                ) from None
-            if any(window > MAX_SEGMENT_WINDOW for window in _windows(segment)):
-                raise ValueError(f"segment: a within/not_within window is longer than {MAX_SEGMENT_WINDOW.days}d")
+            # Every value is checked by its field's type here, at load; a ``SegmentError`` says where in
+            # the segment, which the loader turns into the line.
+            parse_segment(self.segment)
         return self
-
-
-def _windows(segment: Segment) -> Iterator[timedelta]:
-    """The ``within`` / ``not_within`` windows of a segment."""
-    if isinstance(segment, Condition):
-        if segment.op in (Op.WITHIN, Op.NOT_WITHIN):
-            yield segment.value
-    elif isinstance(segment, Not):
-        yield from _windows(segment.item)
-    else:
-        for item in segment.items:
-            yield from _windows(item)
 
 
 class Defaults(_Frozen):

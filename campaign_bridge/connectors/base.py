@@ -20,7 +20,7 @@ REST connectors stand on ``connectors.kit``: session, metering, pacing, the call
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, NamedTuple, Protocol, TypeGuard, TypeVar, runtime_checkable
@@ -39,7 +39,7 @@ from campaign_bridge.mapping.model import (
     PersonRecord,
     RecordRef,
 )
-from campaign_bridge.mapping.segment import Segment
+from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import SEMANTICS, Role
 
 Clock = Callable[[], datetime]
@@ -92,6 +92,10 @@ class Connector(ABC):
     #: Two threads may call it at once (the engine then looks people up in one while it writes in the
     #: other, so a paced vendor's window is never idle while the run writes).
     concurrent_calls: ClassVar[bool] = False
+    #: The canonical segment fields ``read_segment`` can translate, each with its type on this system
+    #: (``SupportsSegments``); empty for a connector that reads no segments. A class attribute, so
+    #: ``validate --offline`` refuses any other field from the connection's ``type:`` alone.
+    segment_fields: ClassVar[Mapping[str, SegmentField]] = {}
 
     def __init__(self, name: str, settings: ConnectionSettings) -> None:
         """Raises ``FatalError`` when ``settings`` are not this connector's ``Settings``."""
@@ -167,7 +171,10 @@ class Connector(ABC):
 
 @runtime_checkable
 class SupportsSegments(Protocol):
-    """The connector can read people matching a canonical ``Segment`` (translated natively)."""
+    """The connector can read people matching a canonical ``Segment`` (translated natively).
+
+    It declares the fields it can translate in ``Connector.segment_fields``, which ``validate`` reads.
+    """
 
     def read_segment(
         self, segment: Segment, since: Watermark | None = None, until: datetime | None = None

@@ -7,12 +7,21 @@ memory connectors and by tests that check a translation returns exactly the righ
 In a rule file a condition reads ``{field: score, gte: 50}``; ``{all: [...]}``, ``{any: [...]}`` and
 ``{not: {...}}`` combine them. Date windows: ``{field: last_form_submitted_at, within: 30d}`` (the stamp
 is at most 30 days old) and ``not_within`` (older than 30 days, or never).
+
+Values are checked by their field's type when the segment is parsed (a date is an ISO date or date-time,
+a number is finite, a window is from 1h to ``MAX_WINDOW``), so a connector's translation never meets a
+value it cannot read: a problem is a ``SegmentError`` carrying where in the segment it is, which the config
+loader turns into the line of the file.
+
+Which fields a system can filter on, and as what type, each connector declares
+(``Connector.segment_fields``: canonical field → ``SegmentField``); ``validate`` refuses any other.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -36,41 +45,103 @@ class Op(StrEnum):
     NOT_WITHIN = "not_within"
 
 
+class FieldType(StrEnum):
+    """What a field holds, which decides the values and operators a condition on it may use."""
+
+    STRING = "string"
+    NUMBER = "number"
+    DATETIME = "datetime"
+    #: A calendar day: a system's date-only field (Salesforce ``LastActivityDate``), compared by day.
+    DATE = "date"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentField:
+    """A canonical field as one system can filter on it (``Connector.segment_fields``).
+
+    ``wildcards``: characters a ``contains`` value cannot hold on this system, because its search reads
+    them as wildcards and has no way to escape them (HubSpot's ``CONTAINS_TOKEN`` and ``*``). Characters a
+    translation escapes (SOQL's ``%`` and ``_``) are not listed: they match themselves.
+    """
+
+    type: FieldType
+    wildcards: str = ""
+
+
 #: Canonical behaviour and profile fields. Connectors map them to native properties.
-CANONICAL_FIELDS: dict[str, str] = {
-    "email": "string",
-    "first_name": "string",
-    "last_name": "string",
-    "company": "string",
-    "lifecycle_stage": "string",
-    "lead_status": "string",
-    "owner": "string",
-    "country": "string",
-    "score": "number",
-    "created_at": "datetime",
-    "last_activity_at": "datetime",
-    "last_email_open_at": "datetime",
-    "last_email_click_at": "datetime",
-    "hard_bounced": "bool",
-    "soft_bounce_count": "number",
-    "last_page_visited": "string",
-    "last_page_visited_at": "datetime",
-    "last_form_submitted": "string",
-    "last_form_submitted_at": "datetime",
-    "opportunity_stage": "string",
-    "last_purchase_at": "datetime",
+CANONICAL_FIELDS: dict[str, FieldType] = {
+    "email": FieldType.STRING,
+    "first_name": FieldType.STRING,
+    "last_name": FieldType.STRING,
+    "company": FieldType.STRING,
+    "lifecycle_stage": FieldType.STRING,
+    "lead_status": FieldType.STRING,
+    "owner": FieldType.STRING,
+    "country": FieldType.STRING,
+    "score": FieldType.NUMBER,
+    "created_at": FieldType.DATETIME,
+    "last_activity_at": FieldType.DATETIME,
+    "last_email_open_at": FieldType.DATETIME,
+    "last_email_click_at": FieldType.DATETIME,
+    "hard_bounced": FieldType.BOOL,
+    "soft_bounce_count": FieldType.NUMBER,
+    "last_page_visited": FieldType.STRING,
+    "last_page_visited_at": FieldType.DATETIME,
+    "last_form_submitted": FieldType.STRING,
+    "last_form_submitted_at": FieldType.DATETIME,
+    "opportunity_stage": FieldType.STRING,
+    "last_purchase_at": FieldType.DATETIME,
 }
+
+#: The widest ``within`` / ``not_within`` window: ten years is older than any behaviour a marketing
+#: system keeps (activity history is purged after two to five years).
+MAX_WINDOW = timedelta(days=3650)
+#: A window's count has at most this many digits (``int`` refuses 4,300, and any more is past ``MAX_WINDOW``).
+_MAX_WINDOW_DIGITS = 9
+
+Where = tuple[str | int, ...]
+
+
+class SegmentError(ValueError):
+    """A segment that cannot be used; ``where`` is the path of the problem inside the segment's mapping
+    (``("all", 0, "gte")``), for the loader to find its line."""
+
+    def __init__(self, message: str, where: Where = ()) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _shown(where: Where) -> str:
+    """``("all", 0, "gte")`` → ``segment.all[0].gte``: the path as the messages spell it."""
+    text = "segment"
+    for part in where:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
 
 
 def parse_days(text: str) -> timedelta:
-    """``30d``, ``12h``, ``2w`` → a timedelta; ``ValueError`` with the accepted forms otherwise."""
+    """``30d``, ``12h``, ``2w`` → a timedelta from 1h to ``MAX_WINDOW``; ``ValueError`` naming the accepted
+    forms or the range otherwise."""
     m = _DURATION.match(text)
     if not m:
         raise ValueError(f"{text!r} is not a duration; write e.g. 30d, 12h or 2w")
-    n, unit = int(m.group(1)), m.group(2)
-    return {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
+    digits, unit = m.group(1).lstrip("0") or "0", m.group(2)
+    too_long = f"a within/not_within window is longer than {MAX_WINDOW.days}d"
+    if len(digits) > _MAX_WINDOW_DIGITS:
+        raise ValueError(too_long)
+    n = int(digits)
+    window = {"d": timedelta(days=n), "h": timedelta(hours=n), "w": timedelta(weeks=n)}[unit]
+    if window > MAX_WINDOW:
+        raise ValueError(too_long)
+    if not window:
+        raise ValueError(
+            f"a window of {text.strip()} matches nobody (within) or everybody (not_within); the shortest is 1h"
+        )
+    return window
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,62 +171,127 @@ class Not:
 Segment = Condition | All | AnyOf | Not
 
 
-def parse_segment(raw: Any, path: str = "segment") -> Segment:
-    """Build a segment from its rule-file form; ``ValueError`` naming the path of the first problem."""
+def parse_segment(raw: Any, where: Where = ()) -> Segment:
+    """Build a segment from its rule-file form; ``SegmentError`` (a ``ValueError``) naming the path of the
+    first problem, in the message and in ``where``."""
+    path = _shown(where)
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: a segment is a mapping such as {{field: score, gte: 50}}")
+        raise SegmentError(f"{path}: a segment is a mapping such as {{field: score, gte: 50}}", where)
     keys = set(raw)
     for combinator, cls in (("all", All), ("any", AnyOf)):
         if combinator in keys:
             if keys != {combinator}:
-                raise ValueError(f"{path}: '{combinator}' stands alone; nest other conditions inside it")
+                raise SegmentError(f"{path}: '{combinator}' stands alone; nest other conditions inside it", where)
             items = raw[combinator]
             if not isinstance(items, list) or not items:
-                raise ValueError(f"{path}.{combinator}: expected a non-empty list of conditions")
-            return cls(tuple(parse_segment(it, f"{path}.{combinator}[{i}]") for i, it in enumerate(items)))
+                raise SegmentError(
+                    f"{path}.{combinator}: expected a non-empty list of conditions", (*where, combinator)
+                )
+            return cls(tuple(parse_segment(it, (*where, combinator, i)) for i, it in enumerate(items)))
     if "not" in keys:
         if keys != {"not"}:
-            raise ValueError(f"{path}: 'not' stands alone; nest other conditions inside it")
-        return Not(parse_segment(raw["not"], f"{path}.not"))
+            raise SegmentError(f"{path}: 'not' stands alone; nest other conditions inside it", where)
+        return Not(parse_segment(raw["not"], (*where, "not")))
     if "field" not in keys:
-        raise ValueError(f"{path}: expected 'field' with one operator, or 'all', 'any' or 'not'")
+        raise SegmentError(f"{path}: expected 'field' with one operator, or 'all', 'any' or 'not'", where)
     name = raw["field"]
     if name not in CANONICAL_FIELDS:
-        raise ValueError(f"{path}.field: unknown field {name!r}; known fields: {', '.join(CANONICAL_FIELDS)}")
+        known = ", ".join(CANONICAL_FIELDS)
+        raise SegmentError(f"{path}.field: unknown field {name!r}; known fields: {known}", (*where, "field"))
     ops = keys - {"field"}
     if len(ops) != 1:
         known = ", ".join(o.value for o in Op)
-        raise ValueError(f"{path}: give exactly one operator for field {name!r} (one of {known})")
+        raise SegmentError(f"{path}: give exactly one operator for field {name!r} (one of {known})", where)
     op_name = ops.pop()
     try:
         op = Op(op_name)
     except ValueError:
-        raise ValueError(f"{path}: unknown operator {op_name!r}; use one of {', '.join(o.value for o in Op)}") from None
-    value = raw[op_name]
-    kind = CANONICAL_FIELDS[name]
-    if op in (Op.WITHIN, Op.NOT_WITHIN):
-        if kind != "datetime":
-            raise ValueError(f"{path}: '{op}' needs a date field; {name!r} is a {kind}")
-        return Condition(name, op, parse_days(str(value)))
-    if op in (Op.IN, Op.NOT_IN):
-        if not isinstance(value, list) or not value:
-            raise ValueError(f"{path}.{op}: expected a non-empty list of values")
-        return Condition(name, op, tuple(_check_scalar(v, kind, f"{path}.{op}") for v in value))
+        known = ", ".join(o.value for o in Op)
+        raise SegmentError(f"{path}: unknown operator {op_name!r}; use one of {known}", (*where, op_name)) from None
+    return Condition(name, op, _operand(name, op, raw[op_name], (*where, op_name)))
+
+
+def _operand(name: str, op: Op, value: Any, where: Where) -> Any:
+    """The value of ``name op value``, checked against the field's type (dates normalised to ISO text)."""
+    path, kind = _shown(where), CANONICAL_FIELDS[name]
     if op is Op.EXISTS:
         if not isinstance(value, bool):
-            raise ValueError(f"{path}.exists: expected true or false")
-        return Condition(name, op, value)
-    return Condition(name, op, _check_scalar(value, kind, f"{path}.{op}"))
+            raise SegmentError(f"{path}: expected true or false", where)
+        return value
+    if op in (Op.WITHIN, Op.NOT_WITHIN):
+        if kind is not FieldType.DATETIME:
+            raise SegmentError(f"{_shown(where[:-1])}: '{op}' needs a date field; {name!r} is a {kind}", where)
+        try:
+            return parse_days(str(value))
+        except ValueError as exc:
+            raise SegmentError(f"{path}: {exc}", where) from None
+    if op is Op.CONTAINS:
+        if kind is not FieldType.STRING:
+            raise SegmentError(f"{_shown(where[:-1])}: 'contains' needs a text field; {name!r} is a {kind}", where)
+        if not isinstance(value, str) or not value:
+            raise SegmentError(
+                f"{path}: expected some text to look for, got {value!r} (an empty one matches everyone)", where
+            )
+        return value
+    if kind is FieldType.BOOL and op in (Op.LT, Op.LTE, Op.GT, Op.GTE):
+        raise SegmentError(
+            f"{_shown(where[:-1])}: '{op}' compares numbers, dates or text; {name!r} is true or false", where
+        )
+    if op in (Op.IN, Op.NOT_IN):
+        if not isinstance(value, list) or not value:
+            raise SegmentError(f"{path}: expected a non-empty list of values", where)
+        return tuple(_scalar(v, kind, (*where, i)) for i, v in enumerate(value))
+    return _scalar(value, kind, where)
 
 
-def _check_scalar(value: Any, kind: str, path: str) -> Scalar:
-    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ValueError(f"{path}: expected a number, got {value!r}")
-    if kind == "bool" and not isinstance(value, bool):
-        raise ValueError(f"{path}: expected true or false, got {value!r}")
-    if kind in ("string", "datetime") and not isinstance(value, str | int | float):
-        raise ValueError(f"{path}: expected a text value, got {value!r}")
-    return value  # type: ignore[no-any-return]
+def _scalar(value: Any, kind: FieldType, where: Where) -> Scalar:
+    """One value for a field of type ``kind``; dates and date-times become ISO text."""
+    path = _shown(where)
+    if kind is FieldType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise SegmentError(f"{path}: expected a number, got {value!r}", where)
+        return value
+    if kind is FieldType.BOOL:
+        if not isinstance(value, bool):
+            raise SegmentError(f"{path}: expected true or false, got {value!r}", where)
+        return value
+    if kind in (FieldType.DATETIME, FieldType.DATE):
+        return _iso_moment(value, where)
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise SegmentError(f"{path}: expected a text value, got {value!r}", where)
+    return value
+
+
+def _iso_moment(value: Any, where: Where) -> str:
+    """An ISO date (``2026-01-31``) or date-time (``2026-01-31T09:00:00Z``), read as every translation
+    reads it, as text; YAML's own dates (written unquoted) are accepted too."""
+    if isinstance(value, date):  # a datetime is a date too
+        return value.isoformat()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return text
+    raise SegmentError(
+        f"{_shown(where)}: expected a date such as 2026-01-31 or a date-time such as 2026-01-31T09:00:00Z, "
+        f"got {value!r} (for a moment relative to now, use within or not_within)",
+        where,
+    )
+
+
+def conditions(segment: Segment, where: Where = ()) -> Iterator[tuple[Where, Condition]]:
+    """Every condition of ``segment`` with its path in the rule-file form (``("any", 1, "not")``)."""
+    if isinstance(segment, Condition):
+        yield where, segment
+    elif isinstance(segment, Not):
+        yield from conditions(segment.item, (*where, "not"))
+    else:
+        key = "all" if isinstance(segment, All) else "any"
+        for i, item in enumerate(segment.items):
+            yield from conditions(item, (*where, key, i))
 
 
 def fields_of(segment: Segment) -> set[str]:
@@ -201,10 +337,10 @@ def evaluate(segment: Segment, person: Mapping[str, Any], now: datetime) -> bool
         return inside if op is Op.WITHIN else not inside
     if value is None:
         return op in (Op.NE, Op.NOT_IN)
-    if CANONICAL_FIELDS[segment.field] == "string" and isinstance(value, str):
+    if CANONICAL_FIELDS[segment.field] is FieldType.STRING and isinstance(value, str):
         value = value.casefold()
         want = tuple(w.casefold() for w in want) if isinstance(want, tuple) else str(want).casefold()
-    if CANONICAL_FIELDS[segment.field] == "datetime":
+    if CANONICAL_FIELDS[segment.field] is FieldType.DATETIME:
         value = _as_datetime(value)
         want = _as_datetime(want) if not isinstance(want, tuple) else tuple(_as_datetime(w) for w in want)
     compare: dict[Op, bool] = {}

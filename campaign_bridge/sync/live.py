@@ -1,27 +1,109 @@
-"""``validate``'s live checks: every rule's containers exist, and each target accepts what the rule writes.
+"""``validate``'s live checks: what only the systems can say about a file's rules.
 
-The target check is ``sync.target.target_problem``, the one a run makes before it starts, so ``validate``
-refuses a file with the words a run would use. Unlike a run, it goes on after a problem and reports them all.
+* every rule's containers exist (found by id or by name, as a run finds them);
+* each target accepts what the rule writes: ``sync.target.target_problem``, the check a run makes before
+  it starts, so ``validate`` refuses a file with the words a run would use;
+* each source campaign has the member statuses ``member_status`` names (``source_problem``): a status it
+  lacks would select nobody, and a mirror rule would then remove every member it added;
+* no rules feed each other in a loop, with containers told apart by their ids rather than by how the file
+  spells them (``to: {list: "12"}`` and ``from: {list: Nurture}`` are one list when 12 is Nurture's id),
+  and no rule reads and writes one container.
+
+Unlike a run, it goes on after a problem and reports them all. Each connection's containers are listed
+once (``_Containers``), so a file of hundreds of rules costs one listing per connection, not one lookup
+per rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Hashable, Mapping, Sequence
 
-from campaign_bridge.config.models import ClientConfig
+from campaign_bridge.config.cycles import cycle_message, offline_identity, rule_cycles
+from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, Problem
+from campaign_bridge.mapping.model import Container
 from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.target import target_problem
 
 
+def source_problems(rule: Rule, container: Container) -> list[str]:
+    """Why ``rule``'s ``member_status`` cannot select members of its source ``container``: one reason per
+    status the container does not have, compared as a run compares them (case-insensitively), naming the
+    container's own labels. The text does not name the rule: callers put it in front."""
+    wanted = rule.source.member_status
+    if not wanted:
+        return []
+    if not container.statuses:
+        return [f"{container.name!r} has no member statuses to filter on; remove member_status"]
+    labels = [s.label for s in container.statuses]
+    folded = {label.casefold(): label for label in labels}
+    out = []
+    for status in wanted:
+        if container.status(status) is None:
+            close = difflib.get_close_matches(status.casefold(), list(folded), n=1, cutoff=0.6)
+            has = f"it has {', '.join(labels)}"
+            hint = f"did you mean {folded[close[0]]!r}? {has[0].upper()}{has[1:]}" if close else has
+            out.append(f"{container.name!r} has no member status {status!r}; {hint}")
+    return out
+
+
+class _Containers:
+    """Each connection's containers, listed once, and each endpoint resolved against that listing.
+
+    A reference the listing does not settle (no container, or several, by that id or name; a Salesforce
+    id in its 15-character form) goes to the connector's own ``find_container``, whose error says why.
+    A connection whose listing failed fails each of its lookups with that error, without asking again.
+    """
+
+    def __init__(self, connectors: Mapping[str, Connector]) -> None:
+        self._connectors = connectors
+        self._listed: dict[str, Sequence[Container] | CampaignBridgeError] = {}
+        self._found: dict[tuple[str, str, str], Container | CampaignBridgeError] = {}
+
+    def find(self, ep: Endpoint) -> Container:
+        """The endpoint's container; raises the connector's ``CampaignBridgeError`` when it has none."""
+        key = (ep.connection, ep.key, ep.container_name)
+        if key not in self._found:
+            try:
+                self._found[key] = self._lookup(ep)
+            except CampaignBridgeError as exc:
+                self._found[key] = exc
+        found = self._found[key]
+        if isinstance(found, CampaignBridgeError):
+            raise found
+        return found
+
+    def found(self, ep: Endpoint) -> Container | None:
+        """The endpoint's container if ``find`` found it already, else None."""
+        found = self._found.get((ep.connection, ep.key, ep.container_name))
+        return found if isinstance(found, Container) else None
+
+    def _lookup(self, ep: Endpoint) -> Container:
+        conn = self._connectors[ep.connection]
+        if ep.connection not in self._listed:
+            try:
+                self._listed[ep.connection] = conn.list_containers()
+            except CampaignBridgeError as exc:
+                self._listed[ep.connection] = exc
+        listed = self._listed[ep.connection]
+        if isinstance(listed, CampaignBridgeError):
+            raise listed
+        _, named = conn.named(listed, ep.key, ep.container_name)
+        if len(named) == 1:
+            return named[0]
+        return conn.find_container(ep.key, ep.container_name)
+
+
 def live_problems(config: ClientConfig, connectors: Mapping[str, Connector], lines: dict[str, int]) -> list[Problem]:
-    """Check every rule against the live systems: containers exist, targets can hold membership.
+    """Check every rule against the live systems (see the module's docstring for what is checked).
 
     ``lines`` maps rule names to the line of the rule in the file (for messages). A connector's error
     while looking a container up is a problem of that rule, not a failure of the check.
     """
     problems: list[Problem] = []
+    containers = _Containers(connectors)
     for rule in config.rules:
         where = lines.get(rule.name)
         for side, ep in (("from", rule.source), ("to", rule.target)):
@@ -29,13 +111,40 @@ def live_problems(config: ClientConfig, connectors: Mapping[str, Connector], lin
                 continue
             conn = connectors[ep.connection]
             try:
-                container = conn.find_container(ep.key, ep.container_name)
+                container = containers.find(ep)
             except CampaignBridgeError as exc:
                 problems.append(Problem(config.path, where, f"rule {rule.name!r} {side}: {exc}"))
                 continue
-            problem = target_problem(rule, conn.system, container) if side == "to" else None
-            if problem:
-                problems.append(Problem(config.path, where, f"rule {rule.name!r} to: {problem}"))
+            if side == "to":
+                target = target_problem(rule, conn.system, container)
+                reasons = [target] if target else []
+            else:
+                reasons = source_problems(rule, container)
+            problems += [Problem(config.path, where, f"rule {rule.name!r} {side}: {reason}") for reason in reasons]
+    problems += _cycle_problems(config, containers, lines)
+    return problems
+
+
+def _cycle_problems(config: ClientConfig, containers: _Containers, lines: dict[str, int]) -> list[Problem]:
+    """Loops and self-feeding rules among containers told apart by id (offline, only by how they are named).
+
+    A container that could not be found keeps its offline identity: its rule already has a problem.
+    """
+    offline = offline_identity({name: conn.type for name, conn in config.connections.items()})
+
+    def identity(ep: Endpoint) -> Hashable:
+        container = containers.found(ep)
+        return offline(ep) if container is None else (ep.connection, container.kind, container.id)
+
+    rules = config.rules
+    names = [rule.name for rule in rules]
+    problems = [
+        Problem(config.path, lines.get(rule.name), f"rule {rule.name!r} reads and writes the same container")
+        for rule in rules
+        if rule.source.key != "segment" and identity(rule.source) == identity(rule.target)
+    ]
+    for loop in rule_cycles(rules, identity):
+        problems.append(Problem(config.path, lines.get(names[loop.cycle[0]]), cycle_message(loop, names)))
     return problems
 
 

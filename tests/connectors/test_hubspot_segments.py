@@ -168,3 +168,26 @@ def test_segment_beyond_hubspot_filter_limits_is_refused_naming_them() -> None:
 def test_segment_on_a_field_hubspot_contacts_lack_is_refused() -> None:
     with pytest.raises(FatalError, match="deal"):
         filter_groups(parse_segment({"field": "opportunity_stage", "eq": "Closed Won"}), datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("text", ["*", "/pricing*", "a*b"])
+def test_a_contains_holding_a_star_is_refused_before_any_search(hs: HubSpotHarness, text: str) -> None:
+    # HubSpot's CONTAINS_TOKEN reads * as a wildcard and documents no escape: passed through, ``*`` became
+    # ``***`` and matched every contact with a page (11 added to a CRM campaign in the probe).
+    for i in range(11):
+        hs.add_person(f"visitor{i}@example.com", last_page_visited=f"https://acme.com/page-{i}")
+    conn = hs.connector()
+
+    with pytest.raises(FatalError, match=r"HubSpot's search reads \* in .* as a wildcard and cannot escape it"):
+        list(conn.read_segment(parse_segment({"field": "last_page_visited", "contains": text})))
+
+    assert not any(entry.path.endswith("/search") for entry in hs.sb.server.log)
+
+
+def test_a_contains_without_a_star_still_finds_the_text_over_http(hs: HubSpotHarness) -> None:
+    hs.add_person("a@example.com", last_page_visited="https://acme.com/pricing")
+    hs.add_person("b@example.com", last_page_visited="https://acme.com/about")
+
+    rows = list(hs.connector().read_segment(parse_segment({"field": "last_page_visited", "contains": "pricing"})))
+
+    assert [r.person.email for r in rows] == ["a@example.com"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -42,7 +42,7 @@ from campaign_bridge.mapping.model import (
     PersonRecord,
     RecordRef,
 )
-from campaign_bridge.mapping.segment import Segment
+from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import target_refusal
 
 __all__ = ["HubSpotConnector", "HubSpotSettings"]
@@ -70,6 +70,8 @@ class HubSpotConnector(Connector):
     sees_removals_incrementally: ClassVar[bool] = False
     #: ``HubSpotClient`` shares its pacer, budget and token between threads under locks.
     concurrent_calls: ClassVar[bool] = True
+    #: Contact properties a segment can search (``search.PROPERTIES``); ``*`` is refused in ``contains``.
+    segment_fields: ClassVar[Mapping[str, SegmentField]] = search.SEGMENT_FIELDS
 
     def __init__(
         self,

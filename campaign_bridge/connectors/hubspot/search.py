@@ -23,7 +23,16 @@ from typing import Any
 from campaign_bridge.connectors.hubspot.client import HubSpotClient
 from campaign_bridge.connectors.hubspot.timestamps import epoch_ms, parse_time
 from campaign_bridge.errors import FatalError, TransientError
-from campaign_bridge.mapping.segment import CANONICAL_FIELDS, All, Condition, Not, Op, Segment
+from campaign_bridge.mapping.segment import (
+    CANONICAL_FIELDS,
+    All,
+    Condition,
+    FieldType,
+    Not,
+    Op,
+    Segment,
+    SegmentField,
+)
 
 #: Canonical field → HubSpot contact property.
 PROPERTIES: dict[str, str] = {
@@ -57,6 +66,16 @@ UNSUPPORTED: dict[str, str] = {
 }
 #: A hard bounce is the presence of a value, not a value.
 _PRESENCE_FIELDS = frozenset({"hard_bounced"})
+#: ``CONTAINS_TOKEN`` reads ``*`` as a wildcard ("use wildcards (*) to complete a partial search", HubSpot's
+#: search guide) and documents no escape, so a ``contains`` value holding one is refused: passed through,
+#: ``contains: "*"`` became ``***`` and matched every contact with a value.
+WILDCARDS = "*"
+
+#: What ``HubSpotConnector.segment_fields`` publishes: every field of ``PROPERTIES``, as typed canonically.
+SEGMENT_FIELDS: dict[str, SegmentField] = {
+    field: SegmentField(CANONICAL_FIELDS[field], WILDCARDS if CANONICAL_FIELDS[field] is FieldType.STRING else "")
+    for field in PROPERTIES
+}
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 #: Filters per group the read cursor needs (``lastmodifieddate`` BETWEEN/GTE/LTE).
@@ -118,6 +137,9 @@ def _condition(c: Condition, negate: bool, now: datetime) -> list[Group]:
         operator = "IN" if c.op is Op.IN else "NOT_IN"
         return [((_filter(prop, _NEGATED[operator] if negate else operator, values=[value(v) for v in c.value]),))]
     if c.op is Op.CONTAINS:
+        wildcard = wildcard_refusal(c.field, str(c.value))
+        if wildcard:
+            raise FatalError(wildcard)
         operator = "NOT_CONTAINS_TOKEN" if negate else "CONTAINS_TOKEN"
         return [((_filter(prop, operator, f"*{c.value}*"),))]
     operator = _OPS[c.op]
@@ -126,6 +148,18 @@ def _condition(c: Condition, negate: bool, now: datetime) -> list[Group]:
     if operator in _COMPLEMENT:  # not (x < v): x >= v, or x has no value
         return [((_filter(prop, _COMPLEMENT[operator], value(c.value)),)), ((_filter(prop, "NOT_HAS_PROPERTY"),))]
     return [((_filter(prop, _NEGATED[operator], value(c.value)),))]
+
+
+def wildcard_refusal(field: str, text: str) -> str | None:
+    """Why HubSpot cannot look for ``text`` in ``field`` literally, or ``None`` when it can."""
+    held = sorted({ch for ch in text if ch in WILDCARDS})
+    if not held:
+        return None
+    shown = " ".join(held)
+    return (
+        f"segment field {field!r}: HubSpot's search reads {shown} in {text!r} as a wildcard and cannot escape it, "
+        "so it would match far more than the text; look for the text without it"
+    )
 
 
 def _dnf(segment: Segment, negate: bool, now: datetime) -> list[Group]:

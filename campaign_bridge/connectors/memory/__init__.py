@@ -8,10 +8,10 @@ audiences, email sends. Used by the engine's unit tests and by the offline demo.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, Joined, Watermark
 from campaign_bridge.connectors.memory.data import MemoryContainer, MemoryData, MemoryPerson, memory_store
@@ -30,7 +30,7 @@ from campaign_bridge.mapping.model import (
     RecordRef,
     normalise_email,
 )
-from campaign_bridge.mapping.segment import Segment, evaluate
+from campaign_bridge.mapping.segment import CANONICAL_FIELDS, Segment, SegmentField, evaluate
 from campaign_bridge.mapping.semantics import target_refusal
 
 __all__ = ["MemoryCRM", "MemoryData", "MemoryMA", "MemorySettings", "memory_store"]
@@ -48,6 +48,10 @@ class _MemoryConnector(Connector):
     Settings = MemorySettings
     reads_incrementally = True
     sees_removals_incrementally = True
+    #: ``read_segment`` is ``evaluate`` itself, the reference meaning: every canonical field, as typed.
+    segment_fields: ClassVar[Mapping[str, SegmentField]] = {
+        field: SegmentField(kind) for field, kind in CANONICAL_FIELDS.items()
+    }
 
     def __init__(self, name: str, settings: ConnectionSettings) -> None:
         super().__init__(name, settings)

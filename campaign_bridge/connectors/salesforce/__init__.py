@@ -11,7 +11,7 @@ Everything raises only the tree of ``campaign_bridge.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -28,7 +28,7 @@ from campaign_bridge.connectors.base import (
     uses_bulk,
 )
 from campaign_bridge.connectors.policy import CallPolicy
-from campaign_bridge.connectors.salesforce import bulk, reads, writes
+from campaign_bridge.connectors.salesforce import bulk, reads, segments, writes
 from campaign_bridge.connectors.salesforce.client import ORG_RESERVE_FRACTION, SalesforceClient
 from campaign_bridge.connectors.salesforce.costs import BulkChoice
 from campaign_bridge.connectors.salesforce.settings import SalesforceSettings
@@ -45,7 +45,7 @@ from campaign_bridge.mapping.model import (
     PersonRecord,
     RecordRef,
 )
-from campaign_bridge.mapping.segment import Segment
+from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import kinds_for
 
 __all__ = [
@@ -78,6 +78,8 @@ class SalesforceConnector(Connector):
     #: Changes per ``apply_bulk`` call when the engine writes in bulk: one chunk is at most three ingest
     #: jobs (well under a job's 150 MB upload); the engine renews its lease and may stop between chunks.
     bulk_batch_size: ClassVar[int] = 100_000
+    #: Lead and Contact fields a segment can filter on (``segments.SEGMENT_FIELDS``).
+    segment_fields: ClassVar[Mapping[str, SegmentField]] = segments.SEGMENT_FIELDS
 
     def __init__(
         self,

@@ -49,7 +49,18 @@ from campaign_bridge.connectors.salesforce.soql import (
     soql_quote,
 )
 from campaign_bridge.errors import FatalError
-from campaign_bridge.mapping.segment import All, AnyOf, Condition, Not, Op, Segment, fields_of
+from campaign_bridge.mapping.segment import (
+    CANONICAL_FIELDS,
+    All,
+    AnyOf,
+    Condition,
+    FieldType,
+    Not,
+    Op,
+    Segment,
+    SegmentField,
+    fields_of,
+)
 
 #: At most this many contacts per ``opportunity_stage`` condition are inlined into a query (a GET whose
 #: URL Salesforce accepts: about 8 KB of ids).
@@ -79,7 +90,20 @@ CONTACT_FIELDS: dict[str, str] = {
 #: Salesforce Date (not DateTime) fields: windows are compared by calendar day.
 DATE_ONLY = frozenset({"LastActivityDate"})
 OPPORTUNITY_STAGE = "opportunity_stage"
-FILTERABLE = frozenset(LEAD_FIELDS) | frozenset(CONTACT_FIELDS) | {OPPORTUNITY_STAGE}
+
+
+def _declared(field: str) -> SegmentField:
+    """A filterable field as Salesforce holds it: the canonical type, a date-only field as a ``DATE``."""
+    native = LEAD_FIELDS.get(field) or CONTACT_FIELDS.get(field)
+    return SegmentField(FieldType.DATE if native in DATE_ONLY else CANONICAL_FIELDS[field])
+
+
+#: What ``SalesforceConnector.segment_fields`` publishes: every field of the maps above, and the stage.
+#: ``contains`` escapes SOQL's wildcards (``%``, ``_``), so no character is refused.
+SEGMENT_FIELDS: dict[str, SegmentField] = {
+    field: _declared(field) for field in (*LEAD_FIELDS, *CONTACT_FIELDS, OPPORTUNITY_STAGE)
+}
+FILTERABLE = frozenset(SEGMENT_FIELDS)
 
 # A translated clause: SOQL text, or a constant when the object lacks the field.
 Clause = str | bool
