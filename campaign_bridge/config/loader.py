@@ -22,7 +22,7 @@ from campaign_bridge.config.checks import did_you_mean, invalid_rule_problems, s
 from campaign_bridge.config.document import Located, Path_, parse_yaml, read_text
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import ConnectionSettings
-from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
+from campaign_bridge.connectors.registry import connector_class, connector_types
 from campaign_bridge.errors import ConfigError, Problem
 from campaign_bridge.mapping.segment import SegmentError
 
@@ -173,17 +173,18 @@ def _validate_connections(doc: Located, problems: list[Problem]) -> dict[str, Co
             problems.append(doc.problem(path, f"connection {name!r}: expected a mapping with a 'type'"))
             continue
         type_ = block.get("type")
-        if type_ not in CONNECTOR_TYPES:
+        try:
+            settings_model = connector_class(type_).Settings
+        except KeyError:
+            known = connector_types()
             problems.append(
                 doc.problem(
                     (*path, "type"),
-                    f"connection {name!r}: unknown type {type_!r}{did_you_mean(str(type_), CONNECTOR_TYPES)}"
-                    f" (known: {', '.join(CONNECTOR_TYPES)})",
+                    f"connection {name!r}: unknown type {type_!r}{did_you_mean(str(type_), known)}"
+                    f" (known: {', '.join(known)})",
                 )
             )
             continue
-        try:
-            settings_model = connector_class(type_).Settings
         except ImportError as exc:
             problems.append(doc.problem((*path, "type"), f"the {type_} connector cannot be loaded: {exc}"))
             continue

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from campaign_bridge.config.models import ClientConfig
-from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
+from campaign_bridge.connectors.registry import connector_class, connector_types
 
 
 def client_file_schema() -> dict[str, Any]:
     schema = ClientConfig.model_json_schema(by_alias=True, mode="validation")
     defs = schema.setdefault("$defs", {})
     variants = []
-    for type_ in CONNECTOR_TYPES:
+    for type_ in connector_types():
         try:
             settings = connector_class(type_).Settings
         except ImportError:

@@ -3,9 +3,9 @@
 Discovery (``pkgutil`` over the package's own folder) rather than a central list, because five systems
 are being added in parallel: with a list, each would edit the same lines, and a sandbox that forgot its
 line would silently be missing from ``sandbox serve``. Here adding the package is the registration.
-Connectors keep their explicit registry (``connectors/registry.py``) because a client file names them by
-``type:`` and start-up must not import every vendor client; the sandboxes are only imported by the
-commands that start them all (``sandbox serve``, ``demo``).
+Connectors register the same way (``connectors/registry.py``: a package's ``CONNECTOR``), but are looked
+up by the ``type:`` a client file names, so start-up imports only the vendor clients it uses; the
+sandboxes are only imported by the commands that start them all (``sandbox serve``, ``demo``).
 
 A subpackage without ``SANDBOX`` (shared helpers) is skipped; one whose ``SANDBOX`` is not a
 ``SandboxSpec``, a reserved or repeated name, or an import error is a bug and raised as such.

@@ -45,7 +45,7 @@ from campaign_bridge.mapping.model import (
 from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import target_refusal
 
-__all__ = ["HubSpotConnector", "HubSpotSettings"]
+__all__ = ["CONNECTOR", "HubSpotConnector", "HubSpotSettings"]
 
 
 #: A list read's batch reads go out this many at a time…
@@ -251,3 +251,7 @@ class HubSpotConnector(Connector):
 
     def close(self) -> None:
         self.client.close()
+
+
+#: This package's connector, found by ``connectors.registry`` for ``type: hubspot``.
+CONNECTOR = HubSpotConnector

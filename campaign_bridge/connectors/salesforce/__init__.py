@@ -49,6 +49,7 @@ from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import kinds_for
 
 __all__ = [
+    "CONNECTOR",
     "ORG_RESERVE_FRACTION",
     "SalesforceConnector",
     "SalesforceSettings",
@@ -180,3 +181,7 @@ class SalesforceConnector(Connector):
 
     def close(self) -> None:
         self.client.close()
+
+
+#: This package's connector, found by ``connectors.registry`` for ``type: salesforce``.
+CONNECTOR = SalesforceConnector
