@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from campaign_bridge.cli import main
 from campaign_bridge.connectors.hubspot.search import filter_groups
-from campaign_bridge.connectors.registry import CONNECTOR_TYPES, connector_class
+from campaign_bridge.connectors.registry import connector_class, connector_types
 from campaign_bridge.connectors.salesforce.segments import CONTACT_FIELDS, LEAD_FIELDS, SegmentTranslator
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.segment import CANONICAL_FIELDS, FieldType, parse_segment
@@ -66,7 +66,7 @@ def test_validate_offline_refuses_a_field_the_system_cannot_filter_on(
 
 
 def test_each_connector_declares_what_it_can_translate() -> None:
-    declared = {name: dict(connector_class(name).segment_fields) for name in CONNECTOR_TYPES}
+    declared = {name: dict(connector_class(name).segment_fields) for name in connector_types()}
     assert set(declared["salesforce"]) == {
         "email",
         "first_name",

@@ -63,8 +63,9 @@ def test_a_run_killed_after_its_first_batch_leaves_that_batchs_decisions(world: 
 
     (refused, added), unsent = batches[0], batches[1]
     assert world.ma_emails(lst) == {added}
-    # The run never finished, yet its first batch is in the log; the batch it died in is not.
-    assert [r["status"] for r in world.store.runs(rule="web")] == ["running"]
+    # The run died (an exception stands for the kill, so its row is closed as failed rather than left
+    # running), yet its first batch is in the log; the batch it died in is not.
+    assert [r["status"] for r in world.store.runs(rule="web")] == ["failed"]
     assert _logged(world) == [("rejected_record", refused), ("added", added)]
     conflicts = world.store.decisions(rule="web", conflicts_only=True)
     assert [(c["kind"], c["email"]) for c in conflicts] == [("rejected_record", refused)]
