@@ -144,8 +144,16 @@ class Bench:
             "HS_REFRESH_TOKEN": self.hs.oauth["refresh_token"],
         }
 
-    def connections_yaml(self, *, hs_oauth: bool = False, budget: int | None = None, timeout: float = 5.0) -> str:
+    def connections_yaml(
+        self,
+        *,
+        hs_oauth: bool = False,
+        budget: int | None = None,
+        timeout: float = 5.0,
+        bulk_threshold: int | None = None,
+    ) -> str:
         extra = f", api_budget: {budget}" if budget else ""
+        sf_extra = f", bulk_threshold: {bulk_threshold}" if bulk_threshold else ""
         hs_auth = (
             '{method: oauth, client_id: "${HS_CLIENT_ID}", client_secret: "${HS_CLIENT_SECRET}", '
             'refresh_token: "${HS_REFRESH_TOKEN}"}'
@@ -157,7 +165,7 @@ class Bench:
         return (
             "connections:\n"
             f"  sf: {{type: salesforce, instance_url: {sf}, login_url: {sf}, ca_bundle: {json.dumps(str(self.sf.ca_bundle))}, "
-            f"timeout: {timeout}{extra}, auth: {sf_auth}}}\n"
+            f"timeout: {timeout}{extra}{sf_extra}, auth: {sf_auth}}}\n"
             f'  hs: {{type: hubspot, base_url: "{self.hs.url}", timeout: {timeout}{extra}, auth: {hs_auth}}}\n'
         )
 
