@@ -52,13 +52,13 @@ class Oracle:
     existed: set[str] = field(default_factory=set)
 
     # -- what the scenario does ------------------------------------------------------------------------
-    def hand_added(self, record: str, status: str | None, members: list[Member]) -> bool:
-        """A person adds ``record``: it becomes theirs only if it was not a member (else nothing changes).
-        Returns whether the target changed."""
-        if any(m.record == record for m in members):
-            return False
-        self.hand[record] = status
-        return True
+    def hand_added(self, records: dict[str, str | None], members: list[Member]) -> dict[str, str | None]:
+        """A person adds ``{record: status}``: each becomes theirs only if it was not a member (else
+        nothing changes). Returns those the person actually adds."""
+        present = {m.record for m in members}
+        added = {r: s for r, s in records.items() if r not in present}
+        self.hand.update(added)
+        return added
 
     def hand_removed(self, record: str) -> None:
         self.hand.pop(record, None)
@@ -127,10 +127,8 @@ class Oracle:
             if record in self.hand:
                 by_hand = self.hand[record] or STATUSES[0]
                 raised = max(by_hand, RULE_STATUS, key=RANK.__getitem__)
-                if record in want_records:
-                    ok = {raised}
-                else:  # raised while the rule wanted it, or never: both right once it has left
-                    ok = {by_hand, raised}
+                # Once it has left the source: raised while the rule wanted it, or never; both right.
+                ok = {raised} if record in want_records else {by_hand, raised}
             elif record in want_records or self.mode == "additive":
                 ok = {RULE_STATUS}
             else:

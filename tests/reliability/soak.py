@@ -51,7 +51,7 @@ LARGE_EVERY, HTTP_EVERY = 50, 6
 #: How many people a large scenario syncs: well past a memory batch (200) and Salesforce's pinned
 #: bulk threshold below, so the bulk and many-batch paths run.
 LARGE_PEOPLE = (2000, 3500)
-BULK_THRESHOLD = 1000
+BULK_THRESHOLD = 500
 
 
 def replay_command(seed: int) -> str:
@@ -60,9 +60,7 @@ def replay_command(seed: int) -> str:
 
 class ScenarioFailed(AssertionError):
     def __init__(self, seed: int, what: str, trail: list[str]) -> None:
-        super().__init__(
-            f"seed {seed}: {what}\n  trail: {'; '.join(trail)}\n  replay: {replay_command(seed)}"
-        )
+        super().__init__(f"seed {seed}: {what}\n  trail: {'; '.join(trail)}\n  replay: {replay_command(seed)}")
         self.seed, self.what = seed, what
 
 
@@ -81,7 +79,8 @@ class ForkServer:
 
     def run(self, argv: list[str], env: dict[str, str], out: Path, kill_at: int | None, killer: Killer | None) -> int:
         """Run ``campaign-bridge ARGV``; its exit code (``-9`` when SIGKILLed)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         request = {"argv": argv, "env": env, "out": str(out), "kill_at": kill_at}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
@@ -161,7 +160,9 @@ class Scenario:
         self.crm_target = rng.random() < 0.5
         self.mode = "additive" if rng.random() < 0.25 else "mirror"
         self.status_filter = not self.crm_target and rng.random() < 0.4
-        self.create_missing = rng.choice(("lead", "lead", "skip")) if self.crm_target else "contact"
+        self.create_missing = "contact"
+        if self.crm_target:
+            self.create_missing = "lead" if self.large else rng.choice(("lead", "lead", "skip"))
         kind = ("large-" if self.large else "") + ("http" if self.http else "memory")
         direction = "ma->crm" if self.crm_target else "crm->ma"
         self.name = f"{kind} {direction} {self.mode}"
@@ -222,9 +223,7 @@ class Scenario:
         # The source before the first run; then people a person added to the target before it (some of
         # them also in the source: the rule must never remove those).
         self._source_changes(first=True)
-        for record in target_ids:
-            if rng.random() < 0.3:
-                self._hand_add(record)
+        self._hand_add([r for r in target_ids if rng.random() < 0.3])
 
     def _status(self) -> str:
         return self.rng.choice(STATUSES)
@@ -232,6 +231,8 @@ class Scenario:
     def _source_changes(self, *, first: bool) -> None:
         rng, changes = self.rng, {}
         share = rng.choice((0.3, 0.7, 1.0)) if first else rng.choice((0.05, 0.15, 0.3))
+        if first and self.large:
+            share = 1.0  # past the bulk threshold and many batches
         for p in self.people:
             if rng.random() >= share:
                 continue
@@ -246,19 +247,21 @@ class Scenario:
             left = sum(1 for s in changes.values() if s is None)
             self.trail.append(f"source: {len(changes) - left} join or change status, {left} leave")
 
-    def _hand_add(self, record: str) -> None:
-        status = self._status() if self.crm_target else None
-        if self.oracle.hand_added(record, status, self.systems.members()):
-            self.systems.hand_add(record, status)
-            self.trail.append(f"a person adds {record}" + (f" ({status})" if status else ""))
+    def _hand_add(self, records: list[str]) -> None:
+        wanted = {r: self._status() if self.crm_target else None for r in records}
+        added = self.oracle.hand_added(wanted, self.systems.members())
+        if added:
+            self.systems.hand_add(added)
+            shown = ", ".join(f"{r} ({s})" if s else r for r, s in list(added.items())[:5])
+            more = f" and {len(added) - 5} more" if len(added) > 5 else ""
+            self.trail.append(f"a person adds {shown}{more}")
 
     def _hand_edits(self) -> None:
         """Between runs: a person adds some target records that are not members now (some of them in
         the source), and removes some members they added earlier that the rule never wanted (target-only
         people: removing a member the rule also wants is drift, a policy question, not tested here)."""
         rng = self.rng
-        for record in rng.sample(self.target_records, k=min(len(self.target_records), rng.randint(0, 3))):
-            self._hand_add(record)
+        self._hand_add(rng.sample(self.target_records, k=min(len(self.target_records), rng.randint(0, 3))))
         for record in sorted(self.oracle.hand):
             if record in self.target_only and rng.random() < 0.2:
                 self.systems.hand_remove(record)
@@ -424,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     result, failures = soak(args.scenarios, args.seed, progress=True, keep_going=args.keep_going)
     elapsed = time.perf_counter() - started
     last = args.seed + args.scenarios - 1
-    print(f"{result.scenarios} scenarios passed, {len(failures)} failed ({result.runs} sync processes) in {elapsed:.0f}s, seeds {args.seed}..{last}")
+    print(
+        f"{result.scenarios} scenarios passed, {len(failures)} failed ({result.runs} sync processes) in {elapsed:.0f}s, seeds {args.seed}..{last}"
+    )
     print("scenarios: " + ", ".join(f"{k} {v}" for k, v in sorted(result.kinds.items())))
     print("runs: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
     print(f"people synced: {result.people}; Salesforce Bulk API 2.0 jobs: {result.bulk_jobs}")

@@ -53,8 +53,8 @@ class Systems(Protocol):
         """Source memberships: ``{source record: status}`` joins (or moves status), ``None`` leaves."""
         ...
 
-    def hand_add(self, record: str, status: str | None) -> None:
-        """A person adds ``record`` to the target container."""
+    def hand_add(self, records: dict[str, str | None]) -> None:
+        """A person adds ``{record: status}`` to the target container."""
         ...
 
     def hand_remove(self, record: str) -> None: ...
@@ -137,9 +137,10 @@ class MemoryPair:
                     else:
                         data.add_member(c.id, record, status if c.statuses else None)
 
-    def hand_add(self, record: str, status: str | None) -> None:
+    def hand_add(self, records: dict[str, str | None]) -> None:
         with self._edit(self.tgt_side) as data:
-            data.add_member(self.container[self.tgt_side], record, status)
+            for record, status in records.items():
+                data.add_member(self.container[self.tgt_side], record, status)
 
     def hand_remove(self, record: str) -> None:
         with self._edit(self.tgt_side) as data:
@@ -211,11 +212,12 @@ class SandboxPair:
             else:
                 self.sf_member_rows[record] = sf.add_member(self.campaign, record, status)
 
-    def hand_add(self, record: str, status: str | None) -> None:
-        if self.crm_target:
-            self.bench.sf.state.add_member(self.campaign, record, status)
-        else:
-            self.bench.hs.state.add_list_members(self.hs_list, [record])
+    def hand_add(self, records: dict[str, str | None]) -> None:
+        for record, status in records.items():
+            if self.crm_target:
+                self.bench.sf.state.add_member(self.campaign, record, status)
+            else:
+                self.bench.hs.state.add_list_members(self.hs_list, [record])
 
     def hand_remove(self, record: str) -> None:
         if not self.crm_target:

@@ -30,6 +30,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _real_monotonic = time.monotonic
 _offset = [0.0]
@@ -41,6 +45,27 @@ def _sleep(seconds: float) -> None:
 
 def _monotonic() -> float:
     return _real_monotonic() + _offset[0]
+
+
+def _save_batches_once() -> None:
+    """A memory system saves its whole file after each person it creates and each member it adds; a
+    batch (``create_people``, ``apply_changes``) is saved once instead, as a vendor commits a batch, or
+    thousands of changes cost thousands of full rewrites of the file."""
+    from campaign_bridge.connectors.memory import _MemoryConnector
+
+    def saved_once(real: Callable[..., T]) -> Callable[..., T]:
+        def batch(self: _MemoryConnector, *args: Any) -> T:
+            path, self.data.path = self.data.path, None
+            try:
+                return real(self, *args)
+            finally:
+                self.data.path = path
+                self.data.save()
+
+        return batch
+
+    _MemoryConnector.create_people = saved_once(_MemoryConnector.create_people)  # type: ignore[method-assign]
+    _MemoryConnector.apply_changes = saved_once(_MemoryConnector.apply_changes)  # type: ignore[method-assign]
 
 
 def _install_kill_points(kill_at: int | None) -> None:
@@ -91,6 +116,7 @@ def _child(request: dict[str, object]) -> None:
     env = request.get("env") or {}
     assert isinstance(env, dict)
     os.environ.update({str(k): str(v) for k, v in env.items()})
+    _save_batches_once()
     kill_at = request.get("kill_at")
     _install_kill_points(int(kill_at) if isinstance(kill_at, int) else None)
     from campaign_bridge.cli import main
@@ -114,10 +140,10 @@ def _child(request: dict[str, object]) -> None:
 
 def serve() -> None:
     time.sleep, time.monotonic = _sleep, _monotonic
-    import campaign_bridge.cli  # noqa: F401  # what makes a fork cheap: imported once, here
-    import campaign_bridge.connectors.hubspot  # noqa: F401
-    import campaign_bridge.connectors.memory  # noqa: F401
-    import campaign_bridge.connectors.salesforce  # noqa: F401
+    import campaign_bridge.cli  # what makes a fork cheap: imported once, here
+    import campaign_bridge.connectors.hubspot
+    import campaign_bridge.connectors.memory
+    import campaign_bridge.connectors.salesforce
     import campaign_bridge.sync.engine  # noqa: F401
 
     for line in sys.stdin:
