@@ -15,6 +15,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ LOCKED_ROW = {
     "success": False,
     "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access", "fields": []}],
 }
+
+
+class WallClock(FakeClock):
+    """The real wall clock, where a ``FakeClock`` is expected; ``tick`` does nothing."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC)
+
+    def tick(self, seconds: float = 1.0) -> None:
+        pass
 
 
 @dataclass
@@ -89,9 +100,11 @@ class Bench:
 
     SECRETS = ("SF_CLIENT_ID", "SF_CLIENT_SECRET", "HS_TOKEN", "HS_CLIENT_SECRET", "HS_REFRESH_TOKEN")
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, wall_clock: bool = False) -> None:
         self.tmp = tmp
-        self.clock = FakeClock()
+        # The kill soak's sync processes read the real wall clock (their watermarks come from it), so
+        # there the emulators' modification stamps must come from it too.
+        self.clock: FakeClock = WallClock() if wall_clock else FakeClock()
         self.pace = ManualClock(start=1000.0)
         self.sf = SalesforceSandbox(clock=self.clock).start()
         self.hs = HubSpotSandbox(clock=self._wall, monotonic=self.pace, search_per_second=None).start()

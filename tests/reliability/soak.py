@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_bridge.sandbox.http import Handler, Request, Response
+from campaign_bridge.sync.store.store import Store
 from tests.reliability.bench import Bench
 from tests.reliability.oracle import Oracle, SourcePerson
 from tests.reliability.systems import STATUSES, MemoryPair, SandboxPair, Systems, rule_yaml
@@ -315,9 +316,38 @@ class Scenario:
         return dict(report)
 
     def _check_after_run(self) -> None:
-        problems = self.oracle.after_any_run(self.systems.members(), self.systems.records_by_email())
+        members = self.systems.members()
+        problems = self.oracle.after_any_run(members, self.systems.records_by_email())
         if problems:
-            raise self.fail("; ".join(problems))
+            present = {m.record for m in members}
+            raise self.fail("; ".join(problems) + self._diagnose([r for r in self.oracle.hand if r not in present]))
+
+    def _diagnose(self, removed: list[str]) -> str:
+        """For whoever reads a failure (never part of a verdict): what the tool's own decision log says
+        about hand-added members it removed. "already a member … never removed by it", then "removed",
+        is the known ownership bug of issue #14."""
+        if not removed:
+            return ""
+        store = Store(self.state_url)
+        try:
+            refs = store.refs_by_ids("crm" if self.crm_target else "ma", removed)
+            decisions = sorted(store.decisions(rule="soak", limit=100_000), key=lambda d: int(d["id"]))
+        finally:
+            store.close()
+        notes = []
+        for record in removed:
+            ref = refs.get(record)
+            kinds = [d["kind"] for d in decisions if ref is not None and d["person_key"] == ref.person_key]
+            if "already_member" in kinds and "removed" in kinds[kinds.index("already_member") :]:
+                notes.append(
+                    f"{record}: logged 'already a member (not added by this rule, so never removed by it)', then removed"
+                )
+            else:
+                notes.append(f"{record}: decisions {kinds}")
+        return (
+            "\n  the tool's decision log (for triage; the known bug #14 reads 'already a member … then removed'): "
+            + "; ".join(notes)
+        )
 
     def run(self) -> Survived:
         self._setup()
@@ -342,6 +372,7 @@ class Scenario:
                 p.status = None
             if gone:
                 self.systems.source_set(gone)
+                self.trail.append(f"source: everyone leaves ({len(gone)})")
             self._sync(kill=self.rng.random() < 0.5)
             self._check_after_run()
             self._settle()
@@ -388,7 +419,7 @@ def soak(scenarios: int, seed: int, *, progress: bool = False, keep_going: bool 
     unless ``keep_going``)."""
     total, failures = Survived(), []
     with tempfile.TemporaryDirectory(prefix="campaign-bridge-soak-") as tmp:
-        bench = Bench(Path(tmp))
+        bench = Bench(Path(tmp), wall_clock=True)
         forks = ForkServer()
         started = time.perf_counter()
         try:
