@@ -188,24 +188,24 @@ class SupportsCreatePeople(Protocol):
     def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]: ...
 
 
-class Joined(NamedTuple):
-    """When a person became a member of a container, by the target's clock, and their status now."""
+class MemberOrigin(NamedTuple):
+    """A member as the target reports it: its status, and whether this integration added it (its own user
+    created the membership); None where the target cannot say."""
 
-    at: datetime
     status: str | None
+    added_by_us: bool | None
 
 
 @runtime_checkable
-class SupportsMemberSince(Protocol):
-    """The target records when each member joined a container (Salesforce ``CampaignMember.CreatedDate``),
-    so a run can tell who added a member that a killed run may have added: the engine's evidence for
-    ownership after a crash (``sync/intents.py``). Connectors without it are never credited with such a
-    member (the safe side: a rule never removes what it cannot show it added)."""
+class SupportsMemberOrigin(Protocol):
+    """The target records who added each member (Salesforce ``CampaignMember.CreatedById``), so a run can
+    tell whether a member that a killed run may have added was its add or a person's: the engine's evidence
+    for ownership after a crash (``sync/intents.py``). Connectors without it are never credited with such
+    a member (the safe side: a rule never removes what it cannot show it added)."""
 
-    def member_since(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, Joined]:
+    def member_origin(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, MemberOrigin]:
         """For the ``refs`` (at most ``lookup_batch_size``) that are members of ``container``: record id →
-        when they became members (by the target's clock) and their member status. Refs missing from the
-        answer are not members."""
+        status and origin. Refs missing from the answer are not members."""
         ...
 
 

@@ -15,6 +15,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,19 @@ LOCKED_ROW = {
     "success": False,
     "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to obtain exclusive access", "fields": []}],
 }
+
+
+class WallClock(FakeClock):
+    """The real wall clock, where a ``FakeClock`` is expected; ``tick`` does nothing. ``offset`` moves it
+    (a scenario that needs a record made a day ago)."""
+
+    offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def tick(self, seconds: float = 1.0) -> None:
+        pass
 
 
 @dataclass
@@ -89,9 +103,11 @@ class Bench:
 
     SECRETS = ("SF_CLIENT_ID", "SF_CLIENT_SECRET", "HS_TOKEN", "HS_CLIENT_SECRET", "HS_REFRESH_TOKEN")
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, wall_clock: bool = False) -> None:
         self.tmp = tmp
-        self.clock = FakeClock()
+        # The kill soak's sync processes read the real wall clock (their watermarks come from it), so
+        # there the emulators' modification stamps must come from it too.
+        self.clock: FakeClock = WallClock() if wall_clock else FakeClock()
         self.pace = ManualClock(start=1000.0)
         self.sf = SalesforceSandbox(clock=self.clock).start()
         self.hs = HubSpotSandbox(clock=self._wall, monotonic=self.pace, search_per_second=None).start()
@@ -144,8 +160,16 @@ class Bench:
             "HS_REFRESH_TOKEN": self.hs.oauth["refresh_token"],
         }
 
-    def connections_yaml(self, *, hs_oauth: bool = False, budget: int | None = None, timeout: float = 5.0) -> str:
+    def connections_yaml(
+        self,
+        *,
+        hs_oauth: bool = False,
+        budget: int | None = None,
+        timeout: float = 5.0,
+        bulk_threshold: int | None = None,
+    ) -> str:
         extra = f", api_budget: {budget}" if budget else ""
+        sf_extra = f", bulk_threshold: {bulk_threshold}" if bulk_threshold else ""
         hs_auth = (
             '{method: oauth, client_id: "${HS_CLIENT_ID}", client_secret: "${HS_CLIENT_SECRET}", '
             'refresh_token: "${HS_REFRESH_TOKEN}"}'
@@ -157,7 +181,7 @@ class Bench:
         return (
             "connections:\n"
             f"  sf: {{type: salesforce, instance_url: {sf}, login_url: {sf}, ca_bundle: {json.dumps(str(self.sf.ca_bundle))}, "
-            f"timeout: {timeout}{extra}, auth: {sf_auth}}}\n"
+            f"timeout: {timeout}{extra}{sf_extra}, auth: {sf_auth}}}\n"
             f'  hs: {{type: hubspot, base_url: "{self.hs.url}", timeout: {timeout}{extra}, auth: {hs_auth}}}\n'
         )
 

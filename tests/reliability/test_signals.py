@@ -13,24 +13,23 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from campaign_bridge.sandbox.http import Request, Response
-from tests.reliability.bench import Bench
+from tests.reliability.bench import Bench, WallClock
 
 PEOPLE = 450
 
 
 @pytest.fixture
 def bench(tmp_path: Path) -> Iterator[Bench]:
-    b = Bench(tmp_path)
     # The `sync` processes stamp their intents with the wall clock; a real org's clock is the wall clock
     # too (its CampaignMember.CreatedDate is how the next run tells who added a member).
-    b.clock.now = datetime.now(UTC)
+    b = Bench(tmp_path, wall_clock=True)
     yield b
     b.close()
 
@@ -186,11 +185,12 @@ def test_a_hand_added_member_survives_a_sigkill_while_its_add_was_retried(bench:
     first batch, which holds their add, is refused (503) and the process is SIGKILLed while retrying it.
     The next run must find that the person was a member before it tried, so when they leave the source
     the mirror rule leaves them where a person put them."""
-    bench.clock.now -= timedelta(days=1)
+    assert isinstance(bench.clock, WallClock)
+    bench.clock.offset = -timedelta(days=1)
     config, campaign, ids, source = _setup(bench, tmp_path)
     sf = bench.sf.state
     sf.add_member(campaign, sf.add_contact("p0@signals.test"))  # by hand, a day before any sync
-    bench.clock.now += timedelta(days=1)
+    bench.clock.offset = timedelta(0)
     refuser = Refuser(bench.sf.server.app)
     bench.sf.server.app = refuser
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from campaign_bridge.connectors.base import ConnectionSettings, Connector, Joined, Watermark
+from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark
 from campaign_bridge.connectors.memory.data import MemoryContainer, MemoryData, MemoryPerson, memory_store
 from campaign_bridge.mapping.model import (
     ApiUsage,
@@ -42,6 +42,11 @@ class MemorySettings(ConnectionSettings):
     type: Literal["memory-crm", "memory-ma"]
     store: str = "default"
     path: str | None = None
+
+
+#: Who a membership the connector adds is recorded as added by (a person's edits, made on the data
+#: directly, record no one): the memory systems' stand-in for a CRM's CreatedById.
+ADDED_BY = "campaign-bridge"
 
 
 class _MemoryConnector(Connector):
@@ -153,12 +158,16 @@ class _MemoryConnector(Connector):
             outcomes.append(CreateOutcome(d, self._record(self.data.people[ident])))
         return outcomes
 
-    def member_since(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, Joined]:
+    def member_origin(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, MemberOrigin]:
         self._call()
         with self.data.lock:
             members = self.data.containers[container.id].members
             found = {r.id: members.get(r.id) for r in refs}
-            return {rid: Joined(m.since, m.status) for rid, m in found.items() if m is not None and not m.removed}
+            return {
+                rid: MemberOrigin(m.status, m.added_by == ADDED_BY)
+                for rid, m in found.items()
+                if m is not None and not m.removed
+            }
 
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
         self._call()
@@ -201,7 +210,7 @@ class _MemoryConnector(Connector):
                     m = other.members.get(person.id)
                     if m is not None and not m.removed:
                         return ChangeOutcome(ch, OutcomeState.OCCUPIED, occupant=other.id)
-        self.data.add_member(c.id, person.id, ch.status)
+        self.data.add_member(c.id, person.id, ch.status, by=ADDED_BY)
         return ChangeOutcome(ch, OutcomeState.APPLIED)
 
     def usage(self) -> ApiUsage:

@@ -38,11 +38,7 @@ class MemoryMember:
     status: str | None
     modified_at: datetime
     removed: bool = False
-    added_at: datetime | None = None  # when the person joined (None: as old as ``modified_at``)
-
-    @property
-    def since(self) -> datetime:
-        return self.added_at or self.modified_at
+    added_by: str | None = None  # the integration that added the person (None: a person, or unknown)
 
 
 @dataclass
@@ -103,7 +99,9 @@ class MemoryData:
             self.save()
             return ident
 
-    def add_member(self, container_id: str, person_id: str, status: str | None = None) -> None:
+    def add_member(
+        self, container_id: str, person_id: str, status: str | None = None, *, by: str | None = None
+    ) -> None:
         with self.lock:
             c = self.containers[container_id]
             if status is None and c.statuses:
@@ -112,8 +110,7 @@ class MemoryData:
                 for other in self.containers.values():
                     if other.family == c.family and other.id != c.id:
                         self._remove(other, person_id)
-            now = self.clock()
-            c.members[person_id] = MemoryMember(status, now, added_at=now)
+            c.members[person_id] = MemoryMember(status, self.clock(), added_by=by)
             self.save()
 
     def remove_member(self, container_id: str, person_id: str) -> None:
@@ -138,7 +135,7 @@ class MemoryData:
                 if m is not None and not m.removed:
                     self._remove(c, lead_id)
                     if contact_id not in c.members or c.members[contact_id].removed:
-                        c.members[contact_id] = MemoryMember(m.status, self.clock(), added_at=m.since)
+                        c.members[contact_id] = MemoryMember(m.status, self.clock(), added_by=m.added_by)
             self.save()
 
     def members(self, container_id: str) -> dict[str, str | None]:
@@ -179,7 +176,7 @@ class MemoryData:
                     "family": c.family,
                     "statuses": [[s.label, s.responded] for s in c.statuses],
                     "members": {
-                        pid: [m.status, m.modified_at.isoformat(), m.removed, m.since.isoformat()]
+                        pid: [m.status, m.modified_at.isoformat(), m.removed, m.added_by]
                         for pid, m in c.members.items()
                     },
                     "reject": {k: list(v) for k, v in c.reject.items()},
@@ -220,7 +217,7 @@ class MemoryData:
                         v[0],
                         datetime.fromisoformat(v[1]),
                         bool(v[2]),
-                        datetime.fromisoformat(v[3]) if len(v) > 3 else None,
+                        v[3] if len(v) > 3 else None,
                     )
                     for pid, v in c["members"].items()
                 },

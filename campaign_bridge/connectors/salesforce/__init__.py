@@ -21,7 +21,7 @@ from campaign_bridge.connectors.base import (
     Clock,
     ConnectionSettings,
     Connector,
-    Joined,
+    MemberOrigin,
     SupportsBulkApply,
     Watermark,
     settings_as,
@@ -148,10 +148,15 @@ class SalesforceConnector(Connector):
         """New Leads (required LastName/Company default to ``[not provided]``), one outcome per draft."""
         return writes.create_people(self.client, self.name, drafts)
 
-    def member_since(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, Joined]:
-        """When each of ``refs`` joined the campaign (``CampaignMember.CreatedDate``), and its status: one query."""
+    def member_origin(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, MemberOrigin]:
+        """Which of ``refs`` are campaign members, their status, and whether this integration's user added
+        them (``CampaignMember.CreatedById``): one query. Unknown (None) with a bare session id."""
         found = writes.find_members(self.client, container.id, refs)
-        return {record_id: Joined(m.since, m.status) for record_id, m in found.items() if m.since is not None}
+        me = self.client.login.user_id
+        return {
+            record_id: MemberOrigin(m.status, None if me is None or m.created_by is None else m.created_by == me)
+            for record_id, m in found.items()
+        }
 
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
         """Adds, status changes and removals through Collections, ``write_batch_size`` a call; where

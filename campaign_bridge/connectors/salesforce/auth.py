@@ -43,6 +43,9 @@ class LoginResult:
 
     session_id: str = field(repr=False)
     instance_url: str
+    #: The integration user's id (the token's identity URL, the SOAP login's userId); None for a bare
+    #: session id. Records it creates carry it as ``CreatedById``: how a run tells its adds from a person's.
+    user_id: str | None = None
 
 
 def _local(tag: str) -> str:
@@ -161,7 +164,8 @@ class Authenticator:
         instance = body.get("instance_url") or self.settings.instance_url
         if not instance:
             raise AuthError(f"{self.name}: the Salesforce token response named no instance_url")
-        return LoginResult(str(body["access_token"]), _origin(str(instance)))
+        identity = str(body.get("id") or "")  # https://login.salesforce.com/id/<org id>/<user id>
+        return LoginResult(str(body["access_token"]), _origin(str(instance)), identity.rsplit("/", 1)[-1] or None)
 
     def _soap(self, auth: PasswordAuth) -> LoginResult:
         url = f"{self.settings.login_url}/services/Soap/u/{self.settings.api_version}"
@@ -179,10 +183,17 @@ class Authenticator:
         headers = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"}
         response = self._post(url, data=envelope.encode("utf-8"), headers=headers)
         values = _xml_values(
-            response.content, "sessionId", "serverUrl", "exceptionCode", "exceptionMessage", "faultcode", "faultstring"
+            response.content,
+            "sessionId",
+            "serverUrl",
+            "userId",
+            "exceptionCode",
+            "exceptionMessage",
+            "faultcode",
+            "faultstring",
         )
         if response.status_code == 200 and values.get("sessionId") and values.get("serverUrl"):
-            return LoginResult(values["sessionId"], _origin(values["serverUrl"]))
+            return LoginResult(values["sessionId"], _origin(values["serverUrl"]), values.get("userId") or None)
         if response.status_code == 429:
             raise _busy(self.name, response, "too many requests")
         if not values or response.status_code >= 502:

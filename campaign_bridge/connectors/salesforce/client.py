@@ -107,11 +107,13 @@ class SalesforceLogin(Login[Salesforce]):
         self.settings = settings
         self.session = session
         self.auth = Authenticator(name, settings, session)
+        self.user_id: str | None = None  # the integration user, once logged in (see LoginResult.user_id)
 
     def login(self) -> Salesforce:
         # simple-salesforce's handle is read-only once built (it copies its headers per call), so threads
         # share it; only replacing it takes the lock.
         login = self.auth.login()
+        self.user_id = login.user_id
         return Salesforce(
             instance_url=login.instance_url,
             session_id=login.session_id,

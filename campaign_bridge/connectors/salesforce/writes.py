@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -21,7 +20,7 @@ from simple_salesforce.api import Salesforce
 
 from campaign_bridge.connectors.salesforce.client import SalesforceClient
 from campaign_bridge.connectors.salesforce.costs import COLLECTION_RECORDS
-from campaign_bridge.connectors.salesforce.soql import parse_sf_datetime, select, soql_in, soql_quote
+from campaign_bridge.connectors.salesforce.soql import select, soql_in, soql_quote
 from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import (
     Change,
@@ -49,7 +48,7 @@ ID_FIELD = {"Lead": "LeadId", "Contact": "ContactId"}
 class Member:
     id: str
     status: str | None
-    since: datetime | None = None  # CreatedDate: when the person joined the campaign
+    created_by: str | None = None  # CreatedById: the user who put the person in the campaign
 
 
 def save_error(result: dict[str, Any]) -> tuple[str, str]:
@@ -85,9 +84,9 @@ def find_members(client: SalesforceClient, campaign_id: str, refs: Sequence[Reco
         return {}
     where = f"CampaignId = {soql_quote(campaign_id)} AND ({' OR '.join(ors)})"
     found: dict[str, Member] = {}
-    fields = ["Id", "LeadId", "ContactId", "Status", "CreatedDate"]
+    fields = ["Id", "LeadId", "ContactId", "Status", "CreatedById"]
     for row in client.query_records(select(fields, "CampaignMember", where)):
-        member = Member(row["Id"], row.get("Status"), parse_sf_datetime(row.get("CreatedDate")))
+        member = Member(row["Id"], row.get("Status"), row.get("CreatedById"))
         for field in ID_FIELD.values():
             if row.get(field):
                 found[row[field]] = member

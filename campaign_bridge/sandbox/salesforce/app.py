@@ -45,7 +45,10 @@ class SalesforceApp:
                 if not self.state.session_valid(_bearer(request.headers.get("authorization"))):
                     raise invalid_session()
                 self.state.charge_request()
-            response = self.router.dispatch(request)
+                with self.state.acting_as(self.state.user_id):  # the integration user's request
+                    response = self.router.dispatch(request)
+            else:
+                response = self.router.dispatch(request)
             if response.status in (404, 405) and isinstance(response.body, dict) and "error" in response.body:
                 response = self._unrouted(request, response.status)
         except ApiError as exc:

@@ -38,6 +38,7 @@ def dump_salesforce(state: SalesforceState) -> dict[str, Any]:
             "format": FORMAT,
             "org_id": state.org_id,
             "user_id": state.user_id,
+            "person_id": state.person_id,
             "daily_limit": state.daily_limit,
             "credentials": dataclasses.asdict(state.credentials),
             "records": records,
@@ -67,6 +68,7 @@ def load_salesforce(state: SalesforceState, data: dict[str, Any]) -> None:
             state.ids.many(prefix, count)  # new ids continue after the loaded ones
         state.org_id, state.user_id = data["org_id"], data["user_id"]
         state.default_owner = state.user_id
+        state.person_id = data.get("person_id", state.person_id)
         state.daily_limit = data.get("daily_limit")
         state.credentials = Credentials(**data["credentials"])
 

@@ -106,6 +106,7 @@ def _system(owner: bool = False) -> tuple[FieldDef, ...]:
     fields = [
         FieldDef("Id", "id", createable=False, updateable=False, nillable=False),
         FieldDef("IsDeleted", "boolean", createable=False, updateable=False, nillable=False),
+        FieldDef("CreatedById", "reference", createable=False, updateable=False, reference_to="User"),
         FieldDef("CreatedDate", "datetime", createable=False, updateable=False, nillable=False),
         FieldDef("LastModifiedDate", "datetime", createable=False, updateable=False, nillable=False),
         FieldDef("SystemModstamp", "datetime", createable=False, updateable=False, nillable=False),

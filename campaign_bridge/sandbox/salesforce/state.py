@@ -73,6 +73,11 @@ class SalesforceState(Store):
         )
         self.user_id: str = user["Id"]
         self.default_owner = self.user_id
+        person = self.insert(
+            _obj("User"),
+            {"Username": "marketing@campaign-bridge.sandbox", "Name": "Marketing Ops", "IsActive": True},
+        )
+        self.person_id = person["Id"]  # who the sandbox's own edits (a person in the UI) are made by
         self.credentials = _make_credentials()
 
     # ---- sessions and limits -----------------------------------------------------------------------

@@ -68,8 +68,27 @@ class Store:
         self._journal: list[Callable[[], None]] | None = None
         self._status_cache: dict[str, StatusInfo] = {}
         self.default_owner: str | None = None  # the User id new records get as OwnerId
+        # Who creates records: a person in the org's UI (``person_id``: the tests' and the demo's own edits)
+        # unless an API request of the integration user is being served (``acting_as``): new records carry
+        # it as CreatedById, which is how campaign-bridge tells its adds from a person's.
+        self.person_id: str | None = None
+        self._actor = threading.local()
 
     # ---- reading -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def acting_as(self, user_id: str | None) -> Iterator[None]:
+        """Records created in this thread meanwhile are created by ``user_id``."""
+        before = getattr(self._actor, "user", None)
+        self._actor.user = user_id
+        try:
+            yield
+        finally:
+            self._actor.user = before
+
+    def actor(self) -> str | None:
+        """The user creating records now (an API request's user, else a person)."""
+        return getattr(self._actor, "user", None) or self.person_id
 
     def now(self) -> datetime:
         """The org clock, truncated to milliseconds like every Salesforce timestamp."""
@@ -155,6 +174,7 @@ class Store:
         rec: Record = {
             "Id": record_id or self.ids.new(obj.prefix),
             "IsDeleted": False,
+            "CreatedById": self.actor(),
             "CreatedDate": now,
             "LastModifiedDate": now,
             "SystemModstamp": now,
@@ -171,7 +191,13 @@ class Store:
         now = self.now()
         ids = self.ids.many(obj.prefix, len(rows))
         table = self.tables[obj.name]
-        stamps = {"IsDeleted": False, "CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now}
+        stamps = {
+            "IsDeleted": False,
+            "CreatedById": self.actor(),
+            "CreatedDate": now,
+            "LastModifiedDate": now,
+            "SystemModstamp": now,
+        }
         for record_id, rec in zip(ids, rows, strict=True):
             rec.update(stamps)
             rec["Id"] = record_id
