@@ -64,7 +64,7 @@ class Decision:
         return DecisionRow(
             run_id,
             rule,
-            self.kind.value,
+            self.kind,  # a StrEnum is its string (``.value`` costs a descriptor call per decision)
             self.person_key,
             self.email,
             self.container,

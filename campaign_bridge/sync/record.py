@@ -165,24 +165,58 @@ def write_rows(
     deletes: list[tuple[str, str]] | None = None,
 ) -> None:
     out = []
+    name, connection, container = rule.name, target.connector.name, target.container.id
     for item, _outcome, state, error in rows:
+        ref = item.target
         out.append(
             LedgerRow(  # positional: a row per item written, and keywords cost more
-                rule.name,
+                name,
                 item.person_key,
-                target.connector.name,
-                target.container.id,
-                item.target.id if item.target else None,
-                item.target.kind if item.target else None,
+                connection,
+                container,
+                ref.id if ref else None,
+                ref.kind if ref else None,
                 item.status if state == "present" else None,
                 item.owned,
-                LedgerState(state),
+                _STATES[state],
                 item.attempts,
                 error,
                 now,
             )
         )
     store.write_ledger(out, deletes or [])
+
+
+def write_intents(store: Store, rule: Rule, target: Target, items: Iterable[Item], at: datetime) -> None:
+    """The intents of adds about to be sent: ``pending``, no status, **not owned** (see ``BatchWriter.intend``),
+    stamped ``at``. Built here, not through ``write_rows``, because every add of a first sync passes
+    through it: no copy of each item is made."""
+    name, connection, container = rule.name, target.connector.name, target.container.id
+    pending = LedgerState.PENDING
+    rows = [
+        LedgerRow(
+            name,
+            it.person_key,
+            connection,
+            container,
+            it.target.id if it.target else None,
+            it.target.kind if it.target else None,
+            None,
+            False,
+            pending,
+            it.attempts,
+            None,
+            at,
+        )
+        for it in items
+    ]
+    if rows:
+        store.write_ledger(rows)
+
+
+#: A state's string (or the state itself: a ``StrEnum`` hashes as its string) → the state, without the
+#: enum's own lookup per row.
+_STATES: dict[str, LedgerState] = {str(s): s for s in LedgerState}
 
 
 @functools.lru_cache(maxsize=256)

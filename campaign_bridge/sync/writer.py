@@ -11,7 +11,6 @@ are written after the items.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -20,8 +19,7 @@ from campaign_bridge.connectors.base import Apply, writer_for
 from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 from campaign_bridge.sync.plan import Item, RunReport
-from campaign_bridge.sync.record import record, write_rows
-from campaign_bridge.sync.store.states import LedgerState
+from campaign_bridge.sync.record import record, write_intents
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import Target
 
@@ -121,13 +119,9 @@ class BatchWriter:
         leaves the source); a member found already there never is.
         """
         sendable = [it for it in batch if it.target is not None]
-        intents = [
-            (dataclasses.replace(it, status=None, owned=False), None, LedgerState.PENDING, None)
-            for it in sendable
-            if it.action is ChangeAction.ADD
-        ]
-        if intents:
-            write_rows(self.store, self.rule, self.target, intents, self.clock())
+        write_intents(
+            self.store, self.rule, self.target, [it for it in sendable if it.action is ChangeAction.ADD], self.clock()
+        )
         return [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
 
     def recorded(self, batch: list[Item], outcomes: list[ChangeOutcome]) -> tuple[list[Item], bool]:
