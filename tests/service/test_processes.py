@@ -105,6 +105,19 @@ def test_sighup_reloads_a_valid_file_refuses_an_invalid_one_and_sigterm_stops(cl
         assert status == 200
         assert set(health["clients"]["acme"]["jobs"]) == {"sync:webinar"}
 
+        # A hostile file (9 levels of 9 aliases: it used to exhaust memory and take serve down) is refused
+        # the same way, and every schedule keeps running.
+        good = client.write([webinar]).read_text()
+        bomb = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9)
+        )
+        config.write_text(good + bomb)
+        serve.signal(signal.SIGHUP)
+        serve.wait_for(lambda line: "alias" in line["message"] and "reload refused" in line["message"], "bomb refused")
+        status, health = _health(url)
+        assert status == 200
+        assert set(health["clients"]["acme"]["jobs"]) == {"sync:webinar"}
+
         client.write([webinar, pricing])
         serve.signal(signal.SIGHUP)
         serve.wait_for(lambda line: line["message"].startswith("reloaded"), "reloaded")
