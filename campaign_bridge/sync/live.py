@@ -16,37 +16,16 @@ per rule.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Hashable, Mapping, Sequence
 
 from campaign_bridge.config.cycles import cycle_message, offline_identity, rule_cycles
-from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
+from campaign_bridge.config.models import ClientConfig, Endpoint
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, Problem
 from campaign_bridge.mapping.model import Container
 from campaign_bridge.sync.client import open_client
+from campaign_bridge.sync.source import source_problems
 from campaign_bridge.sync.target import target_problem
-
-
-def source_problems(rule: Rule, container: Container) -> list[str]:
-    """Why ``rule``'s ``member_status`` cannot select members of its source ``container``: one reason per
-    status the container does not have, compared as a run compares them (case-insensitively), naming the
-    container's own labels. The text does not name the rule: callers put it in front."""
-    wanted = rule.source.member_status
-    if not wanted:
-        return []
-    if not container.statuses:
-        return [f"{container.name!r} has no member statuses to filter on; remove member_status"]
-    labels = [s.label for s in container.statuses]
-    folded = {label.casefold(): label for label in labels}
-    out = []
-    for status in wanted:
-        if container.status(status) is None:
-            close = difflib.get_close_matches(status.casefold(), list(folded), n=1, cutoff=0.6)
-            has = f"it has {', '.join(labels)}"
-            hint = f"did you mean {folded[close[0]]!r}? {has[0].upper()}{has[1:]}" if close else has
-            out.append(f"{container.name!r} has no member status {status!r}; {hint}")
-    return out
 
 
 class _Containers:

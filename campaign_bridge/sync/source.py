@@ -3,6 +3,7 @@ not at all when the source says its membership has not moved. Writes no state.""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from campaign_bridge.config.models import ClientConfig, Rule, duration_seconds
 from campaign_bridge.connectors.base import Connector, SupportsSegments, Watermark
 from campaign_bridge.errors import FatalError
-from campaign_bridge.mapping.model import MemberRecord
+from campaign_bridge.mapping.model import Container, MemberRecord
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import connector_of
@@ -50,6 +51,10 @@ class Sources:
                 raise FatalError(f"rule {rule.name!r}: {source.system} cannot read segments")
             return SourceRead(iter(source.read_segment(segment)), True, mark, None)
         container = source.find_container(rule.source.key, rule.source.container_name)
+        problems = source_problems(rule, container)
+        if problems:
+            # An unknown status selects nobody: the plan would remove every member the rule added.
+            raise FatalError(f"rule {rule.name!r} from: " + "; ".join(problems))
         version = container.membership_version
         if (
             not (full or due)
@@ -80,3 +85,24 @@ class Sources:
     def retryable(self, rule: Rule) -> set[str]:
         """Persons whose last write did not reach a final state: failed, or pending (a run died mid-batch)."""
         return self.store.ledger_keys_in_state(rule.name, ("failed", "pending"))
+
+
+def source_problems(rule: Rule, container: Container) -> list[str]:
+    """Why ``rule``'s ``member_status`` cannot select members of its source ``container``: one reason per
+    status the container does not have, compared as a run compares them (case-insensitively), naming the
+    container's own labels. The text does not name the rule: callers put it in front."""
+    wanted = rule.source.member_status
+    if not wanted:
+        return []
+    if not container.statuses:
+        return [f"{container.name!r} has no member statuses to filter on; remove member_status"]
+    labels = [s.label for s in container.statuses]
+    folded = {label.casefold(): label for label in labels}
+    out = []
+    for status in wanted:
+        if container.status(status) is None:
+            close = difflib.get_close_matches(status.casefold(), list(folded), n=1, cutoff=0.6)
+            has = f"it has {', '.join(labels)}"
+            hint = f"did you mean {folded[close[0]]!r}? {has[0].upper()}{has[1:]}" if close else has
+            out.append(f"{container.name!r} has no member status {status!r}; {hint}")
+    return out

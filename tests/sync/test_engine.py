@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import ContainerKind
 from campaign_bridge.sync import pipeline
 from campaign_bridge.sync.plan import Kind, RunReport
@@ -382,3 +383,19 @@ def test_a_run_left_running_by_a_killed_worker_is_closed_when_the_next_run_start
     assert runs[dead]["status"] == "failed"
     assert "killed or crashed" in runs[dead]["error"]
     assert runs[report.run_id]["status"] == "ok"
+
+
+def test_a_sync_refuses_a_source_status_the_campaign_lacks_and_removes_nothing(world: World) -> None:
+    """``validate`` catches it live; a sync run without validating must not take "selects nobody" for
+    "everyone left" either."""
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    for i in range(12):
+        world.crm.add_member(camp, world.crm_person(f"p{i}@x.com"), "Responded")
+    world.sync(world.config(MIRROR), "web")
+    assert len(world.ma_emails(lst)) == 12
+
+    typo = world.config(MIRROR.replace("member_status: [Responded]", "member_status: [Responded, Atended]"))
+    with pytest.raises(FatalError, match="no member status 'Atended'"):
+        world.sync(typo, "web")
+    assert len(world.ma_emails(lst)) == 12
+    assert world.store.runs(rule="web")[0]["status"] == "failed"
