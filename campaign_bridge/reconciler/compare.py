@@ -165,8 +165,8 @@ class TargetComparison:
                 )
                 continue
             member = self.by_id.get(row.target_record_id or "")
-            if row.state == LedgerState.PENDING:
-                # An add whose outcome a stopped run never recorded: the next sync sends it again and settles it.
+            if row.state in (LedgerState.PENDING, LedgerState.REMOVING):
+                # A change whose outcome a stopped run never recorded: the next sync sends it again and settles it.
                 if member is not None:
                     self.matched.add(id(member))
                 self.bump("ledger_pending")

@@ -21,7 +21,7 @@ from campaign_bridge.sync.target import Target
 #: Rows that stay as they are until `campaign-bridge retry` or a change of rule.
 TERMINAL = frozenset({LedgerState.DEAD, LedgerState.REJECTED, LedgerState.BLOCKED})
 #: Rows a mirror rule removes when it owns them: in the target, or maybe (an add not confirmed yet).
-REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED})
+REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED, LedgerState.REMOVING})
 
 
 class Differ:
@@ -55,7 +55,9 @@ class Differ:
                 # A pending row is an add whose outcome was never recorded (the run died mid-batch) and
                 # that the target could not settle (sync/intents.py): send it again. An intent is not
                 # ownership: only the target's "applied" makes the member this rule's own.
-                if row is None or row.state in RETRYABLE:
+                # A removing row is a removal a run died sending, for a person who is back in the source:
+                # the member may be gone, so the add is sent again (still this rule's, if it was).
+                if row is None or row.state in RETRYABLE or row.state is LedgerState.REMOVING:
                     if row is not None and row.attempts >= self.max_attempts:
                         continue
                     adds.append(

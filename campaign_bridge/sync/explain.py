@@ -30,6 +30,8 @@ def explain(store: Store, config: ClientConfig, email: str) -> list[dict[str, An
                 verdict = f"in {target}" + (f" with status {row.status!r}" if row.status else "") + f"; {who}"
             elif row.state == "pending":
                 verdict = f"maybe in {target}: a run stopped while adding this person; the next run confirms it"
+            elif row.state == "removing":
+                verdict = f"maybe in {target}: a run stopped while removing this person; the next run finishes it"
             else:
                 verdict = f"not in {target}: {row.state}" + (f" ({row.last_error})" if row.last_error else "")
         elif mine:

@@ -188,11 +188,12 @@ def write_rows(
 
 
 def write_intents(store: Store, rule: Rule, target: Target, items: Iterable[Item], at: datetime) -> None:
-    """The intents of adds about to be sent: ``pending``, no status, **not owned** (see ``BatchWriter.intend``),
-    stamped ``at``. Built here, not through ``write_rows``, because every add of a first sync passes
-    through it: no copy of each item is made."""
+    """The intents of the changes about to be sent (see ``BatchWriter.intend``), stamped ``at``: an add
+    ``pending``, no status, **not owned**; a removal of an owned member ``removing``, still owned. Built
+    here, not through ``write_rows``, because every add of a first sync passes through it: no copy of
+    each item is made."""
     name, connection, container = rule.name, target.connector.name, target.container.id
-    pending = LedgerState.PENDING
+    pending, removing, add = LedgerState.PENDING, LedgerState.REMOVING, ChangeAction.ADD
     rows = [
         LedgerRow(
             name,
@@ -202,8 +203,8 @@ def write_intents(store: Store, rule: Rule, target: Target, items: Iterable[Item
             it.target.id if it.target else None,
             it.target.kind if it.target else None,
             None,
-            False,
-            pending,
+            it.action is not add,
+            pending if it.action is add else removing,
             it.attempts,
             None,
             at,

@@ -13,6 +13,7 @@ from campaign_bridge.connectors.base import Connector, SupportsSegments, Waterma
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import Container, MemberRecord
 from campaign_bridge.sync.plan import RunReport
+from campaign_bridge.sync.store.states import UNSETTLED
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import connector_of
 
@@ -83,8 +84,9 @@ class Sources:
         return rows, read.full, read.mark
 
     def retryable(self, rule: Rule) -> set[str]:
-        """Persons whose last write did not reach a final state: failed, or pending (a run died mid-batch)."""
-        return self.store.ledger_keys_in_state(rule.name, ("failed", "pending"))
+        """Persons whose last write did not reach a final state: failed, or pending or removing (a run died
+        mid-batch)."""
+        return self.store.ledger_keys_in_state(rule.name, UNSETTLED)
 
 
 def source_problems(rule: Rule, container: Container) -> list[str]:

@@ -109,19 +109,24 @@ class BatchWriter:
         return writer_for(self.target.connector, count)
 
     def intend(self, batch: list[Item]) -> list[Change]:
-        """The changes of the batch's items that have a target, after writing the intent of its adds.
+        """The changes of the batch's items that have a target, after writing their intents.
 
         Each add is written to the ledger as ``pending`` *before* the batch leaves, stamped with the time
         it leaves, and **not owned**: an intent is not ownership until the target confirms the add. A run
-        killed before it records the answer leaves the row pending; the next run asks the target who was a
-        member first (``sync/intents.py``) and sends the add again if it never landed. Only an add the
+        killed before it records the answer leaves the row pending; the next run asks the target who
+        added the member (``sync/intents.py``) and sends the add again if it never landed. Only an add the
         target answers ``applied`` makes the member this rule's own (a mirror rule removes it when it
         leaves the source); a member found already there never is.
+
+        Each removal of a member the rule owns is written ``removing`` first: a run killed after the
+        target removed the member leaves a row that no longer says "present", so a person who comes back
+        to the source before the next run is added again rather than taken for a member still there.
         """
         sendable = [it for it in batch if it.target is not None]
-        write_intents(
-            self.store, self.rule, self.target, [it for it in sendable if it.action is ChangeAction.ADD], self.clock()
-        )
+        intents = [
+            it for it in sendable if it.action is ChangeAction.ADD or (it.action is ChangeAction.REMOVE and it.owned)
+        ]
+        write_intents(self.store, self.rule, self.target, intents, self.clock())
         return [Change(it.action, it.target, it.status, it.replace) for it in sendable if it.target is not None]
 
     def recorded(self, batch: list[Item], outcomes: list[ChangeOutcome]) -> tuple[list[Item], bool]:

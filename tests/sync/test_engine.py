@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import pytest
 
 from campaign_bridge.errors import FatalError
-from campaign_bridge.mapping.model import ContainerKind
+from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, ContainerKind
 from campaign_bridge.sync import pipeline
 from campaign_bridge.sync.plan import Kind, RunReport
 from tests.sync.world import World
@@ -399,3 +400,34 @@ def test_a_sync_refuses_a_source_status_the_campaign_lacks_and_removes_nothing(w
         world.sync(typo, "web")
     assert len(world.ma_emails(lst)) == 12
     assert world.store.runs(rule="web")[0]["status"] == "failed"
+
+
+def test_a_person_back_in_the_source_after_a_run_died_removing_them_is_added_again(world: World) -> None:
+    """Found by the kill soak (seed 5210): a run killed after the target removed a member, before it
+    recorded that, left the ledger saying "present"; the person came back to the source, and no later run
+    added them again."""
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a, b = world.crm_person("a@x.com"), world.crm_person("b@x.com")
+    for pid in (a, b):
+        world.crm.add_member(camp, pid, "Responded")
+    cfg = world.config(MIRROR + "    safety: {max_removals: 10, max_removal_fraction: 1.0}\n")
+    world.sync(cfg, "web")
+    world.crm.remove_member(camp, a)
+
+    engine = world.engine(cfg)
+    ma = engine.connectors["ma"]
+    real = ma.apply_changes
+
+    def removed_then_killed(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        real(container, changes)
+        raise KeyboardInterrupt  # the process dies after the target removed the member
+
+    ma.apply_changes = removed_then_killed  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        engine.sync("web")
+    world.clock.tick(60)
+    assert world.ma_emails(lst) == {"b@x.com"}
+
+    world.crm.add_member(camp, a, "Responded")  # back in the source before the next run
+    world.sync(cfg, "web")
+    assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}

@@ -40,7 +40,7 @@ def test_every_ledger_state_reads_back_as_its_enum_and_is_stored_as_its_string(s
     assert {type(r.state) for r in read.values()} == {LedgerState}
     with store.engine.connect() as conn:
         stored = conn.execute(select(tables.ledger.c.state)).scalars().all()
-    assert sorted(stored) == sorted(["pending", "present", "failed", "dead", "rejected", "blocked"])
+    assert sorted(stored) == sorted(["pending", "present", "removing", "failed", "dead", "rejected", "blocked"])
     assert store.ledger_keys_in_state("web", [LedgerState.DEAD]) == {r.person_key for r in rows if r.state == "dead"}
 
 

@@ -15,6 +15,7 @@ class LedgerState(StrEnum):
     """Where one person of one rule stands in its target (``ledger.state``).
 
     ``PENDING`` is an add written before its batch is sent (the run may have died before the answer);
+    ``REMOVING`` a removal written so before its batch is sent (the member may be gone already);
     ``FAILED`` is retried by the next run, ``DEAD`` once ``max_attempts`` is spent; ``REJECTED`` (refused
     by the target, or no target record) and ``BLOCKED`` (an exclusive slot held elsewhere, or a manual
     removal respected) wait for ``campaign-bridge retry`` or a change of rule.
@@ -22,6 +23,7 @@ class LedgerState(StrEnum):
 
     PENDING = "pending"
     PRESENT = "present"
+    REMOVING = "removing"  # a removal sent, its outcome not recorded yet (the run may have died)
     FAILED = "failed"
     DEAD = "dead"
     REJECTED = "rejected"
@@ -30,6 +32,8 @@ class LedgerState(StrEnum):
 
 #: States a run sends again (``failed``) or confirms (``pending``: a run died mid-batch).
 RETRYABLE = (LedgerState.FAILED, LedgerState.PENDING)
+#: States whose last write a run must finish or redo: the above, and a removal a run died sending.
+UNSETTLED = (*RETRYABLE, LedgerState.REMOVING)
 #: States ``campaign-bridge retry`` gives a fresh set of attempts.
 REQUEUED = (LedgerState.DEAD, LedgerState.REJECTED, LedgerState.FAILED)
 
