@@ -105,9 +105,12 @@ class Killer:
     """In front of an emulator's app: SIGKILLs the sync process at its ``at``-th request (counted over
     both emulators), before the emulator sees it or after it applied it (the process never hears)."""
 
-    def __init__(self, inner: Handler, shared: list[int]) -> None:
+    def __init__(self, inner: Handler, shared: list[int], unheard: set[str] | None = None) -> None:
         self.inner, self.shared = inner, shared  # shared: [requests seen, kill at, after?]
         self.pid = 0
+        # HubSpot list adds applied by the request the process was killed after: the one window the
+        # product documents (HubSpot cannot say who added a member, so such a member is never claimed).
+        self.unheard = unheard if unheard is not None else set()
 
     def __call__(self, request: Request) -> Response:
         self.shared[0] += 1
@@ -118,6 +121,11 @@ class Killer:
         response = self.inner(request)
         if hit:
             _kill(self.pid)
+            if request.method == "PUT" and "/memberships/add" in request.path and response.status == 200:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    body = json.loads(request.body)
+                    added = body.get("recordIdsToAdd") or [] if isinstance(body, dict) else body
+                    self.unheard.update(str(r) for r in added)
         return response
 
 
@@ -287,7 +295,7 @@ class Scenario:
                 kill_at = rng.randint(1, span)
                 where = f"kill at event {kill_at}"
         if self.bench is not None and self.http:
-            killers = [Killer(s.server.app, shared) for s in (self.bench.sf, self.bench.hs)]
+            killers = [Killer(s.server.app, shared, self.oracle.unclaimable) for s in (self.bench.sf, self.bench.hs)]
             self.bench.sf.server.app, self.bench.hs.server.app = killers
             killer = _Both(killers)
         out = self.tmp / f"run{len(self.trail)}.json"
