@@ -21,7 +21,9 @@ from campaign_bridge.sync.target import Target
 #: Rows that stay as they are until `campaign-bridge retry` or a change of rule.
 TERMINAL = frozenset({LedgerState.DEAD, LedgerState.REJECTED, LedgerState.BLOCKED})
 #: Rows a mirror rule removes when it owns them: in the target, or maybe (an add not confirmed yet).
-REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED, LedgerState.REMOVING})
+REMOVABLE = frozenset({LedgerState.PRESENT, LedgerState.FAILED})
+#: A killed run's change the target could not settle (``sync/intents.py``): never proof of ownership.
+UNSETTLED_INTENTS = frozenset({LedgerState.PENDING, LedgerState.REMOVING})
 
 
 class Differ:
@@ -67,7 +69,7 @@ class Differ:
                             email,
                             want,
                             _ref(row),
-                            owned=bool(row and row.owned and row.state is not LedgerState.PENDING),
+                            owned=bool(row and row.owned and row.state not in UNSETTLED_INTENTS),
                             attempts=row.attempts if row else 0,
                         )
                     )
@@ -93,9 +95,9 @@ class Differ:
                 removals.append(Item(ChangeAction.REMOVE, key, email, None, _ref(row), owned=True))
             else:
                 why = (
-                    "no longer in the source; a run that stopped before the target confirmed its add may have "
-                    "added it, but the target cannot say who did: left in place"
-                    if row.state is LedgerState.PENDING
+                    "no longer in the source; a run that stopped before the target confirmed its change left "
+                    "it unsettled, and the target cannot say who added the member: left in place"
+                    if row.state in UNSETTLED_INTENTS
                     else "no longer in the source, but this rule did not add it: left in place"
                 )
                 report.decisions.append(Decision(Kind.LEFT_IN_PLACE, key, email, why, self.where))

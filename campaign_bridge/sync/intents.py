@@ -1,4 +1,5 @@
-"""Intents a killed run left behind, settled before the next run plans (DESIGN §5, step 7).
+"""Intents a killed run left behind, settled before the next run plans (DESIGN §5, step 7): its adds
+(``pending``) and its removals (``removing``).
 
 Before each batch of adds leaves, its intent goes to the ledger: ``pending``, **not owned** (an intent is
 not ownership: until the target confirms the add, the person may be someone a person or another tool put
@@ -8,9 +9,10 @@ since.
 
 So the next run asks the target who added each such member, where it can say (``SupportsMemberOrigin``:
 Salesforce's ``CampaignMember.CreatedById`` against the integration user the connector logged in as; the
-memory systems): added by this integration → the killed run's add, and the row becomes ``present`` and
-owned (a mirror rule removes it when it leaves the source); added by someone else → ``present``, not
-owned (never removed by the rule); not a member → left pending, and its add is sent again. A target that
+memory systems): added by this integration → the killed run's add (or, for a removal, a member the
+removal never reached), and the row becomes ``present`` and owned (a mirror rule removes it when it
+leaves the source); added by someone else → ``present``, not owned (never removed by the rule); not a
+member → an add is left pending and sent again, a removal landed and the row is deleted. A target that
 cannot say (HubSpot's list API records no author; a Salesforce connection given a bare session id)
 leaves every pending row as it is, and a member found present then is never claimed. That is the one
 window left, on the safe side: an add such a target applied in the moment before the run was killed is
@@ -38,7 +40,7 @@ def settle_intents(store: Store, rule: Rule, target: Target, report: RunReport, 
     conn = target.connector
     if not isinstance(conn, SupportsMemberOrigin):
         return
-    keys = store.ledger_keys_in_state(rule.name, (LedgerState.PENDING,))
+    keys = store.ledger_keys_in_state(rule.name, (LedgerState.PENDING, LedgerState.REMOVING))
     if not keys:
         return
     rows = [
@@ -54,22 +56,33 @@ def settle_intents(store: Store, rule: Rule, target: Target, report: RunReport, 
         members = conn.member_origin(target.container, refs)
         emails = store.persons([r.person_key for r in batch])
         settled: list[LedgerRow] = []
+        gone: list[tuple[str, str]] = []
         for row in batch:
             found = members.get(row.target_record_id or "")
+            if row.state is LedgerState.REMOVING and found is None:
+                gone.append((rule.name, row.person_key))  # the removal landed: the rule holds nothing there
+                continue
             if found is None or found.added_by_us is None:
-                continue  # not a member (the add never landed), or no evidence: sent again, never claimed
+                continue  # an add that never landed (sent again), or no evidence: never claimed
             ours = found.added_by_us
             settled.append(row._replace(state=LedgerState.PRESENT, owned=ours, status=found.status, written_at=now))
-            detail = (
-                "added by a run that stopped before recording it (the target shows this integration added "
-                "it): this rule's own"
-                if ours
-                else "a member someone else added, found after a run that stopped had sent the add: not added "
-                "by this rule, so never removed by it"
-            )
+            detail = _detail(row.state, ours)
             report.decisions.append(
                 Decision(Kind.ALREADY_MEMBER, row.person_key, emails.get(row.person_key), detail, where)
             )
-        if settled:
-            store.write_ledger(settled)
+        if settled or gone:
+            store.write_ledger(settled, gone)
     report.bump("intents_settled", len(rows))
+
+
+def _detail(state: LedgerState, ours: bool) -> str:
+    """What the target's answer made of a killed run's add (``pending``) or removal (``removing``)."""
+    if state is LedgerState.PENDING:
+        if ours:
+            return "added by a run that stopped before recording it (the target shows this integration added it): this rule's own"
+        return "a member someone else added, found after a run that stopped had sent the add: not added by this rule, so never removed by it"
+    if ours:
+        return (
+            "still a member this integration added: the removal a stopped run sent never landed; still this rule's own"
+        )
+    return "a member someone else added again after a run that stopped had removed it: not added by this rule, so never removed by it"

@@ -431,3 +431,32 @@ def test_a_person_back_in_the_source_after_a_run_died_removing_them_is_added_aga
     world.crm.add_member(camp, a, "Responded")  # back in the source before the next run
     world.sync(cfg, "web")
     assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
+
+
+def test_a_member_a_person_adds_again_after_a_run_died_removing_it_is_never_removed(world: World) -> None:
+    """Found by the kill soak (seed 5180): the removal's intent must not make a person's re-add the rule's."""
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a, b = world.crm_person("a@x.com"), world.crm_person("b@x.com")
+    for pid in (a, b):
+        world.crm.add_member(camp, pid, "Responded")
+    cfg = world.config(MIRROR + "    safety: {max_removals: 10, max_removal_fraction: 1.0}\n")
+    world.sync(cfg, "web")
+    world.crm.remove_member(camp, a)
+
+    engine = world.engine(cfg)
+    ma = engine.connectors["ma"]
+    real = ma.apply_changes
+
+    def removed_then_killed(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        real(container, changes)
+        raise KeyboardInterrupt
+
+    ma.apply_changes = removed_then_killed  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        engine.sync("web")
+    world.clock.tick(60)
+    world.ma.add_member(lst, next(p for p, x in world.ma.people.items() if x.email == "a@x.com"))  # by hand
+    report = world.sync(cfg, "web")
+
+    assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
+    assert report.counts.get("removed", 0) == 0
