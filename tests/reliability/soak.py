@@ -299,6 +299,11 @@ class Scenario:
             self.bench.sf.server.app, self.bench.hs.server.app = killers
             killer = _Both(killers)
         out = self.tmp / f"run{len(self.trail)}.json"
+        # HubSpot cannot say who added a member, so what a killed run may have added or been removing there
+        # is never claimed again (docs/reliability.md, "The window that remains"): note it before the run.
+        unsure = not self.crm_target and self.http
+        before = {m.record for m in self.systems.members()} if unsure else set()
+        wanted_start = self.oracle.wanted() if unsure else set()
         try:
             code = self.forks.run(
                 ["sync", str(self.client_file), "--json"], self.systems.environ(), out, kill_at, killer
@@ -310,6 +315,10 @@ class Scenario:
         self.survived.runs += 1
         err = Path(f"{out}.err").read_text(errors="replace")
         if code == -signal.SIGKILL:
+            if unsure:
+                records = self.systems.records_by_email()
+                wanted = {rid for email in wanted_start for rid in records.get(email, [])}
+                self.oracle.unclaimable |= (wanted - before) | (before - wanted - set(self.oracle.hand))
             self.trail.append(f"{where}: killed")
             self.survived.outcomes["killed"] += 1
             return None
