@@ -129,9 +129,8 @@ class Engine:
             target,
             targets=targets,
             writer=writer,
-            # Adds go out while the source is read, so a run that is killed or stopped every few minutes
-            # still makes progress; removals wait for the whole read (and the safety guard).
-            eager=not dry,
+            # Adds go out while the source is read (any run with a writer), so a run that is killed or
+            # stopped every few minutes still makes progress; removals wait for the whole read and the guard.
             tail=not dry and not self.guard.could_hold(rule),
             # The next chunk is fetched, and this one's target records looked up, while a chunk is
             # planned; not when one connector is both ends.

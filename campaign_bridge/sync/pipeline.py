@@ -97,19 +97,20 @@ class Pipeline:
         *,
         targets: TargetResolver | None,
         writer: BatchWriter | None,
-        eager: bool,
         tail: bool,
         apart: bool,
         should_stop: Callable[[], bool],
         tuning: Tuning,
     ) -> None:
         self.report, self.target, self.targets, self.writer = report, target, targets, writer
-        self.eager, self.tail, self.should_stop, self.tuning = eager, tail, should_stop, tuning
+        # Every run that writes writes its adds while it reads ("eager"); only a dry run does not.
+        self.eager = writer is not None
+        self.tail, self.should_stop, self.tuning = tail, should_stop, tuning
         self._stack = contextlib.ExitStack()
         self.chunks: Iterable[list[MemberRecord]] = chunks_of(rows, tuning.chunk, report.timings, tuning.first_chunk)
         self._ahead: ReadAhead | None = None
         if apart:
-            idle = self._while_waiting if writer is not None else None
+            idle = self._while_waiting if self.eager else None
             self._ahead = self._stack.enter_context(
                 ReadAhead(rows, tuning.chunk, report.timings, tuning.read_ahead, tuning.first_chunk, idle=idle)
             )
@@ -119,7 +120,7 @@ class Pipeline:
         self._sender: ThreadPoolExecutor | None = None
         if apart and targets is not None:
             self._pool = self._stack.enter_context(ThreadPoolExecutor(2 if concurrent else 1, "campaign-bridge-lookup"))
-            if eager and concurrent:
+            if self.eager and concurrent:
                 self._sender = self._stack.enter_context(ThreadPoolExecutor(1, "campaign-bridge-write"))
             self._stack.callback(self._forget)
         # lookups: planned adds whose target record is unknown, those handed to the pool, and their results
