@@ -15,6 +15,7 @@ from __future__ import annotations
 import click
 
 from campaign_bridge.cli.history import conflicts, explain, retry, runs
+from campaign_bridge.cli.onboarding import discover, doctor, init, recipes_command
 from campaign_bridge.cli.rules import demo, plan, reconcile, schema, sync, validate
 from campaign_bridge.sandbox.serve import sandbox
 from campaign_bridge.service.command import serve
@@ -29,4 +30,6 @@ def main() -> None:
 
 
 for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, demo, reconcile, sandbox, serve):
+    main.add_command(command)
+for command in (discover, init, doctor, recipes_command):
     main.add_command(command)
