@@ -40,7 +40,7 @@ def print_discovery(views: Sequence[ConnectionView]) -> None:
                     "?" if c.members is None else f"{c.members:,}",
                     escape(statuses),
                     "yes" if c.source else f"no: {escape(c.source_why)}",
-                    f"yes: {escape(c.target_why)}" if c.target else f"no: {escape(c.target_why)}",
+                    ("yes, with a status" if c.statuses else "yes") if c.target else f"no: {escape(c.target_why)}",
                 )
             out.print(table)
         fields = ", ".join(f"{name} ({kind})" for name, kind in v.segment_fields.items()) or "none"

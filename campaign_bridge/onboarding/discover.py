@@ -132,7 +132,7 @@ def _as_source(kind: KindSemantics | None, c: Container) -> tuple[bool, str]:
         return False, kind.why_not or "it has no members"
     if c.statuses:
         labels = ", ".join(s.label for s in c.statuses)
-        return True, f"its members; member_status may pick some of: {labels}"
+        return True, f"member_status may pick some of: {labels}"
     return True, "its members"
 
 
@@ -144,10 +144,10 @@ def _as_target(system: str, c: Container) -> tuple[bool, str]:
         return False, "the system reports it read-only"
     if c.statuses:
         default = c.default_status
-        return True, f"status: one of its member statuses (default {default.label if default else 'none'})"
+        return True, f"with a status: one of its own (default {default.label if default else 'none'})"
     if c.exclusive:
-        return True, "exclusive: a person holds one container of this family (see the rule's exclusive policy)"
-    return True, "add members (mirror also removes those the rule added)"
+        return True, "exclusive: a person holds one of this family (the rule's exclusive policy decides)"
+    return True, "add members; mirror also removes those the rule added"
 
 
 def _details(c: Container) -> dict[str, Any]:

@@ -25,8 +25,8 @@ from typing import Any
 
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.connectors.base import Connector
-from campaign_bridge.connectors.discovery import Allowance, Need, SupportsDiscovery
-from campaign_bridge.errors import AuthError, CampaignBridgeError, StateStoreError
+from campaign_bridge.connectors.discovery import Allowance, Grant, Need, SupportsDiscovery
+from campaign_bridge.errors import AuthError, CampaignBridgeError, QuotaExhaustedError, StateStoreError
 from campaign_bridge.onboarding.needs import rule_needs
 
 #: Past this, a clock is a problem: incremental reads are bounded by this machine's time and look back
@@ -38,6 +38,10 @@ DATE_RESOLUTION = timedelta(seconds=2)
 #: Below this share of the daily allowance left, a run may stop part-way (Salesforce's connector stops at
 #: its 5% reserve, HubSpot answers 429 when the day is spent).
 LOW_ALLOWANCE = 0.10
+SPENT_FIX = (
+    "runs stop until the allowance resets: lower the rules' api_budget or their schedule, find the integration "
+    "that spends it, or ask the vendor for a larger allowance"
+)
 
 
 class Status(StrEnum):
@@ -84,6 +88,11 @@ def diagnose_connection(
         listed = len(conn.list_containers())
     except AuthError as exc:
         return [Finding(name, "credentials", Status.PROBLEM, str(exc), _credentials_fix(conn))]
+    except QuotaExhaustedError as exc:
+        return [
+            Finding(name, "credentials", Status.UNKNOWN, "not checked: the API allowance is spent"),
+            Finding(name, "allowance", Status.PROBLEM, str(exc), SPENT_FIX),
+        ]
     except CampaignBridgeError as exc:
         fix = "check the connection's URL and that the system is up; run doctor again"
         return [Finding(name, "credentials", Status.PROBLEM, f"could not ask the system: {exc}", fix)]
@@ -116,14 +125,19 @@ def _access(conn: SupportsDiscovery, needs: Mapping[Need, list[str]]) -> list[Fi
         grants = conn.check_access(list(needs))
     except CampaignBridgeError as exc:
         return [Finding(name, "access", Status.UNKNOWN, f"could not ask for the user's permissions: {exc}")]
-    findings = []
+    by_need: dict[Need, list[Grant]] = {}
     for grant in grants:
-        rules = ", ".join(needs.get(grant.need, []))
-        what = f"{grant.need} (for {rules}): {grant.evidence}"
-        if grant.granted is None:
+        by_need.setdefault(grant.need, []).append(grant)
+    findings = []
+    for need, given in by_need.items():
+        what = f"{need} (for {', '.join(needs.get(need, []))}): {'; '.join(g.evidence for g in given)}"
+        if any(g.granted is False for g in given):
+            fixes = "; ".join(dict.fromkeys(g.fix for g in given if g.granted is False and g.fix))
+            findings.append(Finding(name, "access", Status.PROBLEM, what, fixes))
+        elif any(g.granted is None for g in given):
             findings.append(Finding(name, "access", Status.UNKNOWN, what))
         else:
-            findings.append(Finding(name, "access", Status.OK if grant.granted else Status.PROBLEM, what, grant.fix))
+            findings.append(Finding(name, "access", Status.OK, what))
     return findings
 
 
@@ -155,11 +169,7 @@ def _allowance(name: str, allowance: Allowance | None) -> Finding:
         f"{allowance.period}; from {allowance.source})"
     )
     if allowance.remaining_fraction < LOW_ALLOWANCE:
-        fix = (
-            "runs may stop part-way until the allowance resets: lower the rules' api_budget or their schedule, "
-            "find the integration that spends it, or ask the vendor for a larger allowance"
-        )
-        return Finding(name, "allowance", Status.PROBLEM, detail, fix)
+        return Finding(name, "allowance", Status.PROBLEM, detail, SPENT_FIX)
     return Finding(name, "allowance", Status.OK, detail)
 
 

@@ -3,7 +3,8 @@
 ``init_client`` writes the rules the chosen recipes give for the connections, checks the whole file as
 ``validate`` does (the loader, then, for connections whose secrets are set, the live checks after a
 listing of each connection), and only then writes ``<client>.yaml`` and ``<client>.env`` beside it. A
-file that would not pass ``validate`` is not written: the problems are returned instead. Connections whose
+file that would not pass ``validate``, or that lacks a recipe asked for (a system without the segment field
+it needs), is not written: the problems are returned instead. Connections whose
 secrets are not in the environment yet are checked offline only, and named.
 """
 
@@ -107,6 +108,9 @@ def init_client(
     result.rules = [w for w in written if w.rule is not None]
     result.refused = [w for w in written if w.rule is None]
     rules = [w.rule for w in result.rules if w.rule is not None]
+    if result.refused:  # a rule asked for and not written: nothing is written, the refusal says why
+        result.problems = [f"recipe {w.recipe}: {w.refusal}" for w in result.refused]
+        return result
     state = state or f"sqlite:///{(directory / 'state' / f'{client}.db').resolve()}"
     text = client_text(client, state, blocks, rules, result.env_file.name)
     names = env_refs(blocks)
