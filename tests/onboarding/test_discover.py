@@ -30,13 +30,17 @@ def test_json_names_every_container_with_members_statuses_and_what_a_rule_may_do
     assert webinar["members"] == 6  # from the campaign's roll-ups, with no count query
     assert [s["label"] for s in webinar["statuses"]] == ["Invited", "Registered", "Attended"]
     assert [s["responded"] for s in webinar["statuses"]] == [False, False, True]
-    assert webinar["source"] and webinar["target"]
+    assert webinar["source"]
+    assert webinar["target"]
     clicked = _by_name(hs)["Clicked a marketing email"]
-    assert clicked["kind"] == "dynamic_list" and clicked["members"] == 3
+    assert clicked["kind"] == "dynamic_list"
+    assert clicked["members"] == 3
     assert clicked["source"] is True
-    assert clicked["target"] is False and "computed by the system" in clicked["target_why"]
+    assert clicked["target"] is False
+    assert "computed by the system" in clicked["target_why"]
     nurture = _by_name(hs)["Webinar Q4 nurture"]
-    assert nurture["kind"] == "static_list" and nurture["target"] is True
+    assert nurture["kind"] == "static_list"
+    assert nurture["target"] is True
 
 
 def test_segment_fields_are_listed_with_their_types_and_the_missing_ones_named(site: Site) -> None:
@@ -44,7 +48,8 @@ def test_segment_fields_are_listed_with_their_types_and_the_missing_ones_named(s
     assert hs["segment_fields"]["score"] == "number"
     assert hs["segment_fields"]["hard_bounced"] == "bool"
     assert sf["segment_fields"]["last_activity_at"] == "date"
-    assert "score" in sf["lacks_fields"] and "opportunity_stage" in hs["lacks_fields"]
+    assert "score" in sf["lacks_fields"]
+    assert "opportunity_stage" in hs["lacks_fields"]
 
 
 def test_counting_members_costs_no_call_beyond_the_listing(site: Site) -> None:
@@ -57,11 +62,13 @@ def test_counting_members_costs_no_call_beyond_the_listing(site: Site) -> None:
 def test_one_connection_and_the_table(site: Site) -> None:
     result = site.run("discover", str(site.config), "hs")
     assert result.exit_code == 0, result.output
-    assert "Clicked a marketing email" in result.stdout and "Webinar 2026-Q4" not in result.stdout
+    assert "Clicked a marketing email" in result.stdout
+    assert "Webinar 2026-Q4" not in result.stdout
     assert "no: a DYNAMIC (active) HubSpot list" in result.stdout
     assert "API calls: 1" in result.stdout
     unknown = site.run("discover", str(site.config), "nope")
-    assert unknown.exit_code == 2 and "no connection 'nope'" in unknown.output
+    assert unknown.exit_code == 2
+    assert "no connection 'nope'" in unknown.output
 
 
 def test_a_connection_that_refuses_its_credentials_is_reported_and_exits_1(site: Site) -> None:
@@ -69,8 +76,10 @@ def test_a_connection_that_refuses_its_credentials_is_reported_and_exits_1(site:
     result = CliRunner().invoke(main, ["discover", str(site.config), "--json"], env=environ)
     assert result.exit_code == 1
     sf, hs = json.loads(result.stdout)
-    assert sf["error"] is None and sf["containers"]
-    assert hs["containers"] == [] and "401" in hs["error"]
+    assert sf["error"] is None
+    assert sf["containers"]
+    assert hs["containers"] == []
+    assert "401" in hs["error"]
     assert "pat-wrong" not in result.output
 
 

@@ -37,7 +37,8 @@ def test_the_demo_passes_every_check_the_systems_can_answer(restore: Site) -> No
     [sf_allowance] = _only(findings, "sf", "allowance")
     assert "GET /limits" in sf_allowance["detail"]
     assert _only(findings, "sf", "clock")[0]["status"] == "ok"
-    assert findings[-1]["check"] == "state" and findings[-1]["status"] == "ok"
+    assert findings[-1]["check"] == "state"
+    assert findings[-1]["status"] == "ok"
 
 
 def test_a_revoked_campaign_member_permission_is_a_problem_naming_the_rules_and_the_fix(restore: Site) -> None:
@@ -50,7 +51,8 @@ def test_a_revoked_campaign_member_permission_is_a_problem_naming_the_rules_and_
         ("sf", "remove members"),
     }
     add = next(f for f in problems if f["detail"].startswith("add members"))
-    assert "CampaignMember: Create not granted" in add["detail"] and "Edit granted" in add["detail"]
+    assert "CampaignMember: Create not granted" in add["detail"]
+    assert "Edit granted" in add["detail"]
     assert "bounces-to-crm" in add["detail"]
     assert "'Create' on CampaignMember" in add["fix"]
 
@@ -90,7 +92,8 @@ def test_a_spent_salesforce_allowance_is_a_problem_and_the_run_stops_cleanly(res
 
 def test_low_allowance_threshold() -> None:
     low = _allowance("sf", Allowance(used=95_000, limit=100_000, period="today", source="test"))
-    assert low.status is Status.PROBLEM and "5,000 of 100,000" in low.detail
+    assert low.status is Status.PROBLEM
+    assert "5,000 of 100,000" in low.detail
     fine = _allowance(
         "sf", Allowance(used=int(100_000 * (1 - LOW_ALLOWANCE)) - 1, limit=100_000, period="t", source="t")
     )
@@ -135,7 +138,8 @@ def test_a_new_state_store_is_created_and_migrated(site: Site, tmp_path: Any) ->
     fresh.write_text(text)
     result = site.run("doctor", str(fresh), "--json")
     [state] = [f for f in _findings(result) if f["check"] == "state"]
-    assert state["status"] == "ok" and "created or upgraded" in state["detail"]
+    assert state["status"] == "ok"
+    assert "created or upgraded" in state["detail"]
     assert (tmp_path / "fresh.db").exists()
 
 
