@@ -14,7 +14,7 @@ import click
 import yaml
 
 from campaign_bridge.cli.options import json_opt
-from campaign_bridge.cli.output import out, print_json
+from campaign_bridge.cli.output import err, out, print_json
 from campaign_bridge.cli.running import EXIT_CONFIG, EXIT_FAILED, load_or_exit
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.connectors.registry import build_connector, connector_types
@@ -185,7 +185,7 @@ def recipes_command(
             }
         )
     else:
-        print_written(written)
+        print_written(written, err)  # standard output holds only the rules, ready to paste under rules:
         if rules:
             out.print(
                 yaml.safe_dump(rules, sort_keys=False, allow_unicode=True, width=110), markup=False, highlight=False
@@ -293,15 +293,22 @@ def init(
                 raise InitError(f"--set {key}=…: write CONNECTION.SETTING=VALUE")
             answers.setdefault(name, {})[field] = value
         types = dict(_pairs(connections, "NAME=TYPE"))
-        if ask and not types and not blocks:
-            types = _ask_systems()
-        for name, system in types.items():
-            blocks[name] = connection_block(
-                client, name, system, _answer(ask, client, name, system, answers.get(name, {}))
-            )
+        asked = ask and not types and not blocks
+        for role in (Role.CRM, Role.MA) if asked else ():
+            chosen = _ask_system(role)
+            if chosen is not None:
+                types[chosen[0]] = chosen[1]
+                blocks[chosen[0]] = connection_block(
+                    client, *chosen, _answer(ask, client, *chosen, answers.get(chosen[0], {}))
+                )
         unknown = set(answers) - set(types)
         if unknown:
             raise InitError(f"--set names {', '.join(sorted(unknown))}, which no --connection declares")
+        for name, system in types.items():
+            if name not in blocks:
+                blocks[name] = connection_block(
+                    client, name, system, _answer(ask, client, name, system, answers.get(name, {}))
+                )
         choices = _recipe_choices(recipes, params)
         if ask and not recipes:
             choices = _offer_recipes(blocks)
@@ -319,14 +326,16 @@ def _ask(ask: bool, what: str, flag: str, **kwargs: Any) -> str:
     return str(click.prompt(what, **kwargs))
 
 
-def _ask_systems() -> dict[str, str]:
-    chosen: dict[str, str] = {}
-    for role in (Role.CRM, Role.MA):
-        systems = [t for t in connector_types() if SEMANTICS[t].role is role]
-        system = click.prompt(f"{role.upper()} system", type=click.Choice([*systems, "none"]), default=systems[0])
-        if system != "none":
-            chosen[click.prompt("its connection name", default=role.value)] = system
-    return chosen
+def _ask_system(role: Role) -> tuple[str, str] | None:
+    """The connection name and system of ``role`` the person chooses; None for none. The memory systems,
+    which hold test data only, are offered last."""
+    systems = sorted(
+        (t for t in connector_types() if SEMANTICS[t].role is role), key=lambda t: (t.startswith("memory"), t)
+    )
+    system = click.prompt(f"{role.upper()} system", type=click.Choice([*systems, "none"]), default=systems[0])
+    if system == "none":
+        return None
+    return str(click.prompt("its connection name", default=role.value)), str(system)
 
 
 def _answer(ask: bool, client: str, name: str, system: str, given: dict[str, str]) -> dict[str, str]:
@@ -337,7 +346,7 @@ def _answer(ask: bool, client: str, name: str, system: str, given: dict[str, str
     if not ask:
         return answers
     for q in questions(system, answers):
-        if q.key in answers or not (q.required or q.secret):
+        if q.key in answers:
             continue
         if q.choices:
             answers[q.key] = click.prompt(f"{name}: {q.help}", type=click.Choice(q.choices), default=q.choices[0])

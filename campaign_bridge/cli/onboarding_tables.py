@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -84,26 +85,29 @@ def print_recipes(recipes: Sequence[Recipe], applies: dict[str, dict[str, str | 
         out.print("")
 
 
-def print_written(written: Sequence[Written]) -> None:
+def print_written(written: Sequence[Written], console: Console = out) -> None:
     for w in written:
         if w.rule is None:
-            out.print(f"[yellow]{w.recipe}: not written[/yellow]: {escape(w.refusal or '')}")
+            console.print(f"[yellow]{w.recipe}: not written[/yellow]: {escape(w.refusal or '')}", soft_wrap=True)
         else:
-            out.print(f"[green]{w.recipe}[/green]: rule {w.rule['name']!r}")
+            console.print(f"[green]{w.recipe}[/green]: rule {w.rule['name']!r}", soft_wrap=True)
         for note in w.notes:
-            out.print(f"  note: {escape(note)}")
+            console.print(f"  note: {escape(note)}", soft_wrap=True)
 
 
 def print_init(result: InitResult) -> None:
     print_written([*result.rules, *result.refused])
     for name, tested in result.tested.items():
-        out.print(f"connection {name}: {escape(tested)}")
+        out.print(f"connection {name}: {escape(tested)}", soft_wrap=True)
     if result.problems:
-        out.print("[red]not written[/red]: the file would not pass `campaign-bridge validate`:")
+        out.print("[red]not written[/red]: the file would not pass `campaign-bridge validate`:", soft_wrap=True)
         for p in result.problems:
-            out.print(f"  {escape(p)}")
+            out.print(f"  {escape(p)}", soft_wrap=True)
         return
-    out.print(f"wrote {result.client_file} ({len(result.rules)} rules) and {result.env_file}")
+    out.print(f"wrote {result.client_file} ({len(result.rules)} rules) and {result.env_file}", soft_wrap=True)
     if result.unset:
-        out.print(f"set these before running it: {', '.join(result.unset)} (names listed in {result.env_file.name})")
-    out.print(f"next: campaign-bridge doctor {result.client_file}")
+        out.print(
+            f"set these before running it: {', '.join(result.unset)} (names listed in {result.env_file.name})",
+            soft_wrap=True,
+        )
+    out.print(f"next: campaign-bridge doctor {result.client_file}", soft_wrap=True)
