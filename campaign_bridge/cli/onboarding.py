@@ -202,7 +202,7 @@ def _recipe_json(r: Any, applies: dict[str, str | None]) -> dict[str, Any]:
 
 def _every_system() -> dict[str, Side]:
     found = {}
-    for system in connector_types():
+    for system in sorted(connector_types(), key=lambda t: (t.startswith("memory"), t)):
         try:
             found[system] = side(system, {"type": system})
         except InitError:

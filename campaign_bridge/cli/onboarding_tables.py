@@ -96,7 +96,7 @@ def print_written(written: Sequence[Written], console: Console = out) -> None:
 
 
 def print_init(result: InitResult) -> None:
-    print_written([*result.rules, *result.refused])
+    print_written(result.rules)  # a refused recipe is among the problems
     for name, tested in result.tested.items():
         out.print(f"connection {name}: {escape(tested)}", soft_wrap=True)
     if result.problems:

@@ -205,15 +205,17 @@ def check_state(config: ClientConfig) -> Finding:
     url = _shown_url(config.state_url)
     try:
         Store(config.state_url, read_only=True).close()
-    except StateStoreError as exc:
-        before = str(exc)
+    except StateStoreError:
+        pass  # not there yet, or older: opened for writing below, as the first run opens it
     else:
         return Finding("", "state", Status.OK, f"{url}: reachable, schema current")
     try:
         Store(config.state_url).close()
     except StateStoreError as exc:
         return Finding("", "state", Status.PROBLEM, str(exc), "see the message: it names the database and the cause")
-    return Finding("", "state", Status.OK, f"{url}: created or upgraded to the current schema ({_first_line(before)})")
+    return Finding(
+        "", "state", Status.OK, f"{url}: reachable; created or upgraded to the current schema, as a first run would"
+    )
 
 
 def _shown_url(url: str) -> str:
@@ -223,7 +225,3 @@ def _shown_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL: the store's own error says so
         return "the state store"
-
-
-def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else text

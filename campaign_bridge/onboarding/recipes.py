@@ -285,7 +285,7 @@ def _email_engagement(source: Side, target: Side, args: Args) -> Written:
     listed = args.optional("from")
     if listed is not None:
         src: dict[str, Any] = {"connection": source.connection, "list": listed}
-        notes = [f"reads the list {listed!r}, which the MA system keeps for that e-mail"]
+        notes = [f"reads the list {listed!r} as the MA system keeps it (mirror: who leaves it leaves the campaign)"]
         return _rule(name, src, target, args, mode="mirror", create="skip", notes=notes)
     email = args.optional("email")
     if email is not None:
