@@ -5,6 +5,7 @@ running.py  open a client file, run rules, print their reports, exit code (0/1/2
 options.py  options shared by several commands
 rules.py    validate, schema, plan, sync, reconcile, demo
 history.py  runs, conflicts, explain, retry (the state store)
+onboarding.py  discover, init, doctor, recipes (onboarding_tables.py prints them)
 
 ``serve`` and ``sandbox`` live with their parts (``service/command.py``, ``sandbox/serve.py``).
 Human output is tables; ``--json`` output is stable for scripts.
