@@ -7,7 +7,7 @@ through ``restore``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from campaign_bridge.cli import main
+from campaign_bridge.connectors.base import Connector, Watermark
 from campaign_bridge.demo import write_client_files
+from campaign_bridge.mapping.model import Container, ContainerKind
 from campaign_bridge.sandbox.fleet import Sandboxes
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox
 from campaign_bridge.sandbox.hubspot.state import GRANTED_SCOPES
@@ -45,6 +47,24 @@ class Site:
     def run(self, *args: str, input: str | None = None) -> Result:
         """``campaign-bridge ARGS`` with the demo's secrets in the environment."""
         return CliRunner().invoke(main, list(args), env=self.environ, input=input)
+
+
+class Plain(Connector):
+    """A connector with the contract only (no ``SupportsDiscovery``), as a system added later may be."""
+
+    system = "memory-crm"
+
+    def list_containers(self) -> Sequence[Container]:
+        return [Container(self.name, "c1", "Expo", ContainerKind.CAMPAIGN, has_status=True)]
+
+    def read_members(self, container: Container, since: Watermark | None = None, until: Any = None) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def lookup_people(self, emails: Sequence[str]) -> dict[str, list[Any]]:
+        raise NotImplementedError
+
+    def apply_changes(self, container: Container, changes: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from click.testing import CliRunner
 
 from campaign_bridge.cli import main
-from campaign_bridge.config.loader import load_config_text
-from campaign_bridge.connectors.memory import memory_store
+from campaign_bridge.config.loader import load_config, load_config_text
+from campaign_bridge.connectors.discovery import SupportsDiscovery
+from campaign_bridge.connectors.memory import MemorySettings, memory_store
 from campaign_bridge.connectors.registry import build_connector
 from campaign_bridge.mapping.model import ContainerKind
 from campaign_bridge.onboarding.discover import discover
-from tests.onboarding.conftest import Site
+from tests.onboarding.conftest import Plain, Site
 
 
 def _by_name(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -97,3 +99,30 @@ def test_memory_systems_are_counted_one_call_per_container() -> None:
     [shown] = view.containers
     assert (shown.name, shown.members, shown.target) == ("Trade show", 1, True)
     assert view.calls == 2  # the listing, and one count
+
+
+def test_a_campaign_listed_without_its_roll_ups_costs_one_count_query(site: Site) -> None:
+    config = load_config(site.config, environ=site.environ)
+    conn = build_connector("sf", config.connections["sf"])
+    try:
+        webinar = conn.find_container("campaign", "Webinar 2026-Q4")
+        before = conn.usage().by_endpoint.get("query", 0)
+        assert isinstance(conn, SupportsDiscovery)
+        counts = conn.count_members([replace(webinar, size=None)])
+        assert counts == {webinar.id: 6}
+        assert conn.usage().by_endpoint["query"] == before + 1
+        assert conn.count_members([webinar]) == {webinar.id: 6}
+        assert conn.usage().by_endpoint["query"] == before + 1  # a known size costs nothing
+    finally:
+        conn.close()
+
+
+def test_a_connector_without_the_protocol_is_still_discovered() -> None:
+    conn = Plain("crm", MemorySettings(type="memory-crm"))
+    assert not isinstance(conn, SupportsDiscovery)
+    [view] = discover({"crm": conn})
+    [expo] = view.containers
+    assert expo.members is None  # not counted: the connector cannot say
+    assert expo.target is True
+    assert view.segment_fields == {}
+    assert "score" in view.lacks_fields

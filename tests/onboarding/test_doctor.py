@@ -7,14 +7,16 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import yaml
 from click.testing import CliRunner
 
 from campaign_bridge.cli import main
 from campaign_bridge.config.loader import load_config
-from campaign_bridge.connectors.discovery import Allowance
+from campaign_bridge.connectors.discovery import Allowance, Need
+from campaign_bridge.connectors.memory import MemorySettings
 from campaign_bridge.connectors.registry import build_connector
-from campaign_bridge.onboarding.doctor import LOW_ALLOWANCE, Status, _allowance, diagnose
-from tests.onboarding.conftest import Site
+from campaign_bridge.onboarding.doctor import LOW_ALLOWANCE, Status, _allowance, diagnose, diagnose_connection
+from tests.onboarding.conftest import Plain, Site
 
 
 def _findings(result: Any) -> list[dict[str, Any]]:
@@ -155,3 +157,40 @@ def test_an_unreachable_state_store_is_a_problem(site: Site, tmp_path: Any) -> N
     assert result.exit_code == 1
     [state] = [f for f in _findings(result) if f["check"] == "state"]
     assert state["status"] == "problem"
+
+
+def test_a_connector_without_the_protocol_is_checked_for_credentials_and_its_needs_listed() -> None:
+    conn = Plain("crm", MemorySettings(type="memory-crm"))
+    needs = {Need.WRITE_MEMBERS: ["to-expo"]}
+    findings = diagnose_connection(conn, needs, clock=lambda: datetime.now(UTC))
+    assert [(f.check, f.status) for f in findings] == [
+        ("credentials", Status.OK),
+        ("access", Status.UNKNOWN),
+        ("allowance", Status.UNKNOWN),
+        ("clock", Status.UNKNOWN),
+    ]
+    assert "add members (for to-expo)" in findings[1].detail
+
+
+def test_an_oauth_app_is_checked_through_its_token_info(restore: Site, tmp_path: Any) -> None:
+    oauth = restore.info()["hubspot"]["auth"]["oauth"]
+    data = yaml.safe_load(restore.config.read_text())
+    data["connections"]["hs"]["auth"] = {
+        "method": "oauth",
+        "client_id": oauth["client_id"],
+        "client_secret": "${HS_OAUTH_SECRET}",
+        "refresh_token": "${HS_REFRESH}",
+    }
+    path = tmp_path / "oauth.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    environ = {**restore.environ, "HS_OAUTH_SECRET": oauth["client_secret"], "HS_REFRESH": oauth["refresh_token"]}
+    restore.hubspot.state.scopes = ["crm.objects.contacts.read", "crm.objects.contacts.write", "crm.lists.read"]
+    result = CliRunner().invoke(main, ["doctor", str(path), "--json"], env=environ)
+    assert result.exit_code == 1
+    hs = [f for f in _findings(result) if f["connection"] == "hs"]
+    problems = [f for f in hs if f["status"] == "problem"]
+    assert [f["detail"].split(" (")[0] for f in problems] == ["add members", "remove members"]
+    assert "not granted to the OAuth app's token" in problems[0]["detail"]
+    assert "install it again" in problems[0]["fix"]
+    [allowance] = [f for f in hs if f["check"] == "allowance"]
+    assert allowance["status"] == "unknown"
