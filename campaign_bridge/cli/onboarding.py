@@ -19,9 +19,10 @@ from campaign_bridge.cli.running import EXIT_CONFIG, EXIT_FAILED, load_or_exit
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.connectors.registry import build_connector, connector_types
 from campaign_bridge.errors import CampaignBridgeError, ConfigError
+from campaign_bridge.mapping.model import Container
 from campaign_bridge.mapping.semantics import SEMANTICS, Role
 from campaign_bridge.onboarding.clientfile import InitError, connection_block, connections_from, env_name, questions
-from campaign_bridge.onboarding.init import RecipeChoice, init_client, side, write_recipes
+from campaign_bridge.onboarding.init import RecipeChoice, init_client, side, visible_containers, write_recipes
 from campaign_bridge.onboarding.recipes import RECIPES, RecipeError, Side, applicability, recipe
 
 set_opt = click.option(
@@ -311,7 +312,7 @@ def init(
                 )
         choices = _recipe_choices(recipes, params)
         if ask and not recipes:
-            choices = _offer_recipes(blocks)
+            choices = _offer_recipes(client, blocks)
         result = init_client(Path(directory), client, blocks, choices, state=state, force=force, test=not no_test)
     except (InitError, RecipeError) as exc:
         click.echo(str(exc), err=True)
@@ -361,8 +362,11 @@ def _answer(ask: bool, client: str, name: str, system: str, given: dict[str, str
     return answers
 
 
-def _offer_recipes(blocks: Mapping[str, Any]) -> list[RecipeChoice]:
+def _offer_recipes(client: str, blocks: Mapping[str, Any]) -> list[RecipeChoice]:
+    """Each recipe that applies to the connections, offered in turn; its parameters asked, with the
+    containers and member statuses the connections hold offered by name where they could be listed."""
     sides = {name: side(name, block) for name, block in blocks.items()}
+    listed = visible_containers(client, blocks)
     choices = []
     for r in RECIPES.values():
         for s, t in _pairs_of(sides, r.source_role, r.target_role):
@@ -371,13 +375,26 @@ def _offer_recipes(blocks: Mapping[str, Any]) -> list[RecipeChoice]:
                 f"add {r.name} ({r.title}) from {s.connection} to {t.connection}?", default=False
             ):
                 continue
-            values = {}
+            values: dict[str, str] = {}
             for p in r.params:
-                value = click.prompt(
-                    f"  {r.name}.{p.name}: {p.help}",
-                    default=p.default if p.default is not None else None,
-                    show_default=True,
-                )
+                offered = _offered(p.name, values, listed.get(s.connection, []), listed.get(t.connection, []))
+                if offered:
+                    out.print(f"  {p.name}: one of {', '.join(offered)}", markup=False, highlight=False, soft_wrap=True)
+                value = click.prompt(f"  {r.name}.{p.name}: {p.help}", default=p.default, show_default=True)
                 values[p.name] = str(value)
             choices.append(RecipeChoice(r.name, values, s.connection, t.connection))
     return choices
+
+
+def _offered(param: str, values: Mapping[str, str], source: list[Container], target: list[Container]) -> list[str]:
+    """The names a parameter may take: sources for ``from``, writable targets for ``to``, the chosen
+    campaign's member statuses for ``status`` and ``statuses``."""
+    if param == "from":
+        return [c.name for c in source]
+    if param == "to":
+        return [c.name for c in target if c.writable]
+    if param in ("status", "statuses"):
+        named = values.get("from" if param == "statuses" else "to")
+        pool = source if param == "statuses" else target
+        return [s.label for c in pool if c.name == named for s in c.statuses]
+    return []

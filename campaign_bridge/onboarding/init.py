@@ -19,6 +19,7 @@ from typing import Any
 from campaign_bridge.config.loader import load_config_text
 from campaign_bridge.connectors.registry import build_connector, connector_class
 from campaign_bridge.errors import CampaignBridgeError, ConfigError
+from campaign_bridge.mapping.model import Container
 from campaign_bridge.mapping.semantics import SEMANTICS
 from campaign_bridge.onboarding.clientfile import InitError, client_text, env_refs, env_text
 from campaign_bridge.onboarding.recipes import RecipeError, Side, Written, recipe
@@ -159,3 +160,29 @@ def _test(config: Any, blocks: Mapping[str, Mapping[str, Any]], result: InitResu
     finally:
         for conn in connectors.values():
             conn.close()
+
+
+def visible_containers(
+    client: str, blocks: Mapping[str, dict[str, Any]], environ: Mapping[str, str] | None = None
+) -> dict[str, list[Container]]:
+    """Each connection's containers, for offering their names as answers: one listing per connection whose
+    secrets are set; a connection that cannot be asked (or a file that does not load yet) offers none."""
+    environ = os.environ if environ is None else environ
+    unset = {n: UNSET for n in env_refs(blocks) if n not in environ}
+    try:
+        text = client_text(client, "sqlite://", blocks, [], f"{client}.env")
+        config = load_config_text(text, "<init>", {**unset, **environ})
+    except ConfigError:
+        return {}
+    found: dict[str, list[Container]] = {}
+    for name, settings in config.connections.items():
+        if set(env_refs(blocks[name])) & set(unset):
+            continue
+        conn = build_connector(name, settings)
+        try:
+            found[name] = list(conn.list_containers())
+        except CampaignBridgeError:
+            continue
+        finally:
+            conn.close()
+    return found

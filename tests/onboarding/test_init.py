@@ -150,6 +150,9 @@ def test_interactive_init_asks_what_the_flags_do_not_give(site: Site, tmp_path: 
     ca = f"sf.ca_bundle={Path(sf['ca_bundle']).resolve()}"
     result = site.run("init", "--dir", str(tmp_path), "--set", ca, input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
+    # Names are offered from what Salesforce lists (HubSpot's token variable is not set yet).
+    assert "from: one of Email engagement 2026, Email health 2026, Pricing interest 2026" in result.output
+    assert "statuses: one of Invited, Registered, Attended" in result.output
     data: dict[str, Any] = yaml.safe_load((tmp_path / "gamma.yaml").read_text())
     assert data["connections"]["hs"]["auth"]["token"] == "${GAMMA_HS_TOKEN}"
     assert data["rules"] == [
