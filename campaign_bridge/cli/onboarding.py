@@ -16,6 +16,7 @@ import yaml
 from campaign_bridge.cli.options import json_opt
 from campaign_bridge.cli.output import err, out, print_json
 from campaign_bridge.cli.running import EXIT_CONFIG, EXIT_FAILED, load_or_exit
+from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.connectors.registry import build_connector, connector_types
 from campaign_bridge.errors import CampaignBridgeError, ConfigError
@@ -75,7 +76,7 @@ def _recipe_choices(names: Sequence[str], params: Sequence[str]) -> list[RecipeC
     return choices
 
 
-def _connectors(config: Any) -> dict[str, Connector]:
+def _connectors(config: ClientConfig) -> dict[str, Connector]:
     return {name: build_connector(name, settings) for name, settings in config.connections.items()}
 
 
@@ -188,9 +189,7 @@ def recipes_command(
     else:
         print_written(written, err)  # standard output holds only the rules, ready to paste under rules:
         if rules:
-            out.print(
-                yaml.safe_dump(rules, sort_keys=False, allow_unicode=True, width=110), markup=False, highlight=False
-            )
+            click.echo(yaml.safe_dump(rules, sort_keys=False, allow_unicode=True, width=110), nl=False)
         for p in problems:
             click.echo(p, err=True)
     raise SystemExit(EXIT_CONFIG if problems or len(rules) < len(written) else 0)
@@ -232,7 +231,8 @@ def _check_rules(config_file: str, rules: list[dict[str, Any]], *, offline: bool
     data = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
     data["rules"] = [*(data.get("rules") or []), *rules]
     try:
-        config = load_config_text(yaml.safe_dump(data, sort_keys=False), config_file)
+        # Lines are those of the file with the rules appended, as it would read once they are pasted in.
+        config = load_config_text(yaml.safe_dump(data, sort_keys=False), f"{config_file} + recipes")
         if not offline:
             check_live(config, config.rule_lines)
     except ConfigError as exc:
