@@ -20,7 +20,8 @@ class MemoryDiscovery:
 
     data: MemoryData
 
-    def _call(self, pages: int = 1) -> None: ...
+    def _call(self, pages: int = 1) -> None:
+        """Counts one call (and raises a queued fault): the connector's own, which overrides this."""
 
     def count_members(self, containers: Sequence[Container]) -> dict[str, int]:
         """Live members of each container: one call each."""
