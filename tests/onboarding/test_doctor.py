@@ -109,9 +109,14 @@ def test_a_clock_off_by_minutes_is_a_problem(site: Site) -> None:
     late = lambda: datetime.now(UTC) - timedelta(minutes=5)  # noqa: E731 - this machine's clock, 5 minutes slow
     try:
         findings = diagnose(config, connectors, clock=late)
+        spent = {name: conn.usage().by_endpoint for name, conn in connectors.items()}
     finally:
         for conn in connectors.values():
             conn.close()
+    # What doctor costs: login, campaigns, describeGlobal and limits; lists search and token info (and a
+    # second lists search: the sandbox sends no daily headers unless its daily limit is on).
+    assert spent["sf"] == {"oauth2/token": 1, "query": 1, "sobjects": 1, "limits": 1}
+    assert spent["hs"] == {"lists.search": 2, "oauth.private_app_token_info": 1}
     clocks = [f for f in findings if f.check == "clock"]
     assert [f.status for f in clocks] == [Status.PROBLEM, Status.PROBLEM]
     # The Date header counts whole seconds: five minutes, give or take one.
