@@ -77,7 +77,16 @@ def _recipe_choices(names: Sequence[str], params: Sequence[str]) -> list[RecipeC
 
 
 def _connectors(config: ClientConfig) -> dict[str, Connector]:
-    return {name: build_connector(name, settings) for name, settings in config.connections.items()}
+    """One connector per connection; one that cannot even be built (a key file missing) is exit 1."""
+    built: dict[str, Connector] = {}
+    for name, settings in config.connections.items():
+        try:
+            built[name] = build_connector(name, settings)
+        except CampaignBridgeError as exc:
+            _close(built)
+            click.echo(f"{config.path}: connection {name!r}: {exc}", err=True)
+            raise SystemExit(EXIT_FAILED) from None
+    return built
 
 
 def _close(connectors: Mapping[str, Connector]) -> None:

@@ -26,7 +26,13 @@ from typing import Any
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.connectors.discovery import Allowance, Grant, Need, SupportsDiscovery
-from campaign_bridge.errors import AuthError, CampaignBridgeError, QuotaExhaustedError, StateStoreError
+from campaign_bridge.errors import (
+    AuthError,
+    CampaignBridgeError,
+    QuotaExhaustedError,
+    StateStoreError,
+    TransientError,
+)
 from campaign_bridge.onboarding.needs import rule_needs
 
 #: Past this, a clock is a problem: incremental reads are bounded by this machine's time and look back
@@ -93,8 +99,11 @@ def diagnose_connection(
             Finding(name, "credentials", Status.UNKNOWN, "not checked: the API allowance is spent"),
             Finding(name, "allowance", Status.PROBLEM, str(exc), SPENT_FIX),
         ]
+    except TransientError as exc:
+        fix = "check the connection's URL, this machine's network and that the system is up; run doctor again"
+        return [Finding(name, "credentials", Status.PROBLEM, f"could not reach the system: {exc}", fix)]
     except CampaignBridgeError as exc:
-        fix = "check the connection's URL and that the system is up; run doctor again"
+        fix = "correct what the message names in the connection's settings"
         return [Finding(name, "credentials", Status.PROBLEM, f"could not ask the system: {exc}", fix)]
     findings = [Finding(name, "credentials", Status.OK, f"logged in; {listed} containers visible")]
     if not isinstance(conn, SupportsDiscovery):

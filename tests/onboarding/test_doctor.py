@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,8 @@ from campaign_bridge.config.loader import load_config
 from campaign_bridge.connectors.discovery import Allowance, Need
 from campaign_bridge.connectors.memory import MemorySettings
 from campaign_bridge.connectors.registry import build_connector
+from campaign_bridge.errors import TransientError
+from campaign_bridge.mapping.model import Container
 from campaign_bridge.onboarding.doctor import LOW_ALLOWANCE, Status, _allowance, diagnose, diagnose_connection
 from tests.onboarding.conftest import Plain, Site
 
@@ -199,3 +202,17 @@ def test_an_oauth_app_is_checked_through_its_token_info(restore: Site, tmp_path:
     assert "install it again" in problems[0]["fix"]
     [allowance] = [f for f in hs if f["check"] == "allowance"]
     assert allowance["status"] == "unknown"
+
+
+class _Down(Plain):
+    def list_containers(self) -> Sequence[Container]:
+        raise TransientError("crm: connection refused")
+
+
+def test_a_system_that_cannot_be_reached_is_a_problem_saying_so() -> None:
+    [finding] = diagnose_connection(
+        _Down("crm", MemorySettings(type="memory-crm")), {}, clock=lambda: datetime.now(UTC)
+    )
+    assert finding.status is Status.PROBLEM
+    assert finding.detail == "could not reach the system: crm: connection refused"
+    assert "that the system is up" in finding.fix
