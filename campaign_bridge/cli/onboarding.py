@@ -256,7 +256,14 @@ def _check_rules(config_file: str, rules: list[dict[str, Any]], *, offline: bool
 
 @click.command()
 @click.option("--client", help="The client's name (letters, digits, . _ -); the file is CLIENT.yaml.")
-@click.option("--dir", "directory", default=".", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where CLIENT.yaml and CLIENT.env are written.",
+)
 @click.option(
     "--connection", "connections", multiple=True, metavar="NAME=TYPE", help="A connection (repeatable): sf=salesforce."
 )

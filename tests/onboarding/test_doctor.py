@@ -44,6 +44,8 @@ def test_the_demo_passes_every_check_the_systems_can_answer(restore: Site) -> No
     assert "GET /limits" in sf_allowance["detail"]
     assert _only(findings, "sf", "clock")[0]["status"] == "ok"
     assert findings[-1]["check"] == "state"
+    for secret in restore.environ.values():
+        assert secret not in result.output
     assert findings[-1]["status"] == "ok"
 
 

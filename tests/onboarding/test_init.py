@@ -188,3 +188,10 @@ def test_the_demo_onboarding_path_gives_a_second_client_file_that_runs(site: Sit
     # 60 days: Quinn.
     assert {"ada@northwind.example", "linus@initech.example"} <= set(_members(site, "Pricing interest 2026"))
     assert _members(site, "Win-back 2026")["quiet@litware.example"] == "Gone quiet"
+
+
+def test_no_test_checks_the_file_offline_only(site: Site, tmp_path: Path) -> None:
+    result = site.run("init", "--no-input", "--no-test", "--client", "delta", "--dir", str(tmp_path), *_flags(site))
+    assert result.exit_code == 0, result.output
+    assert "connection sf:" not in result.stdout  # nothing was asked of the systems
+    assert (tmp_path / "delta.yaml").exists()
