@@ -126,11 +126,24 @@ def init_client(
     if result.problems:
         return result
     directory.mkdir(parents=True, exist_ok=True)
-    result.client_file.write_text(text, encoding="utf-8")
-    result.env_file.write_text(env_text(client, names), encoding="utf-8")
-    result.env_file.chmod(0o600)
+    _write_env(result.env_file, client, names)
+    result.client_file.write_text(text, encoding="utf-8")  # last: its presence means init finished
     result.written = True
     return result
+
+
+def _write_env(path: Path, client: str, names: Sequence[str]) -> None:
+    """The env-file template; one that exists already (its values filled in, perhaps) keeps every line it
+    has, and gains a line for each variable it lacks."""
+    if not path.exists():
+        path.write_text(env_text(client, names), encoding="utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+        have = {line.split("=", 1)[0].strip() for line in text.splitlines() if "=" in line and not line.startswith("#")}
+        missing = [n for n in names if n not in have]
+        if missing:
+            path.write_text(text.rstrip("\n") + "\n" + "".join(f"{n}=\n" for n in missing), encoding="utf-8")
+    path.chmod(0o600)
 
 
 def _test(config: Any, blocks: Mapping[str, Mapping[str, Any]], result: InitResult) -> None:

@@ -115,13 +115,17 @@ def test_a_recipe_a_system_cannot_serve_or_a_missing_container_writes_nothing(si
     assert not (tmp_path / "acme.yaml").exists()
 
 
-def test_an_existing_file_is_kept_unless_forced(site: Site, tmp_path: Path) -> None:
+def test_an_existing_file_is_kept_unless_forced_and_filled_secrets_are_never_overwritten(
+    site: Site, tmp_path: Path
+) -> None:
     (tmp_path / "acme.yaml").write_text("# mine\n")
+    (tmp_path / "acme.env").write_text("CB_DEMO_SF_CLIENT_SECRET=filled-in\n")
     args = ["init", "--no-input", "--client", "acme", "--dir", str(tmp_path), *_flags(site)]
     kept = site.run(*args)
     assert kept.exit_code == 2
     assert (tmp_path / "acme.yaml").read_text() == "# mine\n"
     assert site.run(*args, "--force").exit_code == 0
+    assert (tmp_path / "acme.env").read_text() == "CB_DEMO_SF_CLIENT_SECRET=filled-in\nCB_DEMO_HS_TOKEN=\n"
 
 
 def test_interactive_init_asks_what_the_flags_do_not_give(site: Site, tmp_path: Path) -> None:
