@@ -59,7 +59,7 @@ def print_findings(findings: Sequence[Finding]) -> None:
     for column in ("connection", "check", "status", "detail", "what to do"):
         table.add_column(column, overflow="fold")
     for f in findings:
-        table.add_row(f.connection or "(state)", f.check, _MARK[f.status], escape(f.detail), escape(f.fix))
+        table.add_row(f.connection or "(all)", f.check, _MARK[f.status], escape(f.detail), escape(f.fix))
     out.print(table)
     problems = sum(1 for f in findings if f.status is Status.PROBLEM)
     unknown = sum(1 for f in findings if f.status is Status.UNKNOWN)

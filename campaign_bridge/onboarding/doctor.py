@@ -9,7 +9,8 @@ Per connection:
   the vendor counters a listing's answers carried); a problem below ``LOW_ALLOWANCE``;
 * **clock**: this machine's clock against the server's ``Date`` header; a problem past ``MAX_CLOCK_SKEW``.
 
-And the **state store**: reachable, and migrated to this campaign-bridge's schema (a store that does not
+Then the **rules**: ``validate``'s live checks (each rule's containers exist, its target accepts what it
+writes, its statuses are there, no loops). And the **state store**: reachable, and migrated to this campaign-bridge's schema (a store that does not
 exist yet, or an older one, is created or upgraded as the first run would, and said so).
 
 A check that cannot be made is ``unknown``, never a guess. Any ``problem`` makes ``doctor`` exit 1.
@@ -81,8 +82,29 @@ def diagnose(
     findings: list[Finding] = []
     for name, conn in connectors.items():
         findings += diagnose_connection(conn, needs.get(name, {}), clock=clock)
+    if config.rules and not any(f.check == "credentials" and f.status is not Status.OK for f in findings):
+        findings += check_rules(config, connectors)
     findings.append(check_state(config))
     return findings
+
+
+def check_rules(config: ClientConfig, connectors: Mapping[str, Connector]) -> list[Finding]:
+    """``validate``'s live checks (containers found, targets writable, statuses there, no loops): one
+    listing per connection."""
+    from campaign_bridge.sync.live import live_problems
+
+    problems = live_problems(config, connectors, config.rule_lines)
+    if not problems:
+        return [
+            Finding(
+                "",
+                "rules",
+                Status.OK,
+                f"every rule's containers found and its target accepts its writes ({len(config.rules)} rules)",
+            )
+        ]
+    fix = f"campaign-bridge discover {config.path} shows the names, kinds and statuses each connection has"
+    return [Finding("", "rules", Status.PROBLEM, str(p), fix) for p in problems]
 
 
 def diagnose_connection(

@@ -119,9 +119,10 @@ def test_a_clock_off_by_minutes_is_a_problem(site: Site) -> None:
         for conn in connectors.values():
             conn.close()
     # What doctor costs: login, campaigns, describeGlobal and limits; lists search and token info (and a
-    # second lists search: the sandbox sends no daily headers unless its daily limit is on).
-    assert spent["sf"] == {"oauth2/token": 1, "query": 1, "sobjects": 1, "limits": 1}
-    assert spent["hs"] == {"lists.search": 2, "oauth.private_app_token_info": 1}
+    # second lists search: the sandbox sends no daily headers unless its daily limit is on); then one more
+    # listing each for the rules' live checks.
+    assert spent["sf"] == {"oauth2/token": 1, "query": 2, "sobjects": 1, "limits": 1}
+    assert spent["hs"] == {"lists.search": 3, "oauth.private_app_token_info": 1}
     clocks = [f for f in findings if f.check == "clock"]
     assert [f.status for f in clocks] == [Status.PROBLEM, Status.PROBLEM]
     # The Date header counts whole seconds: five minutes, give or take one.
@@ -218,3 +219,15 @@ def test_a_system_that_cannot_be_reached_is_a_problem_saying_so() -> None:
     assert finding.status is Status.PROBLEM
     assert finding.detail == "could not reach the system: crm: connection refused"
     assert "that the system is up" in finding.fix
+
+
+def test_a_rule_naming_a_campaign_the_org_lacks_is_a_problem(site: Site, tmp_path: Any) -> None:
+    text = site.config.read_text().replace('campaign: "Win-back 2026"', 'campaign: "Winback 2026"')
+    path = tmp_path / "typo.yaml"
+    path.write_text(text)
+    result = site.run("doctor", str(path), "--json")
+    assert result.exit_code == 1
+    [problem] = [f for f in _findings(result) if f["status"] == "problem"]
+    assert problem["check"] == "rules"
+    assert "no campaign named 'Winback 2026'; did you mean 'Win-back 2026'" in problem["detail"]
+    assert problem["fix"].startswith("campaign-bridge discover ")
