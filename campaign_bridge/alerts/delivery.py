@@ -39,8 +39,17 @@ class Target:
     def __init__(self, index: int, url: str) -> None:
         self.index = index
         self.key = hashlib.sha256(url.encode()).hexdigest()[:16]
-        self._plugin: Any = instantiate(url)
+        self._url = url
+        self._plugin: Any = None
+        self._apprise = apprise.Apprise()
+        self.renew()
         self.label = f"target {index + 1} ({service_name(self._plugin) if self._plugin else 'unusable URL'})"
+
+    def renew(self) -> None:
+        """A fresh Apprise plugin. Apprise spaces the sends of one plugin by its service's rate (5.5 s
+        for most): right within one batch of alerts, needless between runs minutes apart, so the notifier
+        renews its targets once per batch."""
+        self._plugin = instantiate(self._url)
         self._apprise = apprise.Apprise()
         if self._plugin is not None:
             self._apprise.add(self._plugin)

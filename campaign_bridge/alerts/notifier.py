@@ -129,6 +129,7 @@ class Notifier:
         seen, resolutions of alerts it was told of."""
         out: list[Delivery] = []
         current = {t.key for t in self.targets}
+        renewed = False
         for state in self.store.alert_states(self.config.client).values():
             firing = state.fingerprint is not None
             wanted = state.fingerprint or ""
@@ -141,6 +142,10 @@ class Notifier:
             if not pending and not stale:
                 continue
             notice = _notice(state)
+            if pending and not renewed:
+                for target in self.targets:
+                    target.renew()
+                renewed = True
             delivered = {k: v for k, v in state.delivered.items() if k in current}
             errors: list[str] = []
             for target in pending:
