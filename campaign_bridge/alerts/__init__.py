@@ -14,6 +14,6 @@ The client file's ``alerts:`` section is ``config/alerts.py``; the state is ``sy
 from __future__ import annotations
 
 from campaign_bridge.alerts.conditions import AlertKind, Condition, Observation
-from campaign_bridge.alerts.notifier import AlertDispatcher, Delivery, Notifier
+from campaign_bridge.alerts.notifier import AlertDispatcher, Delivery, Notifier, send_test
 
-__all__ = ["AlertDispatcher", "AlertKind", "Condition", "Delivery", "Notifier", "Observation"]
+__all__ = ["AlertDispatcher", "AlertKind", "Condition", "Delivery", "Notifier", "Observation", "send_test"]

@@ -60,7 +60,7 @@ class Target:
             return "Apprise cannot use this URL (campaign-bridge validate FILE says why)"
         level = LEVELS.get(notice.level, apprise.NotifyType.INFO)
         try:
-            with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+            with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:  # type: ignore[no-untyped-call]
                 ok = self._apprise.notify(
                     body=redact(notice.body), title=redact(notice.title), notify_type=level, body_format="text"
                 )

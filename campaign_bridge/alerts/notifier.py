@@ -171,25 +171,31 @@ class Notifier:
             )
         return out
 
-    def test(self) -> list[Delivery]:
-        """Send a test notice to every target (``campaign-bridge alerts test``); records nothing."""
-        client = self.config.client
-        notice = Notice(
-            f"campaign-bridge: test alert ({client})",
-            "\n".join(
-                [
-                    f"client: {client}",
-                    "what happened: nothing; this is a test alert sent by `campaign-bridge alerts test`",
-                    f"see: campaign-bridge runs -c {self.config.path}",
-                ]
-            ),
-            "warning",
-        )
-        out = []
-        for target in self.targets:
-            error = target.send(notice, self.redact)
-            out.append(Delivery("test", "", "", target.label, False, notice.title, error))
-        return out
+
+def send_test(config: ClientConfig) -> list[Delivery]:
+    """Send a test notice to every target of ``config`` (``campaign-bridge alerts test``); records nothing."""
+    if config.alerts is None:
+        return []
+    secrets = config_secrets(config)
+    redact = Redactor(secrets)
+    install_log_filter(secrets)
+    client = config.client
+    notice = Notice(
+        f"campaign-bridge: test alert ({client})",
+        "\n".join(
+            [
+                f"client: {client}",
+                "what happened: nothing; this is a test alert sent by `campaign-bridge alerts test`",
+                f"see: campaign-bridge runs -c {config.path}",
+            ]
+        ),
+        "warning",
+    )
+    out = []
+    for i, url in enumerate(config.alerts.targets):
+        target = Target(i, url.get_secret_value())
+        out.append(Delivery("test", "", "", target.label, False, notice.title, target.send(notice, redact)))
+    return out
 
 
 def _notice(state: AlertState) -> Notice:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import click
 
+from campaign_bridge.cli.alerts import alerts
 from campaign_bridge.cli.history import conflicts, explain, retry, runs
 from campaign_bridge.cli.rules import demo, plan, reconcile, schema, sync, validate
 from campaign_bridge.sandbox.serve import sandbox
@@ -30,3 +31,4 @@ def main() -> None:
 
 for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, demo, reconcile, sandbox, serve):
     main.add_command(command)
+main.add_command(alerts)
