@@ -324,7 +324,7 @@ class Service:
                 return
             except CampaignBridgeError as exc:
                 report = RunReport(rule, "sync", status="failed", message=str(exc))
-            usage = {name: c.usage() for name, c in client.connectors.items()}
+            usage = {name: c.usage() for name, c in client.connectors.items()} if config.alerts else {}
         self._alert(config, Observation.of_sync(report, usage))
         finished = self.clock()
         self.metrics.record_sync(config.client, report, finished)
@@ -375,17 +375,21 @@ class Service:
             )
 
     def _alert(self, config: ClientConfig, seen: Observation) -> None:
-        """Hand a finished run to the client's alerts, if it has any; returns at once."""
+        """Hand a finished run to the client's alerts, if it has any; returns at once, and never raises:
+        the alerts must not break a run or the scheduler."""
         if config.alerts is None:
             return
-        with self._lock:
-            notifier = self._notifiers.get(config.client)
-            if notifier is None or notifier.config is not config:
-                client = self._clients.get(config.client)
-                if client is None:
-                    return
-                notifier = self._notifiers[config.client] = Notifier(config, client.store, clock=self.clock)
-        self.alerts.submit(notifier, seen)
+        try:
+            with self._lock:
+                notifier = self._notifiers.get(config.client)
+                if notifier is None or notifier.config is not config:
+                    client = self._clients.get(config.client)
+                    if client is None:
+                        return
+                    notifier = self._notifiers[config.client] = Notifier(config, client.store, clock=self.clock)
+            self.alerts.submit(notifier, seen)
+        except Exception as exc:
+            log.error("alerts of the %s of %s not judged: %s", seen.kind, seen.rule, type(exc).__name__)
 
     def _remember(self, client: str, rule: str, last: LastRun) -> None:
         with self._lock:
