@@ -51,6 +51,10 @@ class AlertKind(StrEnum):
 #: Sync statuses of a run that got through its plan (so it says the rule is not failing, and whether its
 #: plan was held).
 _THROUGH = frozenset({RunStatus.OK, RunStatus.PARTIAL, RunStatus.HELD})
+#: Statuses that say whether the rule works: the failing streak is counted over these only.
+_SAID = _THROUGH | {RunStatus.FAILED}
+#: How many runs that say nothing (stopped by a quota, still running) the streak looks past.
+STREAK_SLACK = 20
 #: How far back a takeover is looked for (the rule's newest runs).
 TAKEOVER_LOOKBACK = 20
 
@@ -147,7 +151,9 @@ def _failed_runs(settings: AlertSettings, store: Store, seen: Observation, cmd: 
         return [Condition(AlertKind.FAILED_RUNS, seen.rule, "", None, f"a sync run ended {seen.status}", see)]
     if seen.status != RunStatus.FAILED:
         return []  # stopped (quota), skipped: says nothing either way
-    last = store.runs(limit=n, rule=seen.rule, mode="sync")
+    # Runs stopped by a quota (or still running) say nothing either way: the streak is counted past them.
+    said = [r for r in store.runs(limit=n + STREAK_SLACK, rule=seen.rule, mode="sync") if r["status"] in _SAID]
+    last = said[:n]
     if len(last) < n or any(r["status"] != RunStatus.FAILED for r in last):
         return []
     error = str(last[0]["error"] or seen.message or "no message")

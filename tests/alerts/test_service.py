@@ -19,7 +19,7 @@ import pytest
 
 from campaign_bridge.connectors.memory import MemoryCRM, MemoryMA
 from campaign_bridge.connectors.memory.data import MemoryData, memory_store
-from campaign_bridge.errors import TransientError
+from campaign_bridge.errors import QuotaExhaustedError, TransientError
 from campaign_bridge.service import Service
 from campaign_bridge.service.jobs import RECONCILE, SYNC
 from campaign_bridge.sync.store.store import Store
@@ -384,3 +384,29 @@ def test_a_run_message_quoting_a_secret_reaches_no_alert_and_no_alert_state(
     ]
     assert ours
     assert_no_secret("\n".join(ours), "the alerts' log lines")
+
+
+def test_a_run_stopped_by_a_quota_neither_breaks_nor_extends_a_failing_streak(
+    client: Client, hook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    webinar(client, alerts_section(hook, failed_runs=2))
+    answers: list[Exception] = [
+        TransientError("the CRM answered 503"),
+        QuotaExhaustedError("crm: the daily API limit is reached"),
+        TransientError("the CRM answered 503"),
+    ]
+
+    def read(self: MemoryCRM, *args: Any, **kwargs: Any) -> Any:
+        raise answers.pop(0)
+
+    monkeypatch.setattr(MemoryCRM, "read_members", read)
+    clock = FakeClock(at("00:00:30"))
+    minutes = Minutes(clock)
+    with serving(client, clock) as service:
+        for _ in range(2):
+            service.run_due(minutes.next())
+        assert hook.requests == []
+        service.run_due(minutes.next())
+        [alert] = messages(hook)
+    assert [r["status"] for r in client.runs()] == ["failed", "stopped", "failed"]
+    assert "failed its last 2 sync runs in a row" in alert["message"]
