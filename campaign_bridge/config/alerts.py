@@ -24,7 +24,9 @@ the list and its service (``target 2 (E-Mail)``).
 from __future__ import annotations
 
 import difflib
+import logging
 import re
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -82,12 +84,31 @@ class AlertSettings(BaseModel):
         return None if self.api_allowance is None else float(self.api_allowance.rstrip("%")) / 100
 
 
+class _QuietWhileParsing(logging.Filter):
+    """Drops the ``apprise`` logger's lines of a thread while it parses a target URL: Apprise says why a URL
+    will not do by quoting parts of it (masked only to their first and last characters), and
+    ``alert_problems`` says it without them."""
+
+    parsing = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.parsing, "on", False)
+
+
+_QUIET = _QuietWhileParsing()
+logging.getLogger("apprise").addFilter(_QUIET)
+
+
 def instantiate(url: str) -> Any:
-    """The Apprise plugin of ``url``, or None when Apprise cannot make one of it. Apprise logs why at
-    ERROR; its logger is redacted (``alerts/redact.py``), and Apprise itself masks what it knows is secret."""
+    """The Apprise plugin of ``url``, or None when Apprise cannot make one of it (``alert_problems`` says
+    why). Apprise's log lines of the parse are dropped (see ``_QuietWhileParsing``)."""
     import apprise
 
-    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    _QUIET.parsing.on = True
+    try:
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    finally:
+        _QUIET.parsing.on = False
 
 
 def service_name(plugin: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from campaign_bridge.config.loader import load_config_text
@@ -103,3 +105,16 @@ def test_thresholds_out_of_range_and_unknown_keys_are_refused() -> None:
 
 def test_a_section_without_targets_is_refused() -> None:
     assert "alerts.targets" in _problems("  failed_runs: 3\n")
+
+
+def test_apprise_says_nothing_of_a_url_while_the_file_is_read(caplog: pytest.LogCaptureFixture) -> None:
+    """Apprise explains a bad URL by quoting its parts (masked to their first and last characters): the
+    check says what is wrong without them, so Apprise's lines are dropped while the file is read."""
+    caplog.set_level(logging.DEBUG)
+    message = _problems(
+        '  targets: ["mailto://bob:${PW}@?to=ops", "slack://${PW}/#ops"]\n', {"PW": "Hunter2-secret-XyZ"}
+    )
+    assert "Apprise cannot use this mailto:// URL" in message
+    assert "Apprise cannot use this slack:// URL" in message
+    apprise_lines = [r.getMessage() for r in caplog.records if r.name.startswith("apprise")]
+    assert not any("H...Z" in line or "Hunter2" in line for line in apprise_lines), apprise_lines
