@@ -66,11 +66,21 @@ class Notifier:
 
     def __init__(self, config: ClientConfig, store: Store, *, clock: Clock = utcnow) -> None:
         self.config, self.store, self.clock = config, store, clock
-        settings = config.alerts
-        self.targets = [Target(i, t.get_secret_value()) for i, t in enumerate(settings.targets)] if settings else []
-        secrets = config_secrets(config)
-        self.redact = Redactor(secrets)
-        install_log_filter(secrets)
+        self._targets: list[Target] | None = None
+        self.redact = Redactor()
+
+    @property
+    def targets(self) -> list[Target]:
+        """The targets, made on first use: on the alerts' thread, not the job runner's."""
+        if self._targets is None:
+            settings = self.config.alerts
+            secrets = config_secrets(self.config)
+            self.redact.add(secrets)
+            install_log_filter(secrets)
+            self._targets = (
+                [Target(i, t.get_secret_value()) for i, t in enumerate(settings.targets)] if settings else []
+            )
+        return self._targets
 
     def observe(self, seen: Observation) -> list[Delivery]:
         """Judge ``seen``, record what it says, and deliver what is outstanding; what was delivered (or
@@ -78,10 +88,11 @@ class Notifier:
         if self.config.alerts is None:
             return []
         try:
+            targets = self.targets  # the redactor knows every secret from here on
             states = self.store.alert_states(self.config.client)
             for condition in judge(self.config, self.store, seen):
                 self._record(condition, states.get((condition.rule, condition.kind, condition.subject)))
-            return self.flush()
+            return self.flush() if targets else []
         except Exception as exc:
             log.error("alerts after the %s of %s failed: %s", seen.kind, seen.rule, self.redact(_describe(exc)))
             return []
