@@ -415,3 +415,29 @@ def test_a_run_stopped_by_a_quota_neither_breaks_nor_extends_a_failing_streak(
         [alert] = messages(hook)
     assert [r["status"] for r in client.runs()] == ["failed", "stopped", "failed"]
     assert "failed its last 2 sync runs in a row" in alert["message"]
+
+
+def test_an_apprise_that_raises_breaks_no_run_and_the_alert_goes_out_after_the_next_one(
+    client: Client, hook: Webhook, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import apprise
+
+    webinar(client, alerts_section(hook, failed_runs=1))
+    monkeypatch.setattr(MemoryCRM, "read_members", _refuse)
+    real = apprise.Apprise.notify
+
+    def broken(self: apprise.Apprise, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in a notification plugin")
+
+    monkeypatch.setattr(apprise.Apprise, "notify", broken)
+    clock = FakeClock(at("00:00:30"))
+    minutes = Minutes(clock)
+    with serving(client, clock) as service:
+        service.run_due(minutes.next())
+        assert hook.requests == []
+        assert "alert not delivered to target 1 (JSON): Apprise raised RuntimeError" in caplog.text
+        monkeypatch.setattr(apprise.Apprise, "notify", real)
+        service.run_due(minutes.next())
+        assert hook.titles() == ["campaign-bridge: rule failing (acme / webinar)"]
+        assert service.health()[0]
+    assert [r["status"] for r in client.runs()] == ["failed", "failed"]
