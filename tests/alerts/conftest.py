@@ -83,3 +83,8 @@ def assert_received_cleanly(hook: Webhook, smtp: Smtp | None = None) -> None:
         assert all(login == (SMTP_USER.encode(), SMTP_PASSWORD.encode()) for login in smtp.box.logins)
         for raw in smtp.box.raw:
             assert_no_secret(raw, "an e-mail")
+        for message in smtp.box.messages:  # and each part decoded (quoted-printable, base64 bodies)
+            for part in message.walk():
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    assert_no_secret(payload, "an e-mail's decoded part")

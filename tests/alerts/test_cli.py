@@ -57,3 +57,16 @@ def test_a_file_without_alerts_is_told_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["alerts", "test", _file(tmp_path, "")])
     assert result.exit_code == 2
     assert "no alerts: section" in result.output
+
+
+def test_a_form_webhook_gets_the_test_alert_as_form_fields(tmp_path: Path, hook: Webhook) -> None:
+    from urllib.parse import parse_qs
+
+    alerts = f'alerts:\n  targets: ["form://cb:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/form"]\n'
+    result = CliRunner().invoke(main, ["alerts", "test", _file(tmp_path, alerts)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["target 1 (Form): delivered"]
+    fields = parse_qs(hook.requests[0].body.decode())
+    assert fields["title"] == ["campaign-bridge: test alert (acme)"]
+    assert "client: acme" in fields["message"][0]
+    assert_received_cleanly(hook)
