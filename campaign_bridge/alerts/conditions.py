@@ -135,7 +135,13 @@ class _Commands:
     rule: str
 
     def __call__(self, command: str, *extra: str) -> str:
-        return " ".join(["campaign-bridge", command, "-c", _quoted(self.path), "--rule", self.rule, *extra])
+        # The commands that run rules take the file as an argument; those that read the state, as -c.
+        file = [_quoted(self.path)] if command in _FILE_ARGUMENT else ["-c", _quoted(self.path)]
+        return " ".join(["campaign-bridge", command, *file, "--rule", self.rule, *extra])
+
+
+#: Commands whose client file is their argument (``plan FILE``), not ``-c FILE``.
+_FILE_ARGUMENT = frozenset({"plan", "sync", "reconcile", "validate"})
 
 
 def _quoted(path: str) -> str:

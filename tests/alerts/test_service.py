@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from campaign_bridge.cli import main
 from campaign_bridge.connectors.memory import MemoryCRM, MemoryMA
 from campaign_bridge.connectors.memory.data import MemoryData, memory_store
 from campaign_bridge.errors import QuotaExhaustedError, TransientError
@@ -79,6 +82,20 @@ def texts(smtp: Smtp) -> list[str]:
     return out
 
 
+def see_commands_run(message: str) -> None:
+    """Each command an alert's ``see:`` line names is one the command line accepts as written (the ones that
+    read are run; the ones that write are only parsed)."""
+    [line] = [x for x in message.splitlines() if x.startswith("see: ")]
+    for command in line.removeprefix("see: ").replace("; to repair:", ";").replace("; then", ";").split(";"):
+        words = shlex.split(command)
+        assert words[0] == "campaign-bridge"
+        if words[1] in ("retry", "reconcile", "sync"):  # they write: only their options are checked
+            words.append("--help")
+        result = CliRunner().invoke(main, words[1:])
+        assert "Error:" not in result.output, (command, result.output)  # click's: no such option, missing…
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
 def product_log(caplog: pytest.LogCaptureFixture) -> str:
     """Every log line but the test SMTP server's own (which logs the login it receives, as a server may)."""
     return "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail.log"))
@@ -121,6 +138,7 @@ def test_a_rule_failing_runs_in_a_row_is_told_once_per_error_then_resolved(
         assert "client: acme\nrule: webinar\n" in body
         assert "failed its last 2 sync runs in a row; the last one said: the CRM answered 503 for run 2" in body
         assert f"see: campaign-bridge runs -c {client.config_path} --rule webinar" in body
+        see_commands_run(body)
         assert smtp.box.subjects() == [alert["title"]]
         assert "rule: webinar" in texts(smtp)[0]
 
@@ -168,7 +186,8 @@ def test_a_held_plan_is_told_until_a_run_applies_its_plan(client: Client, hook: 
         [held] = messages(hook)
         assert held["title"] == "campaign-bridge: plan held by its safety limit (acme / webinar)"
         assert "removals held, not applied: the plan removes 2 members, more than max_removals=1" in held["message"]
-        assert f"see: campaign-bridge plan -c {client.config_path} --rule webinar" in held["message"]
+        assert f"see: campaign-bridge plan {client.config_path} --rule webinar" in held["message"]
+        see_commands_run(held["message"])
 
         # The person comes back to the campaign: one removal, under the limit, applied.
         crm.add_member(cid, crm.person_id("p1@example.com"))
@@ -241,7 +260,8 @@ def test_drift_found_by_the_nightly_reconcile_is_told_once_and_resolved(client: 
         [drift] = messages(hook)
         assert drift["title"] == "campaign-bridge: drift found (acme / webinar)"
         assert "the reconcile found the target changed behind the rule's back (missing: 1)" in drift["message"]
-        assert f"campaign-bridge reconcile -c {client.config_path} --rule webinar --repair" in drift["message"]
+        assert f"campaign-bridge reconcile {client.config_path} --rule webinar --repair" in drift["message"]
+        see_commands_run(drift["message"])
 
         ma.add_member(nurture, p0)
         service.run("acme", "webinar", RECONCILE, clock.set(at("00:30:00")))
