@@ -15,7 +15,7 @@ from typing import Any
 
 import apprise
 
-from campaign_bridge.alerts.redact import Redactor
+from campaign_bridge.alerts.redact import APPRISE_MASK, MASK, Redactor
 from campaign_bridge.config.alerts import instantiate, service_name
 
 #: Apprise's notify types, by what a notice says.
@@ -69,5 +69,5 @@ class Target:
             return f"Apprise raised {type(exc).__name__}"
         if ok:
             return None
-        reason = " ".join(redact(str(said)).split()) or "Apprise reported the delivery failed"
+        reason = " ".join(APPRISE_MASK.sub(MASK, redact(str(said))).split()) or "Apprise reported the delivery failed"
         return reason[:MAX_REASON]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -30,6 +31,14 @@ MASK = "****"
 MIN_SECRET = 3
 #: The loggers of the libraries that deliver alerts.
 LIBRARY_LOGGERS = ("apprise", "urllib3.connectionpool")
+#: How Apprise masks a secret in its own lines: its first and last characters (``h...Z``) or its last four
+#: (``...WXYZ``). Part of a secret is still too much: the library's lines lose those too.
+APPRISE_MASK = re.compile(r"[^\s/:@?&=#]?\.\.\.[^\s/:@?&=#.]{1,4}")
+
+
+def library_line(text: str) -> str:
+    """A line of Apprise's (or urllib3's) with every registered secret masked, and Apprise's partial masks."""
+    return APPRISE_MASK.sub(MASK, REGISTERED(text))
 
 
 def forms(secret: str) -> Iterator[str]:
@@ -38,7 +47,9 @@ def forms(secret: str) -> Iterator[str]:
     yield secret
     yield quote(secret, safe="")
     yield quote_plus(secret)
-    yield base64.b64encode(secret.encode()).decode().rstrip("=")
+    b64 = base64.b64encode(secret.encode()).decode()
+    yield b64
+    yield b64.rstrip("=")
 
 
 class Redactor:
@@ -106,7 +117,7 @@ class _RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record: drop its arguments rather than risk them
             message = str(record.msg)
-        record.msg, record.args = REGISTERED(message), None
+        record.msg, record.args = library_line(message), None
         if record.exc_info and record.exc_info[1] is not None:
             record.msg += f" ({type(record.exc_info[1]).__name__})"
             record.exc_info, record.exc_text = None, None
