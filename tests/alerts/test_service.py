@@ -331,6 +331,10 @@ def test_a_target_that_cannot_be_reached_is_sent_the_alert_after_the_next_run_an
         failed = _alert_rows(client)[0]
         assert failed["attempts"] == 1
         assert "target 1 (JSON)" in failed["last_error"]
+        [shown] = _status(client)
+        assert (shown["kind"], shown["rule"], shown["state"]) == ("failed_runs", "webinar", "firing")
+        assert (shown["told"], shown["not_told"]) == (["target 2 (E-Mail)"], ["target 1 (JSON)"])
+        assert "error=503" in shown["last_error"]
 
         hook.failing = False
         tried = len(hook.requests)
@@ -339,6 +343,7 @@ def test_a_target_that_cannot_be_reached_is_sent_the_alert_after_the_next_run_an
         assert messages(hook)[-1]["title"] == "campaign-bridge: rule failing (acme / webinar)"
         assert len(smtp.box.messages) == 1  # not sent twice to the target that had it
         assert _alert_rows(client)[0]["attempts"] == 0
+        assert _status(client)[0]["told"] == ["target 1 (JSON)", "target 2 (E-Mail)"]
     assert [r["status"] for r in client.runs()] == ["failed", "failed"]
     assert_received_cleanly(hook, smtp)
     assert_no_secret(product_log(caplog), "the log")
@@ -355,6 +360,15 @@ def test_no_alerts_section_sends_nothing_and_stores_nothing(client: Client, hook
 
 def _refuse(self: MemoryCRM, *args: Any, **kwargs: Any) -> Any:
     raise TransientError("the CRM answered 503")
+
+
+def _status(client: Client) -> list[dict[str, Any]]:
+    """What ``campaign-bridge alerts status FILE --json`` shows."""
+    result = CliRunner().invoke(main, ["alerts", "status", str(client.config_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert_no_secret(result.output, "alerts status")
+    rows: list[dict[str, Any]] = json.loads(result.output)
+    return rows
 
 
 def _alert_rows(client: Client) -> list[dict[str, Any]]:
