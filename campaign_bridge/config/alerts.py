@@ -55,7 +55,7 @@ class AlertSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     targets: tuple[SecretStr, ...] = Field(
-        min_length=1, description="Apprise URLs (mailto://, json://, slack://, msteams://…); secrets as ${ENV}."
+        min_length=1, description="Apprise URLs (mailto://, json://, slack://, workflows://…); secrets as ${ENV}."
     )
     failed_runs: int | None = Field(
         default=DEFAULT_FAILED_RUNS, ge=1, le=1000, description="Alert when a rule fails this many runs in a row."
