@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import click
 
+from campaign_bridge.cli.alerts import alerts
 from campaign_bridge.cli.history import conflicts, explain, retry, runs
 from campaign_bridge.cli.onboarding import discover, doctor, init, recipes_command
 from campaign_bridge.cli.rules import demo, plan, reconcile, schema, sync, validate
@@ -34,3 +35,4 @@ for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, d
     main.add_command(command)
 for command in (discover, init, doctor, recipes_command):
     main.add_command(command)
+main.add_command(alerts)
