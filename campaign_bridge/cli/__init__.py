@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import click
 
+from campaign_bridge.cli.console import ui
 from campaign_bridge.cli.history import conflicts, explain, retry, runs
 from campaign_bridge.cli.rules import demo, plan, reconcile, schema, sync, validate
 from campaign_bridge.sandbox.serve import sandbox
@@ -28,5 +29,5 @@ def main() -> None:
     """Keep campaign membership consistent between CRM and marketing-automation systems."""
 
 
-for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, demo, reconcile, sandbox, serve):
+for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, demo, reconcile, sandbox, serve, ui):
     main.add_command(command)
