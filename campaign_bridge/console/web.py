@@ -141,7 +141,7 @@ def _wrap(role: Role, handler: Handler, *, is_change: bool) -> Callable[[Request
             except Refused as exc:
                 response = ctx.render("refused.html", exc.status, message=exc.message)
             except LookupError as exc:
-                response = ctx.render("refused.html", 404, message=str(exc).strip("'\""))
+                response = ctx.render("refused.html", 404, message=str(exc.args[0]) if exc.args else str(exc))
         if new_cookie is not None:
             set_session_cookie(response, request, new_cookie)
         return response

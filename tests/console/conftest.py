@@ -32,6 +32,7 @@ from campaign_bridge.demo import CONFIG_NAME, run_demo, write_client_files
 from campaign_bridge.sandbox.fleet import Sandboxes
 from campaign_bridge.service.http import HttpServer
 from campaign_bridge.sync.store.store import Store
+from tests.sync.world import World
 
 CHROMIUM = Path(os.environ.get("CB_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("CB_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -150,3 +151,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(given) if given else tmp_path_factory.mktemp("shots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    """The sync tests' world (in-memory CRM and MA, a SQLite store) for the guard's approval tests."""
+    w = World(tmp_path)
+    yield w
+    w.close()
