@@ -16,6 +16,7 @@ from campaign_bridge.config.models import ClientConfig, Rule, Schedule
 from campaign_bridge.console.chart import history_chart
 from campaign_bridge.console.state import Loaded
 from campaign_bridge.console.web import Ctx, Refused, page
+from campaign_bridge.sync.plan import CONFLICTS
 from campaign_bridge.sync.store.states import LedgerState
 
 #: Rows per page of every paged list.
@@ -183,7 +184,7 @@ def conflicts(ctx: Ctx) -> Response:
         "conflicts.html",
         client=loaded.config.client,
         rules=[r.name for r in loaded.config.rules],
-        kinds=sorted(loaded.store.conflict_kinds()),
+        kinds=sorted(k.value for k in CONFLICTS),
         rows=rows,
         query=query,
         older=older,

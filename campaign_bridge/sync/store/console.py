@@ -23,6 +23,8 @@ from campaign_bridge.sync.store.base import StoreBase, aware
 from campaign_bridge.sync.store.states import LedgerState
 
 APPROVED, DISCARDED = "approved", "discarded"
+#: Held plans whose parsed summary a store keeps (the console shows one or two at a time).
+PARSED_PLANS = 4
 #: Ledger states a person must look at (``retry`` requeues them).
 DEAD_LETTERS = (LedgerState.DEAD, LedgerState.REJECTED)
 
@@ -49,12 +51,9 @@ class HeldPlan:
     at: datetime
     summary: dict[str, Any]
     keys: tuple[str, ...]
+    fingerprint: str
     decision: str | None
     decided_by: str | None
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.keys)
 
 
 class ConsoleStore(StoreBase):
@@ -122,10 +121,13 @@ class ConsoleStore(StoreBase):
 
     # -- held plans and their decisions ----------------------------------------------------------------
     def held_plan(self, rule: str, run_id: int | None = None) -> HeldPlan | None:
-        """The newest held plan of ``rule`` (or the one of ``run_id``), with the decision taken on it."""
+        """The newest held plan of ``rule`` (or the one of ``run_id``), with the decision taken on it.
+
+        A plan's row never changes once written, so its parsed summary is kept (a few of them) by run id:
+        a held plan of 100,000 removals is parsed once, not on every page."""
         p, r, a = t.plans.c, t.runs.c, t.plan_approvals.c
         q = (
-            select(p.run_id, p.rule, p.summary, r.started_at)
+            select(p.run_id, r.started_at)
             .join(t.runs, r.id == p.run_id)
             .where(p.rule == rule, p.held.is_(True))
             .order_by(p.run_id.desc())
@@ -137,20 +139,35 @@ class ConsoleStore(StoreBase):
             row = conn.execute(q).first()
             if row is None:
                 return None
+            parsed = self._parsed_plans.get(row.run_id)
+            if parsed is None:
+                summary = dict(conn.execute(select(p.summary).where(p.run_id == row.run_id)).scalar_one())
+                keys = tuple(summary.get("held_removals") or ())
+                parsed = (summary, keys, fingerprint(keys))
+                while len(self._parsed_plans) >= PARSED_PLANS:
+                    self._parsed_plans.pop(next(iter(self._parsed_plans)))
+                self._parsed_plans[row.run_id] = parsed
             decided = conn.execute(
                 select(a.decision, a.decided_by).where(a.run_id == row.run_id).order_by(a.id.desc()).limit(1)
             ).first()
-        summary = dict(row.summary)
-        keys = tuple(summary.get("held_removals") or ())
+        summary, keys, digest = parsed
         return HeldPlan(
             row.run_id,
-            row.rule,
+            rule,
             aware(row.started_at),
             summary,
             keys,
+            digest,
             decided.decision if decided else None,
             decided.decided_by if decided else None,
         )
+
+    @property
+    def _parsed_plans(self) -> dict[int, tuple[dict[str, Any], tuple[str, ...], str]]:
+        cache: dict[int, tuple[dict[str, Any], tuple[str, ...], str]] | None = self.__dict__.get("_plans_cache")
+        if cache is None:
+            cache = self.__dict__["_plans_cache"] = {}
+        return cache
 
     def decide_plan(self, plan: HeldPlan, decision: str, by: str, now: datetime) -> int:
         """Record ``decision`` (``APPROVED`` or ``DISCARDED``) on a held plan; the decision's id."""
@@ -269,11 +286,6 @@ class ConsoleStore(StoreBase):
             if len(page) < 2000:
                 return
             before = page[-1]["id"]
-
-    def conflict_kinds(self) -> list[str]:
-        c = t.decisions.c
-        with self.engine.connect() as conn:
-            return [k for (k,) in conn.execute(select(c.kind).where(c.is_conflict.is_(True)).distinct())]
 
     def dead_letters(self, rule: str, *, after: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """One page of ``rule``'s dead-lettered and rejected items (with the person's email), by person key."""
