@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from campaign_bridge.console.auth import TOKEN_ENV, AuthSettings, hash_password
 from campaign_bridge.console.state import Console
 from campaign_bridge.service.http import HealthServer, HttpServer
 from campaign_bridge.service.service import Service
+from campaign_bridge.sync.store.rows import LedgerRow
+from campaign_bridge.sync.store.states import LedgerState
 from tests.console.conftest import PASSWORD
 from tests.sync.world import World
 
@@ -213,3 +216,51 @@ def test_ui_adds_users_and_will_not_start_without_a_way_in(tmp_path: Path, monke
         assert user.password_hash.startswith("$argon2")
     finally:
         world.close()
+
+
+def _wait_for(served: Served, rule: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        activity = served.console.activity("test", rule)
+        if activity is not None and not activity.running:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the console's run did not finish")
+
+
+def test_dead_letters_are_listed_and_retried(served: Served) -> None:
+    (key,) = served.world.store.add_persons(["dead@x.com"], datetime.now(UTC))
+    row = LedgerRow("web", key, "ma", "L1", None, None, None, False, LedgerState.DEAD, 5, "HTTP 400: bad email", None)
+    served.world.store.write_ledger([row])
+    viewer = served.session("vera")
+    page = viewer.get(f"{served.url}/c/test/dead").text
+    assert "dead@x.com" in page
+    assert "HTTP 400: bad email" in page
+    assert viewer.post(f"{served.url}/c/test/r/web/retry", data={"csrf": _csrf(page)}).status_code == 403
+    operator = served.session("olga")
+    page = operator.get(f"{served.url}/c/test/dead").text
+    done = operator.post(f"{served.url}/c/test/r/web/retry", data={"csrf": _csrf(page)})
+    assert "1 items requeued" in done.text
+    assert served.world.store.ledger("web")[key].state == LedgerState.FAILED
+    assert any(a["action"] == "retry" and a["user"] == "olga" for a in served.console.store.audit_entries())
+
+
+def test_reconcile_then_confirm_a_repair(served: Served) -> None:
+    w = served.world
+    camp, lst = w.campaign("Webinar"), w.ma_list("Nurture")
+    for i in range(3):
+        w.crm.add_member(camp, w.crm_person(f"p{i}@x.com"), "Responded")
+    assert w.sync(served.console.client("test").config, "web").status == "ok"
+    w.ma.remove_member(lst, next(iter(w.ma.members(lst))))  # someone removed a member by hand
+    s = served.session("olga")
+    page = s.get(f"{served.url}/c/test/r/web").text
+    assert s.post(f"{served.url}/c/test/r/web/reconcile", data={"csrf": _csrf(page)}).status_code == 200
+    _wait_for(served, "web")
+    findings = s.get(f"{served.url}/c/test/reconcile").text
+    assert "missing" in findings
+    confirm = s.get(f"{served.url}/c/test/r/web/repair").text
+    assert "what the repair writes" in confirm
+    assert "adds the member to the target again" in confirm
+    unconfirmed = s.post(f"{served.url}/c/test/r/web/repair", data={"csrf": _csrf(confirm)})
+    assert unconfirmed.status_code == 400
+    assert "not confirmed" in unconfirmed.text
