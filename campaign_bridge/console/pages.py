@@ -279,14 +279,23 @@ def reconcile_page(ctx: Ctx) -> Response:
     return ctx.render("reconcile.html", client=loaded.config.client, rules=per_rule)
 
 
-#: What ``reconcile --repair`` writes for each kind of finding (reconciler/run.py), for the confirmation.
+#: What ``reconcile --repair`` writes for each kind of finding (``reconciler/compare.py``), for its confirmation.
 REPAIRS = {
-    "missing": "adds the member to the target again (unless the rule respects manual removals: then nothing)",
-    "status_mismatch": "raises the member's status in the target to the rule's (never lowers it)",
-    "stale_identity": "points the ledger at the record the target has now",
-    "orphan_ledger_row": "forgets the ledger row (no write to the target)",
+    "status_mismatch": "raises the member's status in the target to the rule's when it is lower; a higher one is "
+    "kept and recorded (a status never moves backwards)",
+    "stale_identity": "points the crosswalk and ledger at the surviving record (a converted lead, a merge), or "
+    "forgets a deleted one; no write to the target",
+    "orphan_ledger_row": "forgets the ledger row; no write to the target",
     "unowned": "nothing: a member this rule did not add is never touched",
 }
+
+
+def repair_of(kind: str, rule: Rule) -> str:
+    if kind == "missing":
+        if rule.on_manual_removal.value == "restore":
+            return "adds the member to the target again (the rule says on_manual_removal: restore)"
+        return "no write: records the removal as respected (the rule says on_manual_removal: respect)"
+    return REPAIRS.get(kind, "see docs/reconciler.md")
 
 
 @page()
@@ -296,7 +305,7 @@ def repair_confirm(ctx: Ctx) -> Response:
     kinds: dict[str, int] = {}
     for f in findings:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-    writes = [(kind, n, REPAIRS.get(kind, "see docs/reconciler.md")) for kind, n in sorted(kinds.items())]
+    writes = [(kind, n, repair_of(kind, found)) for kind, n in sorted(kinds.items())]
     return ctx.render(
         "repair.html", client=loaded.config.client, rule=found.name, run=run, writes=writes, findings=findings[:PAGE]
     )

@@ -260,7 +260,7 @@ def test_reconcile_then_confirm_a_repair(served: Served) -> None:
     assert "missing" in findings
     confirm = s.get(f"{served.url}/c/test/r/web/repair").text
     assert "what the repair writes" in confirm
-    assert "adds the member to the target again" in confirm
+    assert "records the removal as respected" in confirm  # the rule's on_manual_removal: respect (default)
     unconfirmed = s.post(f"{served.url}/c/test/r/web/repair", data={"csrf": _csrf(confirm)})
     assert unconfirmed.status_code == 400
     assert "not confirmed" in unconfirmed.text
