@@ -171,6 +171,7 @@ def test_edit_a_rule_with_a_mistake_then_save(demo: Demo, browser: Any, shots: P
     assert "bad" in line.get_attribute("class")
     assert "mirrror" in line.text
     assert "mirror" in line.find_element(By.CLASS_NAME, "problem").text
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", line)
     shot(browser, shots, "edit-problem")
 
     submit(browser, "save")

@@ -264,3 +264,21 @@ def test_reconcile_then_confirm_a_repair(served: Served) -> None:
     unconfirmed = s.post(f"{served.url}/c/test/r/web/repair", data={"csrf": _csrf(confirm)})
     assert unconfirmed.status_code == 400
     assert "not confirmed" in unconfirmed.text
+
+
+def test_a_file_changed_on_disk_since_the_page_is_not_overwritten(served: Served) -> None:
+    s = served.session("adam")
+    page = s.get(f"{served.url}/c/test/file").text
+    base = re.search(r'name="base" value="([0-9a-f]+)"', page)
+    assert base is not None
+    on_disk = served.path.read_text() + "# edited elsewhere meanwhile\n"
+    served.path.write_text(on_disk)
+    mine = served.path.read_text().replace("mode: mirror", "mode: additive")
+    answer = s.post(
+        f"{served.url}/c/test/file",
+        data={"csrf": _csrf(page), "base": base.group(1), "text": mine, "action": "save"},
+    )
+    assert answer.status_code == 409
+    assert "changed on disk" in answer.text
+    assert served.path.read_text() == on_disk
+    assert served.console.store.file_versions(str(served.path)) == []
