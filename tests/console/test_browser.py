@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from campaign_bridge.console.state import Activity
 from tests.console.conftest import PASSWORD, TOKEN, Demo
 
 WAIT = 60
@@ -252,3 +254,19 @@ def test_the_audit_log_names_who_did_what(demo: Demo, browser: Any, path: str, s
     assert "adam" in audit
     assert "edit_file" in audit
     shot(browser, shots, "audit")
+
+
+def test_a_run_in_progress_shows_live_progress(demo: Demo, browser: Any) -> None:
+    """The rule's page follows a run the console started, without a reload by the person."""
+    rule = "clickers-to-crm"
+    run = Activity("sync", "demo", rule, "olga", datetime.now(UTC))
+    run.progress("read", 200, 1000)
+    demo.console.activities[("demo", rule)] = run  # as Console.start records it, the work left out
+    login(browser, demo, "vera", go=f"/c/demo/r/{rule}")
+    assert text(browser, "stage") == "read"
+    assert "200 / 1000" in text(browser, "activity")
+    run.progress("apply", 700, 1000)
+    WebDriverWait(browser, WAIT).until(lambda d: "700 / 1000" in d.find_element(By.ID, "activity").text)
+    assert text(browser, "stage") == "apply"
+    run.status, run.message, run.finished = "ok", "", datetime.now(UTC)
+    assert text(browser, "activity-status") == "ok"  # the page reloaded itself when the run ended
