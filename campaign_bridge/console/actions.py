@@ -69,6 +69,8 @@ def _decide(ctx: Ctx, decision: str) -> Response:
         )
     if held.fingerprint != ctx.field("fingerprint"):
         raise Refused("the held removals differ from those shown on the page; nothing was changed", 409)
+    if loaded.store.superseded(rule.name, held.run_id):
+        raise Refused("a later sync of this rule went through: this held plan is out of date; nothing was changed", 409)
     if held.decision is not None:
         raise Refused(f"this plan was already {held.decision} by {held.decided_by}; nothing was changed", 409)
     loaded.store.decide_plan(held, decision, ctx.viewer.name, utcnow())

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from campaign_bridge.config.models import ClientConfig, Rule, Schedule
 from campaign_bridge.console.chart import history_chart
@@ -114,6 +114,7 @@ def rule_page(ctx: Ctx) -> Response:
         chart=history_chart(syncs),
         held=held,
         held_page=held_page,
+        superseded=held is not None and loaded.store.superseded(rule.name, held.run_id),
         activity=activity,
         preview=preview,
     )
@@ -141,8 +142,7 @@ def _held_page(held: Any, number_text: str) -> dict[str, Any]:
 def progress(ctx: Ctx) -> Response:
     """The live part of a rule's page: what the console's run of it is doing (polled while it runs)."""
     activity = ctx.console.activity(ctx.path("client"), ctx.path("rule"))
-    html = ctx.render("progress.html", activity=activity, client=ctx.path("client"), rule=ctx.path("rule"))
-    return html
+    return ctx.render("progress.html", activity=activity, client=ctx.path("client"), rule=ctx.path("rule"))
 
 
 def _conflict_filters(ctx: Ctx) -> tuple[Loaded, dict[str, Any]]:
@@ -340,7 +340,3 @@ def audit_page(ctx: Ctx) -> Response:
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     return ctx.render("audit.html", rows=rows, older=rows[-1]["id"] if more else None)
-
-
-def not_found(message: str) -> HTMLResponse:
-    return HTMLResponse(message, status_code=404)

@@ -89,3 +89,21 @@ def test_a_discarded_or_undecided_plan_changes_nothing(world: World, decision: s
         world.store.decide_plan(plan, decision, "olga", NOW)
     assert world.sync(world.config(RULE), "web").status == "held"
     assert len(world.ma_emails(lst)) == 10
+
+
+def test_an_approval_of_a_plan_a_later_sync_superseded_applies_nothing(world: World) -> None:
+    camp, lst, ids = _held(world)
+    plan = world.store.held_plan("web")
+    assert plan is not None
+    raised = RULE.replace("max_removals: 2", "max_removals: 100")
+    assert world.sync(world.config(raised), "web").status == "ok"  # the limit raised: the plan went through
+    assert world.store.superseded("web", plan.run_id)
+    assert world.store.undecided_held_plans() == {}
+    world.store.decide_plan(plan, APPROVED, "olga", NOW)  # too late
+    for pid in ids[:3]:  # three of the approved come back, and leave again: within the old approval
+        world.crm.add_member(camp, pid, "Responded")
+    assert world.sync(world.config(RULE), "web").status == "ok"
+    for pid in ids[:3]:
+        world.crm.remove_member(camp, pid)
+    assert world.sync(world.config(RULE), "web").status == "held"
+    assert len(world.ma_emails(lst)) == 9

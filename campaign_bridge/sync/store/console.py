@@ -192,7 +192,9 @@ class ConsoleStore(StoreBase):
         held plan: (its id, who approved, the person keys approved). None otherwise."""
         plan = self.held_plan(rule)
         a = t.plan_approvals.c
-        if plan is None or plan.decision != APPROVED:
+        # a plan a later sync went through (the limit raised, the source fixed) is out of date: its approval
+        # must not apply removals that happen to fall within it later
+        if plan is None or plan.decision != APPROVED or self.superseded(rule, plan.run_id):
             return None
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -214,23 +216,26 @@ class ConsoleStore(StoreBase):
             )
             return bool(done.rowcount)
 
+    def superseded(self, rule: str, run_id: int) -> bool:
+        """Whether a sync of ``rule`` after run ``run_id`` went through (``ok``): its held plan is out of date."""
+        r = t.runs.c
+        with self.engine.connect() as conn:
+            later = conn.execute(
+                select(func.count())
+                .select_from(t.runs)
+                .where(r.rule == rule, r.mode == "sync", r.id > run_id, r.status == "ok")
+            ).scalar_one()
+        return bool(later)
+
     def undecided_held_plans(self) -> dict[str, int]:
         """Rules whose newest held plan has no decision yet, and no later sync went through: rule → run id."""
         out: dict[str, int] = {}
-        p, r = t.plans.c, t.runs.c
+        p = t.plans.c
         with self.engine.connect() as conn:
             rules = [x for (x,) in conn.execute(select(p.rule).where(p.held.is_(True)).distinct())]
         for rule in rules:
             plan = self.held_plan(rule)
-            if plan is None or plan.decision is not None:
-                continue
-            with self.engine.connect() as conn:
-                later = conn.execute(
-                    select(func.count())
-                    .select_from(t.runs)
-                    .where(r.rule == rule, r.mode == "sync", r.id > plan.run_id, r.status == "ok")
-                ).scalar_one()
-            if not later:
+            if plan is not None and plan.decision is None and not self.superseded(rule, plan.run_id):
                 out[rule] = plan.run_id
         return out
 
