@@ -9,7 +9,8 @@ remove at least ``MIN_REMOVALS_FOR_FRACTION`` members: on a small list, one leav
 
 A held plan may be approved by a person (the admin console records it: ``Store.decide_plan``). One sync then
 applies its removals over the limits, if they are all among the removals approved (``held_keys`` of the held
-plan); a plan that grew since is held again, and a discarded plan changes nothing.
+plan); a plan that grew since is held again, a discarded plan changes nothing, and so does an approval of a
+plan that a later sync went through.
 """
 
 from __future__ import annotations
