@@ -54,6 +54,7 @@ class FileSchedules:
     help="The role of --add-user.",
 )
 @click.option("--password-stdin", is_flag=True, help="With --add-user: read the password from standard input.")
+@click.option("--remove-user", "remove_user", default=None, metavar="NAME", help="Remove a console user, then exit.")
 def ui(
     config_files: tuple[str, ...],
     host: str,
@@ -62,6 +63,7 @@ def ui(
     add_user: str | None,
     role: str,
     password_stdin: bool,
+    remove_user: str | None,
 ) -> None:
     """The admin console over the client files' state, on http://HOST:PORT (log in first)."""
     from campaign_bridge.console.auth import AuthSettings, hash_password
@@ -78,6 +80,17 @@ def ui(
     console.scheduling = FileSchedules(console)
     for problem in console.problems:
         click.echo(f"not shown: {problem}", err=True)
+    if remove_user is not None:
+        with store_errors_exit():
+            removed = console.store.remove_user(remove_user)
+            if removed:
+                console.store.audit(datetime.now(UTC), "cli", "admin", "remove_user", remove_user, "removed")
+        console.close()
+        if not removed:
+            click.echo(f"no console user named {remove_user!r}", err=True)
+            raise SystemExit(EXIT_CONFIG)
+        click.echo(f"user {remove_user} removed (their sessions ended)")
+        return
     if add_user is not None:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\n")

@@ -23,6 +23,7 @@ from campaign_bridge.console.auth import (
     COOKIE,
     TOKEN_USER,
     AuthSettings,
+    LoginThrottle,
     Role,
     check_password,
     check_token,
@@ -93,6 +94,22 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))
     token = str(form.get("token", ""))
     target = _safe_next(str(form.get("next", "/")))
+    throttle: LoginThrottle = request.app.state.throttle
+    address = request.client.host if request.client else "?"
+    wait = throttle.wait(address)
+    if wait:
+        await run_in_threadpool(
+            console.store.audit, utcnow(), name or "?", "-", "login_refused", address, "too many failed logins"
+        )
+        return render(
+            request,
+            "login.html",
+            429,
+            viewer=None,
+            next=target,
+            token_login=auth.token is not None,
+            error=f"too many failed logins from this address: try again in {-(-wait // 60)} minutes",
+        )
     role: Role | None = None
     if token:
         if check_token(auth, token):
@@ -102,6 +119,7 @@ async def login(request: Request) -> Response:
         if user is not None:
             role = Role.named(user.role)
     if role is None:
+        throttle.failed(address)
         await run_in_threadpool(
             console.store.audit, utcnow(), name or "?", "-", "login_failed", "", "wrong name, password or token"
         )
@@ -166,5 +184,6 @@ def console_app(console: Console, auth: AuthSettings, extra: list[BaseRoute] | N
     app = Starlette(routes=[*(extra or []), *console_routes()], middleware=[Middleware(SecurityHeaders)])
     app.state.console = console
     app.state.auth = auth
+    app.state.throttle = LoginThrottle()
 
     return app

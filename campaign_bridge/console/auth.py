@@ -21,6 +21,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
@@ -40,7 +44,40 @@ SESSION_HOURS = 12
 #: The name the admin token logs in as (in the audit log).
 TOKEN_USER = "admin-token"
 
+#: Failed logins from one address within ``THROTTLE_SECONDS`` before its logins are refused for that long.
+MAX_FAILURES = 10
+THROTTLE_SECONDS = 15 * 60
+
 _hasher = PasswordHasher()
+
+
+class LoginThrottle:
+    """Failed logins per client address: after ``MAX_FAILURES`` within ``THROTTLE_SECONDS`` that address's
+    logins are refused until the oldest failure is that old (guessing passwords or the token is slow)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def _recent(self, address: str) -> deque[float]:
+        now = self._clock()
+        failures = self._failures.setdefault(address, deque())
+        while failures and failures[0] <= now - THROTTLE_SECONDS:
+            failures.popleft()
+        return failures
+
+    def wait(self, address: str) -> int:
+        """Seconds until ``address`` may try again (0: now)."""
+        with self._lock:
+            failures = self._recent(address)
+            if len(failures) < MAX_FAILURES:
+                return 0
+            return max(1, int(failures[0] + THROTTLE_SECONDS - self._clock()))
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._recent(address).append(self._clock())
 
 
 class Role(IntEnum):

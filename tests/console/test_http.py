@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from campaign_bridge.cli import main
 from campaign_bridge.console.app import console_app
-from campaign_bridge.console.auth import TOKEN_ENV, AuthSettings, hash_password
+from campaign_bridge.console.auth import COOKIE, MAX_FAILURES, TOKEN_ENV, AuthSettings, hash_password
 from campaign_bridge.console.state import Console
 from campaign_bridge.service.http import HealthServer, HttpServer
 from campaign_bridge.service.service import Service
@@ -282,3 +282,26 @@ def test_a_file_changed_on_disk_since_the_page_is_not_overwritten(served: Served
     assert "changed on disk" in answer.text
     assert served.path.read_text() == on_disk
     assert served.console.store.file_versions(str(served.path)) == []
+
+
+def test_password_guessing_is_throttled(served: Served) -> None:
+    s = served.session()
+    for _ in range(MAX_FAILURES):
+        wrong = s.post(f"{served.url}/login", data={"name": "adam", "password": "guess"}, allow_redirects=False)
+        assert wrong.status_code == 401
+    right = s.post(f"{served.url}/login", data={"name": "adam", "password": PASSWORD}, allow_redirects=False)
+    assert right.status_code == 429
+    assert "too many failed logins" in right.text
+    assert COOKIE not in right.cookies
+    assert any(a["action"] == "login_refused" for a in served.console.store.audit_entries())
+
+
+def test_ui_removes_a_user_and_ends_their_sessions(served: Served) -> None:
+    s = served.session("vera")
+    assert s.get(f"{served.url}/", allow_redirects=False).status_code == 200
+    removed = CliRunner().invoke(main, ["ui", str(served.path), "--remove-user", "vera"])
+    assert removed.exit_code == 0, removed.output
+    assert s.get(f"{served.url}/", allow_redirects=False).status_code == 303  # logged out
+    again = CliRunner().invoke(main, ["ui", str(served.path), "--remove-user", "vera"])
+    assert again.exit_code == 2
+    assert "no console user named 'vera'" in again.output

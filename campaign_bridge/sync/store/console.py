@@ -67,6 +67,12 @@ class ConsoleStore(StoreBase):
                 insert(t.console_users).values(name=name, password_hash=password_hash, role=role, created_at=now)
             )
 
+    def remove_user(self, name: str) -> bool:
+        """Remove a user and end their sessions; False when there was none of that name."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.console_sessions).where(t.console_sessions.c.user == name))
+            return bool(conn.execute(delete(t.console_users).where(t.console_users.c.name == name)).rowcount)
+
     def user(self, name: str) -> User | None:
         c = t.console_users.c
         with self.engine.connect() as conn:
