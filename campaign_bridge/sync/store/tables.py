@@ -192,6 +192,8 @@ alert_state = Table(
     Column("attempts", Integer, nullable=False, default=0),  # deliveries failed since the last that worked
     Column("last_error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # -- the admin console (revision 0006; ``console_store.py``) -------------------------------------------
 
 #: Console users: a name, an Argon2 hash of the password (never the password), a role.
