@@ -57,7 +57,7 @@ class SafetyGuard:
             if over_count
             else f"the plan removes {removing} of {owned} members, more than max_removal_fraction={safety.max_removal_fraction}"
         )
-        report.message = f"removals held, not applied: {why}; check the source, then raise the limit or run with --full"
+        report.message = f"removals held, not applied: {why}; check the source, then approve these removals in the console (campaign-bridge ui), raise the limit, or run with --full"
         report.decisions.append(Decision(Kind.HELD_PLAN, None, None, report.message, rule.target.container_name))
         return True
 
