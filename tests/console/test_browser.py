@@ -6,6 +6,8 @@ One browser and one console serve the whole module; each test logs in as the use
 from __future__ import annotations
 
 import csv
+import re
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +51,20 @@ def text(driver: Any, element_id: str) -> str:
     return str(WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, element_id))).text)
 
 
+#: The pytest folder the demo runs in, as pages show it (in paths of the client file, its state, its CA).
+_TEMP_FOLDER = re.escape(tempfile.gettempdir()) + r"/pytest-of-[^/\s]+/pytest-\d+/[A-Za-z-]+\d*"
+#: Swaps it, in the page's text and form fields, for the folder a user's own demo has.
+_NEUTRAL_PATHS = """
+const re = new RegExp(arguments[0], "g");
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) node.nodeValue = node.nodeValue.replace(re, arguments[1]);
+document.querySelectorAll("textarea, input").forEach((e) => { if (e.value) e.value = e.value.replace(re, arguments[1]); });
+"""
+
+
 def shot(driver: Any, shots: Path, name: str) -> None:
+    """A screenshot for docs/console/: the test's temporary folder shown as a user's demo folder would be."""
+    driver.execute_script(_NEUTRAL_PATHS, _TEMP_FOLDER, "campaign-bridge-demo")
     driver.save_screenshot(str(shots / f"{name}.png"))
 
 
