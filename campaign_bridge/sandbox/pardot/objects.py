@@ -140,18 +140,34 @@ OBJECTS: dict[str, ObjectType] = {
         "prospects",
         PROSPECT_FIELDS,
         lambda s, p: [x for x in s.prospects.values() if p.get("deleted") == "all" or not x.is_deleted],
-        {**_ID_FILTERS, **_time_filters("createdAt", "updatedAt"), "email": ("email", "ieq"), "campaignId": ("campaignId", "eq")},
+        {
+            **_ID_FILTERS,
+            **_time_filters("createdAt", "updatedAt"),
+            "email": ("email", "ieq"),
+            "campaignId": ("campaignId", "eq"),
+        },
         {"campaign": (CAMPAIGN_FIELDS, lambda s, p: s.campaigns.get(p.campaign_id))},
     ),
-    "lists": ObjectType("lists", LIST_FIELDS, lambda s, p: list(s.lists.values()), {**_ID_FILTERS, **_time_filters("updatedAt")}, {}),
+    "lists": ObjectType(
+        "lists", LIST_FIELDS, lambda s, p: list(s.lists.values()), {**_ID_FILTERS, **_time_filters("updatedAt")}, {}
+    ),
     "campaigns": ObjectType(
-        "campaigns", CAMPAIGN_FIELDS, lambda s, p: list(s.campaigns.values()), {**_ID_FILTERS, **_time_filters("updatedAt")}, {}
+        "campaigns",
+        CAMPAIGN_FIELDS,
+        lambda s, p: list(s.campaigns.values()),
+        {**_ID_FILTERS, **_time_filters("updatedAt")},
+        {},
     ),
     "list-memberships": ObjectType(
         "list-memberships",
         MEMBERSHIP_FIELDS,
         _members,
-        {**_ID_FILTERS, **_time_filters("createdAt", "updatedAt"), "listId": ("listId", "eq"), "prospectId": ("prospectId", "eq")},
+        {
+            **_ID_FILTERS,
+            **_time_filters("createdAt", "updatedAt"),
+            "listId": ("listId", "eq"),
+            "prospectId": ("prospectId", "eq"),
+        },
         {"prospect": (PROSPECT_FIELDS, lambda s, m: s.prospects.get(m.prospect_id))},
     ),
     "visitor-activities": ObjectType(
@@ -221,8 +237,22 @@ def _matches(value: Any, op: str, wanted: Any) -> bool:
     if value is None:
         return False
     return bool(
-        {"eq": value == wanted, "gt": value > wanted, "gte": value >= wanted, "lt": value < wanted, "lte": value <= wanted}[op]
+        {
+            "eq": value == wanted,
+            "gt": value > wanted,
+            "gte": value >= wanted,
+            "lt": value < wanted,
+            "lte": value <= wanted,
+        }[op]
     )
+
+
+def _sort_key(obj: ObjectType, name: str) -> Callable[[Any], tuple[bool, Any]]:
+    def key(record: Any) -> tuple[bool, Any]:
+        value = _value(obj, name, record)
+        return (value is not None, value if value is not None else 0)
+
+    return key
 
 
 @dataclass(slots=True)
@@ -238,14 +268,18 @@ class Cursor:
 RESERVED = {"fields", "orderBy", "limit", "nextPageToken", "deleted", "offset"}
 
 
-def query(state: PardotState, obj: ObjectType, request: Request, base_url: str) -> tuple[dict[str, Any], dict[str, str]]:
+def query(
+    state: PardotState, obj: ObjectType, request: Request, base_url: str
+) -> tuple[dict[str, Any], dict[str, str]]:
     """One page of a v5 query: the body and any extra headers."""
     params = {k: v[0] for k, v in request.query.items()}
     token = params.get("nextPageToken")
     if token is not None:
         extra = set(params) - {"nextPageToken", "fields"}
         if extra:
-            raise bad_request(INVALID_PARAMETER, f"Only fields may be sent with nextPageToken, not {', '.join(sorted(extra))}")
+            raise bad_request(
+                INVALID_PARAMETER, f"Only fields may be sent with nextPageToken, not {', '.join(sorted(extra))}"
+            )
         cursor = state.cursors.get(token)
         if cursor is None or cursor.obj != obj.name:
             raise bad_request(PAGE_TOKEN_INVALID, "The nextPageToken is invalid")
@@ -276,7 +310,7 @@ def query(state: PardotState, obj: ObjectType, request: Request, base_url: str) 
         name, _, direction = term.partition(" ")
         if name not in obj.fields:
             raise bad_request(INVALID_PARAMETER, f"Invalid orderBy field: {name}")
-        records.sort(key=lambda r, n=name: (_value(obj, n, r) is not None, _value(obj, n, r) or 0), reverse=direction.strip().upper() == "DESC")
+        records.sort(key=_sort_key(obj, name), reverse=direction.strip().upper() == "DESC")
     cursor = Cursor(obj.name, fields, records, 0, limit, state.now())
     return _page(state, obj, cursor, fields, base_url)
 

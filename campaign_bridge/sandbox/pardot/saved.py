@@ -8,8 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from ..saved import FORMAT
 from ..salesforce.state import Credentials
+from ..saved import FORMAT
 from .sandbox import PardotSandbox
 from .state import Activity, Campaign, Membership, PardotList, Prospect
 
@@ -68,8 +68,13 @@ def load_pardot(sandbox: PardotSandbox, data: dict[str, Any]) -> None:
                 state.prospects[prospect.id] = prospect
             for row in data["lists"]:
                 pardot_list = PardotList(
-                    row["id"], row["name"], bool(row["dynamic"]), None, row["name"],
-                    datetime.fromisoformat(row["created_at"]), datetime.fromisoformat(row["updated_at"]),
+                    row["id"],
+                    row["name"],
+                    bool(row["dynamic"]),
+                    None,
+                    row["name"],
+                    datetime.fromisoformat(row["created_at"]),
+                    datetime.fromisoformat(row["updated_at"]),
                 )
                 state.lists[pardot_list.id] = pardot_list
                 for m in row["members"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def seed_demo(sandbox: PardotSandbox, company: Company, now: datetime) -> None:
     state.add_campaign("Partner referrals")
     for ma_list in company.lists:
         if ma_list.clicked:
-            state.add_list(ma_list.name, rule=lambda p, s=state: _clicked(s, p))
+            state.add_list(ma_list.name, rule=partial(_clicked, state))
         else:
             state.add_list(ma_list.name)
     for rec in company.ma:
@@ -111,13 +112,13 @@ def _fields(rec: MaRecord) -> dict[str, Any]:
 
 def _activities(state: PardotState, pid: int, rec: MaRecord, now: datetime) -> None:
     if rec.clicks:
-        state.add_activity(pid, CLICK, now - (rec.last_click_ago or rec.last_activity_ago or OLD_DEFAULT), email_id=DEMO_EMAIL_ID)
+        state.add_activity(
+            pid, CLICK, now - (rec.last_click_ago or rec.last_activity_ago or OLD_DEFAULT), email_id=DEMO_EMAIL_ID
+        )
     if rec.form is not None:
         state.add_activity(pid, FORM_SUCCESS, now - rec.form[1], form_id=DEMO_FORM_ID)
     if rec.last_activity_ago is not None:
         state.update_prospect(pid, last_activity_at=now - rec.last_activity_ago)
-
-
 
 
 SANDBOX: SandboxSpec[PardotSandbox] = SandboxSpec(
