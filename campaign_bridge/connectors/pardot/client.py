@@ -13,7 +13,7 @@ import csv
 import io
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -141,29 +141,44 @@ class PardotClient:
             raise TransientError(f"{where}: Account Engagement answered a body that is not JSON") from exc
 
     # -- reads ---------------------------------------------------------------------------------------
-    def pages(self, obj: str, fields: list[str], params: dict[str, Any]) -> Generator[list[dict[str, Any]], None, None]:
-        """Every page of a v5 query, 1,000 records each; raises ``FatalError`` past v5's 100,000-record cap
-        (``Pardot-Warning: 203``), which the export API reads instead."""
+    def first_page(
+        self, obj: str, fields: list[str], params: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The first page of a v5 query (1,000 records) and its ``nextPageToken`` (None on the last page)."""
         reply = self.call(
             "GET", f"/api/v5/objects/{obj}", params={**params, "fields": ",".join(fields), "limit": PAGE_SIZE}
         )
-        while True:
-            body = reply.body if isinstance(reply.body, dict) else {}
-            values = body.get("values")
-            if not isinstance(values, list):
-                raise TransientError(f"{self.connection}: Account Engagement's {obj} page had no values")
+        return self._page(obj, reply)
+
+    def pages(
+        self, obj: str, fields: list[str], params: dict[str, Any], *, after: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a v5 query, 1,000 records each (from the page ``after`` names, when given); raises
+        ``FatalError`` past v5's 100,000-record cap (``Pardot-Warning: 203``): the export API reads those."""
+        if after is None:
+            values, token = self.first_page(obj, fields, params)
             yield values
-            if reply.headers.get("Pardot-Warning") == "203":
-                raise FatalError(
-                    f"{self.connection}: {obj}: v5 stops a query at 100,000 records (Pardot-Warning 203); "
-                    "set read_export: always to read it through the export API"
-                )
-            token = body.get("nextPageToken")
-            if not token:
-                return
+        else:
+            token = after
+        while token:
             reply = self.call(
                 "GET", f"/api/v5/objects/{obj}", params={"nextPageToken": token, "fields": ",".join(fields)}
             )
+            values, token = self._page(obj, reply)
+            yield values
+
+    def _page(self, obj: str, reply: Reply) -> tuple[list[dict[str, Any]], str | None]:
+        body = reply.body if isinstance(reply.body, dict) else {}
+        values = body.get("values")
+        if not isinstance(values, list):
+            raise TransientError(f"{self.connection}: Account Engagement's {obj} page had no values")
+        if reply.headers.get("Pardot-Warning") == "203":
+            raise FatalError(
+                f"{self.connection}: {obj}: v5 stops a query at 100,000 records (Pardot-Warning 203); "
+                "set read_export: always to read it through the export API"
+            )
+        token = body.get("nextPageToken")
+        return values, str(token) if token else None
 
     def export(
         self, obj: str, fields: list[str], procedure: str, arguments: dict[str, Any]

@@ -13,7 +13,7 @@ returns no deleted memberships, so removals are seen only by full reads.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,15 +65,14 @@ class Reader:
         if mode == "always" and export is not None:
             yield from (_flat(r) for r in self.client.export(export[0], fields, export[1], export[2]))
             return
-        pages: Generator[list[dict[str, Any]], None, None] = self.client.pages(obj, fields, params)
-        first = next(pages)
-        if mode == "auto" and export is not None and len(first) >= 1000:
-            pages.close()
+        first, token = self.client.first_page(obj, fields, params)
+        if mode == "auto" and export is not None and token is not None:
             yield from (_flat(r) for r in self.client.export(export[0], fields, export[1], export[2]))
             return
         yield from first
-        for page in pages:
-            yield from page
+        if token is not None:
+            for page in self.client.pages(obj, fields, params, after=token):
+                yield from page
 
     def memberships(self, list_id: str, since: datetime | None, until: datetime | None) -> Iterator[MemberRecord]:
         if since is None:
