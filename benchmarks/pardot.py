@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from math import ceil
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from campaign_bridge.sync.store.store import Store
 
 from .minimum import SF_FIND_CAMPAIGN, SF_LOGIN, SF_LOOKUP_BATCH, Minimum, sf_read, sf_write
 from .runs import IDLE_GOAL, LIMIT_GOAL, RATIO_GOAL, machine
+from .sandboxes import SEED_AGE, _ShiftedClock
 
 DIRECTIONS = ("crm_to_ma", "ma_to_crm")
 LABELS = {"crm_to_ma": "Salesforce → Pardot", "ma_to_crm": "Pardot → Salesforce"}
@@ -127,9 +129,12 @@ def email(i: int) -> str:
 @contextmanager
 def world(direction: str, members: int, *, limits: bool = False) -> Iterator[World]:
     emails = [email(i) for i in range(members)]
+    # Seeding is stamped in the past, the last member an hour after the rest (as ``sandboxes.py`` does):
+    # an idle run's incremental read, from the watermark less the look-back, then sees only that one.
+    clock = _ShiftedClock(-SEED_AGE)
     with (
-        SalesforceSandbox(daily_limit=None) as sf,
-        PardotSandbox(limits=limits, latency=LATENCY if limits else 0.0) as pd,
+        SalesforceSandbox(daily_limit=None, clock=clock) as sf,
+        PardotSandbox(limits=limits, latency=LATENCY if limits else 0.0, clock=clock) as pd,
         tempfile.TemporaryDirectory() as tmp,
     ):
         campaign = sf.state.add_campaign("Bench campaign", statuses=[("Sent", False), ("Responded", True)])
@@ -137,10 +142,15 @@ def world(direction: str, members: int, *, limits: bool = False) -> Iterator[Wor
         prospects = pd.state.bulk_add_prospects(emails)
         bench_list = pd.state.add_list("Bench list")
         if direction == "crm_to_ma":
-            sf.state.bulk_add_members(campaign, contacts)
+            sf.state.bulk_add_members(campaign, contacts[:-1])
+            clock.offset = -SEED_AGE / 2
+            sf.state.bulk_add_members(campaign, contacts[-1:])
         else:
-            for pid in prospects:
+            for pid in prospects[:-1]:
                 pd.state.add_member(bench_list, pid)
+            clock.offset = -SEED_AGE / 2
+            pd.state.add_member(bench_list, prospects[-1])
+        clock.offset = timedelta(0)
         text = CONFIG.format(
             state=Path(tmp) / "state.db", sf_url=sf.instance_url, ca=sf.ca_bundle, sf_client=sf.credentials["client_id"],
             bu=pd.business_unit_id, pd_url=pd.url, pd_client=pd.org.credentials.client_id,
