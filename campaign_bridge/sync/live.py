@@ -7,7 +7,8 @@
   lacks would select nobody, and a mirror rule would then remove every member it added;
 * no rules feed each other in a loop, with containers told apart by their ids rather than by how the file
   spells them (``to: {list: "12"}`` and ``from: {list: Nurture}`` are one list when 12 is Nurture's id),
-  and no rule reads and writes one container.
+  and no rule reads and writes one container. A campaign an MA system mirrors onto a Salesforce campaign
+  (an Account Engagement connected campaign) counts as that Salesforce campaign.
 
 Unlike a run, it goes on after a problem and reports them all. Each connection's containers are listed
 once (``_Containers``), so a file of hundreds of rules costs one listing per connection, not one lookup
@@ -22,7 +23,7 @@ from campaign_bridge.config.cycles import cycle_message, offline_identity, rule_
 from campaign_bridge.config.models import ClientConfig, Endpoint
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, Problem
-from campaign_bridge.mapping.model import Container
+from campaign_bridge.mapping.model import Container, ContainerKind
 from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.source import source_problems
 from campaign_bridge.sync.target import target_problem
@@ -53,6 +54,9 @@ class _Containers:
         if isinstance(found, CampaignBridgeError):
             raise found
         return found
+
+    def connector(self, connection: str) -> Connector:
+        return self._connectors[connection]
 
     def found(self, ep: Endpoint) -> Container | None:
         """The endpoint's container if ``find`` found it already, else None."""
@@ -113,7 +117,18 @@ def _cycle_problems(config: ClientConfig, containers: _Containers, lines: dict[s
 
     def identity(ep: Endpoint) -> Hashable:
         container = containers.found(ep)
-        return offline(ep) if container is None else (ep.connection, container.kind, container.id)
+        if container is None:
+            return offline(ep)
+        # A campaign an MA system mirrors onto a Salesforce campaign (an Account Engagement connected
+        # campaign, ``Connector.mirrors``) is that Salesforce campaign: the vendor's own connector copies
+        # its membership there, so a rule writing it also writes the Salesforce campaign.
+        mirrors = getattr(containers.connector(ep.connection), "mirrors", None)
+        mirrored = mirrors(container) if callable(mirrors) else None
+        if isinstance(mirrored, str):
+            return ("salesforce campaign", mirrored[:15])
+        if config.connections[ep.connection].type == "salesforce" and container.kind is ContainerKind.CAMPAIGN:
+            return ("salesforce campaign", container.id[:15])
+        return (ep.connection, container.kind, container.id)
 
     rules = config.rules
     names = [rule.name for rule in rules]

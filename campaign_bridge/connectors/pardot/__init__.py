@@ -144,6 +144,14 @@ class PardotConnector(Connector):
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise FatalError(f"{self.name}: no {key} named {name!r}{hint}")
 
+    def mirrors(self, container: Container) -> str | None:
+        """The Salesforce campaign a connected campaign mirrors (Pardot's own connector copies its membership
+        there), else None: ``validate`` treats a rule writing it as writing that Salesforce campaign."""
+        if container.kind is not ContainerKind.EXCLUSIVE_CAMPAIGN:
+            return None
+        self.campaigns()
+        return self.connected.get(container.id)
+
     def _campaign_id(self, name_or_id: str | None) -> str | None:
         if name_or_id is None:
             return None
