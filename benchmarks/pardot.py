@@ -211,7 +211,7 @@ def limits_on(members: int) -> dict[str, Any]:
         started = time.perf_counter()
         report = w.sync(direction)
         seconds = time.perf_counter() - started
-        refused = w.pd.server.calls("") - w.pd.state.usage
+        refused = sum(1 for r in w.pd.server.log if r.status == 429)
     pd_calls = report.api_calls.get("pd", 0)
     bound = pd_calls * LATENCY / CONCURRENT
     return {
