@@ -75,7 +75,8 @@ def test_an_invalid_email_is_a_rejected_record_and_nothing_is_created(harness: P
     from campaign_bridge.mapping.model import PersonDraft
 
     outcomes = harness.connector().create_people([PersonDraft("bad address@x.example", "contact")])
-    assert outcomes[0].record is None and outcomes[0].code == "65"
+    assert outcomes[0].record is None
+    assert outcomes[0].code == "65"
     assert harness.sb.state.prospects == {}
 
 
