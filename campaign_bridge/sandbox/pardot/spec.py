@@ -19,7 +19,7 @@ from typing import Any
 from campaign_bridge.mapping.semantics import Role
 
 from ..demo_company import LINUS, Company, MaRecord
-from ..spec import SandboxFiles, SandboxSpec
+from ..spec import DemoPart, SandboxFiles, SandboxSpec
 from .sandbox import PardotSandbox
 from .saved import dump_pardot, load_pardot
 from .state import PardotState, Prospect
@@ -121,6 +121,35 @@ def _activities(state: PardotState, pid: int, rec: MaRecord, now: datetime) -> N
         state.update_prospect(pid, last_activity_at=now - rec.last_activity_ago)
 
 
+#: ``demo.env``'s name for the connected app's secret.
+DEMO_SECRET_ENV = "CB_DEMO_PARDOT_CLIENT_SECRET"
+
+
+def demo_connection(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's connection: the business unit, reached with the org's client-credentials login."""
+    cc = info["auth"]["client_credentials"]
+    settings = {
+        "business_unit_id": info["business_unit_id"],
+        "base_url": info["base_url"],
+        "login_url": info["login_url"],
+        "removal_campaign": "Partner referrals",
+        "auth": {
+            "method": "client_credentials",
+            "client_id": cc["client_id"],
+            "client_secret": f"${{{DEMO_SECRET_ENV}}}",
+        },
+    }
+    return settings, {DEMO_SECRET_ENV: cc["client_secret"]}
+
+
+#: Demo rules Account Engagement cannot run, and why.
+DEMO_CANNOT = {
+    "pricing-requests-to-crm": "its segment names the form submitted (last_form_submitted); v5's visitor "
+    "activities name a form by id only, so the connector offers last_form_submitted_at, not the form's name",
+    "bounces-to-crm": "bounces (hard_bounced, soft_bounce_count) are not among the fields the connector "
+    "translates for v5",
+}
+
 SANDBOX: SandboxSpec[PardotSandbox] = SandboxSpec(
     name="pardot",
     role=Role.MA,
@@ -129,4 +158,5 @@ SANDBOX: SandboxSpec[PardotSandbox] = SandboxSpec(
     seed_demo=seed_demo,
     dump=dump_pardot,
     load=load_pardot,
+    demo=DemoPart(alias="pd", connection=demo_connection, cannot=DEMO_CANNOT),
 )
