@@ -13,6 +13,7 @@ is REJECTED (``CAMPAIGN_REQUIRED``): the prospect keeps the campaign it has.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -23,28 +24,49 @@ from campaign_bridge.connectors.pardot.errors import (
     PardotNotFoundError,
     PardotRequestError,
 )
-from campaign_bridge.errors import FatalError
+from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, ContainerKind, OutcomeState
 
 #: More removals than this in one batch read the list's memberships once instead of one query each.
 MAP_AFTER = 10
+#: More changes of one batch failing transiently than this: the system is down; stop the batch.
+MAX_TRANSIENT = 10
 
 
 def run_all(changes: Sequence[Change], one: Callable[[Change], ChangeOutcome], workers: int) -> list[ChangeOutcome]:
-    """``one`` for every change, ``workers`` at a time; outcomes in order. The first failure (in change
-    order) is raised once every started call has ended, and calls not started yet are not made."""
+    """``one`` for every change, ``workers`` at a time; outcomes in order.
+
+    A change whose call still fails transiently after the policy's retries is FAILED (a later run retries
+    it) rather than failing the batch: the calls of a batch are independent, and the others' outcomes
+    must be recorded. Past ``MAX_TRANSIENT`` such failures the system is taken to be down: calls not
+    started yet are not made and the error is raised, as is anything else (quota, auth, fatal), once every
+    started call has ended.
+    """
+    failures: list[TransientError] = []
+    lock = threading.Lock()
+
+    def guarded(change: Change) -> ChangeOutcome:
+        try:
+            return one(change)
+        except TransientError as exc:
+            with lock:
+                failures.append(exc)
+            return ChangeOutcome(change, OutcomeState.FAILED, "TRANSIENT", str(exc))
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures: list[Future[ChangeOutcome]] = [pool.submit(one, ch) for ch in changes]
+        futures: list[Future[ChangeOutcome]] = [pool.submit(guarded, ch) for ch in changes]
         for future in futures:
-            if future.exception() is not None:
+            if future.exception() is not None or len(failures) > MAX_TRANSIENT:
                 for rest in futures:
                     rest.cancel()
                 break
     for future in futures:
-        if not future.cancelled() and future.exception() is not None:
-            raise future.exception()  # type: ignore[misc]
-    if any(f.cancelled() for f in futures):  # pragma: no cover - only after a raise above
-        raise FatalError("a write was cancelled")
+        if not future.cancelled():
+            error = future.exception()
+            if error is not None:
+                raise error
+    if len(failures) > MAX_TRANSIENT:
+        raise failures[-1]
     return [f.result() for f in futures]
 
 
@@ -82,9 +104,8 @@ class Writer:
         if change.action is ChangeAction.ADD:
             body = {"listId": int(container.id), "prospectId": int(prospect)}
             try:
-                self.client.call(
-                    "POST", "/api/v5/objects/list-memberships", params={"fields": "id"}, json=body, idempotent=False
-                )
+                # Safe to retry: a repeated add that had landed answers 58, already a member.
+                self.client.call("POST", "/api/v5/objects/list-memberships", params={"fields": "id"}, json=body)
             except PardotRequestError as exc:
                 if exc.code == ALREADY_A_MEMBER:
                     return ChangeOutcome(change, OutcomeState.ALREADY_PRESENT)
