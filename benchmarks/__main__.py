@@ -136,9 +136,10 @@ def scale(members: int, as_json: bool, out: Path | None) -> None:
 @main.command("pardot")
 @click.option("--members", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--limits", type=click.Choice(["on", "off"]), default="off", show_default=True)
+@click.option("--read-export", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
 @_json
 @_out
-def pardot_calls(members: int, limits: str, as_json: bool, out: Path | None) -> None:
+def pardot_calls(members: int, limits: str, read_export: str, as_json: bool, out: Path | None) -> None:
     """Account Engagement: calls against the minimum (limits off), or time against v5's 5-request cap (on)."""
     from . import pardot
 
@@ -153,8 +154,8 @@ def pardot_calls(members: int, limits: str, as_json: bool, out: Path | None) -> 
                           f"{r['ratio']}{mark}", str(r["refused_by_cap"]))  # fmt: skip
         table.caption = f"5 requests in flight, {pardot.LATENCY}s per request; goal ratio ≤ {pardot.LIMIT_GOAL}"
     else:
-        result = pardot.calls(members)
-        table = Table(title=f"API calls, first sync of {members:,} members")
+        result = pardot.calls(members, read_export=read_export)
+        table = Table(title=f"API calls, first sync of {members:,} members (read_export: {read_export})")
         for col in ("rule", "system", "calls", "minimum", "ratio", "idle run"):
             table.add_column(col, justify="left" if col in ("rule", "system") else "right")
         for r in result["results"]:

@@ -71,6 +71,7 @@ connections:
     base_url: {pd_url}
     login_url: {pd_url}
     api_budget: 1000000
+    read_export: {read_export}
     auth: {{method: client_credentials, client_id: {pd_client}, client_secret: "${{PD_SECRET}}"}}
 rules:
 """
@@ -127,7 +128,7 @@ def email(i: int) -> str:
 
 
 @contextmanager
-def world(direction: str, members: int, *, limits: bool = False) -> Iterator[World]:
+def world(direction: str, members: int, *, limits: bool = False, read_export: str = "auto") -> Iterator[World]:
     emails = [email(i) for i in range(members)]
     # Seeding is stamped in the past, the last member an hour after the rest (as ``sandboxes.py`` does):
     # an idle run's incremental read, from the watermark less the look-back, then sees only that one.
@@ -153,7 +154,7 @@ def world(direction: str, members: int, *, limits: bool = False) -> Iterator[Wor
         clock.offset = timedelta(0)
         text = CONFIG.format(
             state=Path(tmp) / "state.db", sf_url=sf.instance_url, ca=sf.ca_bundle, sf_client=sf.credentials["client_id"],
-            bu=pd.business_unit_id, pd_url=pd.url, pd_client=pd.org.credentials.client_id,
+            bu=pd.business_unit_id, pd_url=pd.url, pd_client=pd.org.credentials.client_id, read_export=read_export,
         ) + RULES[direction]  # fmt: skip
         env = {"SF_SECRET": sf.credentials["client_secret"], "PD_SECRET": pd.org.credentials.client_secret}
         config = load_config_text(text, "bench.yaml", env)
@@ -170,10 +171,10 @@ def world(direction: str, members: int, *, limits: bool = False) -> Iterator[Wor
             store.close()
 
 
-def calls(members: int, directions: tuple[str, ...] = DIRECTIONS) -> dict[str, Any]:
+def calls(members: int, directions: tuple[str, ...] = DIRECTIONS, read_export: str = "auto") -> dict[str, Any]:
     results = []
     for direction in directions:
-        with world(direction, members) as w:
+        with world(direction, members, read_export=read_export) as w:
             started = time.perf_counter()
             first = w.sync(direction)
             seconds = time.perf_counter() - started
@@ -201,7 +202,13 @@ def calls(members: int, directions: tuple[str, ...] = DIRECTIONS) -> dict[str, A
                 "systems": systems,
             }
         )
-    return {"benchmark": "pardot calls", "members": members, "machine": machine(), "results": results}
+    return {
+        "benchmark": "pardot calls",
+        "members": members,
+        "read_export": read_export,
+        "machine": machine(),
+        "results": results,
+    }
 
 
 def limits_on(members: int) -> dict[str, Any]:

@@ -5,8 +5,10 @@ Facts [D] (vendor-facts.md): ``fields`` is required on every query and read; ``l
 is at most 1,000; the answer is ``{"values", "nextPageToken", "nextPageUrl"}``; with a page token only
 ``fields`` may be sent (anything else is a 400); a token replays the same page and lives 4 hours (210
 expired, 211 invalid); past 100,000 records no token is given and ``Pardot-Warning: 203`` is set; more than
-three filtered fields is 209. [U]: filter names beyond ``updatedAt…``/``createdAt…``/``id…`` and ``email``,
-``listId``, ``prospectId``; After/Before are strict; relationship fields (``prospect.email``) on queries.
+three filtered fields is 209. [T] (api-evangelist/pardot data model, read from the v5 object reference):
+relationship fields are asked for with dot notation in ``fields`` (``prospect.email`` on a list membership),
+up to three levels. [U]: filter names beyond ``updatedAt…``/``createdAt…``/``id…`` and ``email``,
+``listId``, ``prospectId``, ``campaignId``, ``type``; After/Before are strict, the ``…OrEqualTo`` forms not.
 """
 
 from __future__ import annotations
