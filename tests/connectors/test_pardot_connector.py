@@ -179,3 +179,28 @@ def test_a_read_of_more_than_one_page_goes_through_the_export_api(harness: Pardo
     assert any(p.startswith("/api/v5/exports") for p in paths)
     never = harness.connector(harness.settings(read_export="never"))
     assert len(list(never.read_members(big))) == 2500
+
+
+def test_bad_settings_in_a_client_file_name_their_line_and_never_echo_a_secret() -> None:
+    from campaign_bridge.config.loader import load_config_text
+    from campaign_bridge.errors import ConfigError
+
+    text = """client: acme
+state: "sqlite:///:memory:"
+connections:
+  pd:
+    type: pardot
+    business_unit_id: "12345"
+    auth: {method: client_credentials, client_id: abc, client_secret: "${PD_SECRET}"}
+  crm: {type: memory-crm}
+rules:
+  - name: r
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: pd, list: Nurture}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "acme.yaml", {"PD_SECRET": "s3cret-value"})
+    message = str(caught.value)
+    assert "acme.yaml:" in message
+    assert "business_unit_id" in message
+    assert "s3cret-value" not in message
