@@ -204,3 +204,21 @@ rules:
     assert "acme.yaml:" in message
     assert "business_unit_id" in message
     assert "s3cret-value" not in message
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_member_origin_tells_our_adds_from_a_persons(harness: PardotHarness, many: bool) -> None:
+    state = harness.sb.state
+    list_id = state.add_list("Nurture")
+    ours, theirs, absent, *more = state.bulk_add_prospects([f"p{i}@x.example" for i in range(8)])
+    state.add_member(list_id, theirs)  # a marketer, in the UI
+    conn = harness.connector()
+    nurture = conn.find_container("list", "Nurture")
+    conn.apply_changes(nurture, [Change(ChangeAction.ADD, RecordRef("sys", "prospect", str(ours)))])
+    asked = [ours, theirs, absent, *(more if many else [])]
+    origin = conn.member_origin(nurture, [RecordRef("sys", "prospect", str(p)) for p in asked])
+    assert {k: v.added_by_us for k, v in origin.items()} == {str(ours): True, str(theirs): False}
+
+    session = harness.connector(harness.settings(auth={"method": "session", "session_id": harness.sb.token()}))
+    unknown = session.member_origin(nurture, [RecordRef("sys", "prospect", str(ours))])
+    assert unknown[str(ours)].added_by_us is None  # a bare session id names no user: nothing is claimed

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark, settings_as
+from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark, settings_as
 from campaign_bridge.connectors.pardot import segments
 from campaign_bridge.connectors.pardot.client import PardotClient
+from campaign_bridge.connectors.pardot.origin import Origins
 from campaign_bridge.connectors.pardot.people import People
 from campaign_bridge.connectors.pardot.reads import Reader
 from campaign_bridge.connectors.pardot.settings import PardotSettings
@@ -35,6 +36,7 @@ from campaign_bridge.mapping.model import (
     MemberRecord,
     PersonDraft,
     PersonRecord,
+    RecordRef,
 )
 from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import kinds_for, target_refusal
@@ -84,6 +86,7 @@ class PardotConnector(Connector):
         )
         self.reader = Reader(name, self.client, pardot)
         self.people = People(name, self.client, self.reader)
+        self.origins = Origins(self.client)
         self.writer = Writer(self.client, pardot.max_concurrent, lambda: self._campaign_id(pardot.removal_campaign))
         self._campaigns: list[Container] | None = None
         #: Connected campaigns: Pardot campaign id → the Salesforce campaign it mirrors (after ``campaigns``).
@@ -178,6 +181,10 @@ class PardotConnector(Connector):
     def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]:
         campaign = self._campaign_id(self.pardot.new_prospect_campaign)
         return self.people.create(drafts, int(campaign) if campaign else None, self.pardot.max_concurrent)
+
+    def member_origin(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, MemberOrigin]:
+        """Members among ``refs``, and whether our integration user created each list membership."""
+        return self.origins.of(container, refs)
 
     # -- writes --------------------------------------------------------------------------------------
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:

@@ -62,13 +62,17 @@ class PardotLogin(Login[str]):
     def __init__(self, authenticator: Authenticator) -> None:
         super().__init__()
         self.authenticator = authenticator
+        #: The Salesforce user the token belongs to (None for a bare session id): who our writes are by.
+        self.user_id: str | None = None
 
     @property
     def renewable(self) -> bool:
         return self.authenticator.renewable
 
     def login(self) -> str:
-        return self.authenticator.login().session_id
+        result = self.authenticator.login()
+        self.user_id = result.user_id
+        return result.session_id
 
 
 def endpoint_of(path: str) -> str:
@@ -103,8 +107,9 @@ class PardotClient:
             UNBOUNDED_RATE, 1.0, clock=monotonic, sleep=sleep, max_in_flight=settings.max_concurrent
         )
         authenticator = Authenticator(connection, settings.salesforce(), self.session)
+        self.login = PardotLogin(authenticator)
         self.loop = CallLoop(
-            PardotLogin(authenticator),
+            self.login,
             policy,
             expired=TokenRefusedError,
             refused_fresh=lambda _: f"{connection}: Account Engagement refused a freshly issued Salesforce token",

@@ -29,7 +29,7 @@ from .errors import (
     TOO_MANY_FILTERS,
     bad_request,
 )
-from .state import Activity, Campaign, Membership, PardotList, PardotState, Prospect
+from .state import Activity, Campaign, Membership, PardotList, PardotState, Prospect, User
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
@@ -95,6 +95,13 @@ ACTIVITY_FIELDS: dict[str, Callable[[Activity], Any]] = {
     "emailId": lambda a: a.email_id,
     "formId": lambda a: a.form_id,
     "createdAt": lambda a: stamp(a.created_at),
+}
+
+USER_FIELDS: dict[str, Callable[[User], Any]] = {
+    "id": lambda u: u.id,
+    "username": lambda u: u.username,
+    "salesforceId": lambda u: u.salesforce_id,
+    "createdAt": lambda u: stamp(u.created_at),
 }
 
 
@@ -170,8 +177,12 @@ OBJECTS: dict[str, ObjectType] = {
             "listId": ("listId", "eq"),
             "prospectId": ("prospectId", "eq"),
         },
-        {"prospect": (PROSPECT_FIELDS, lambda s, m: s.prospects.get(m.prospect_id))},
+        {
+            "prospect": (PROSPECT_FIELDS, lambda s, m: s.prospects.get(m.prospect_id)),
+            "createdBy": (USER_FIELDS, lambda s, m: s.users.get(m.created_by_id)),
+        },
     ),
+    "users": ObjectType("users", USER_FIELDS, lambda s, p: list(s.users.values()), {**_ID_FILTERS}, {}),
     "visitor-activities": ObjectType(
         "visitor-activities",
         ACTIVITY_FIELDS,

@@ -9,7 +9,7 @@ from typing import Self
 from ..http import CONTROL_PREFIX, Request, Response, SandboxServer
 from ..salesforce.state import SalesforceState
 from .app import PardotApp
-from .state import Clock, PardotState
+from .state import API_USER_ID, UI_USER_ID, Clock, PardotState
 
 
 class PardotServer(SandboxServer):
@@ -60,6 +60,10 @@ class PardotSandbox:
     ) -> None:
         self.org = org or SalesforceState()
         self.state = PardotState(clock=clock, ampsea=ampsea, edition=edition, limits=limits)
+        # The integration user campaign-bridge logs in as, and a marketer working in the UI, each synced
+        # with a Salesforce user of the org (the Salesforce user id of a login names its Pardot user).
+        self.state.add_user(API_USER_ID, "integration@campaign-bridge.sandbox", salesforce_id=self.org.user_id)
+        self.state.add_user(UI_USER_ID, "marketing@campaign-bridge.sandbox", salesforce_id=self.org.person_id)
         self.app = PardotApp(self.state, self.org, lambda: self.server.url, latency=latency, sleep=sleep)
         self.server = PardotServer(self.app, port=port)
 

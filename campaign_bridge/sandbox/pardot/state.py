@@ -106,6 +106,16 @@ class Activity:
 
 
 @dataclass(slots=True)
+class User:
+    """An Account Engagement user; ``salesforce_id`` is the Salesforce user it is synced with."""
+
+    id: int
+    username: str
+    salesforce_id: str | None = None
+    created_at: datetime = field(default_factory=_utc_now)
+
+
+@dataclass(slots=True)
 class Export:
     id: int
     object: str
@@ -143,10 +153,15 @@ class PardotState:
         self.memberships: dict[int, Membership] = {}
         self.activities: dict[int, Activity] = {}
         self.exports: dict[int, Export] = {}
+        self.users: dict[int, User] = {}
         self.cursors: dict[str, Any] = {}
         self._ids = itertools.count(1)
         self._by_pair: dict[tuple[int, int], int] = {}  # (list id, prospect id) → membership id
         self.default_campaign = self.add_campaign("Website Tracking")
+
+    def add_user(self, user_id: int, username: str, *, salesforce_id: str | None = None) -> None:
+        with self.lock:
+            self.users[user_id] = User(user_id, username, salesforce_id, self.now())
 
     def next_id(self) -> int:
         with self.lock:
