@@ -245,7 +245,7 @@ class PardotApp:
             return sorted(state.members(list_id), key=lambda m: m.id)
         if name == "prospects" and procedure == "filter_by_updated_at":
             after = arguments.get("updatedAfter")
-            floor = objects._parse("updatedAt", "gt", after) if after else None
+            floor = objects.parse_value("updatedAt", "gt", after) if after else None
             return [
                 p
                 for p in sorted(state.prospects.values(), key=lambda p: p.id)

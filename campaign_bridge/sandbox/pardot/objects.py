@@ -36,6 +36,8 @@ MAX_LIMIT = 1000
 MAX_RECORDS = 100_000
 MAX_FILTERED_FIELDS = 3
 TOKEN_LIFETIME = timedelta(hours=4)
+#: Page tokens kept; the oldest is forgotten first (then answered 211, invalid).
+MAX_CURSORS = 2000
 
 
 def stamp(value: datetime | None) -> str | None:
@@ -226,7 +228,7 @@ def _value(obj: ObjectType, field: str, record: Any) -> Any:
     return datetime.fromisoformat(value) if field.endswith("At") and isinstance(value, str) else value
 
 
-def _parse(field: str, op: str, raw: str) -> Any:
+def parse_value(field: str, op: str, raw: str) -> Any:
     try:
         if field.endswith("At"):
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -314,7 +316,7 @@ def query(
         if name not in obj.filters:
             raise bad_request(INVALID_PARAMETER, f"Invalid query parameter: {name}")
         field, op = obj.filters[name]
-        filters.append((field, op, _parse(field, op, raw)))
+        filters.append((field, op, parse_value(field, op, raw)))
     if len({f for f, _, _ in filters}) > MAX_FILTERED_FIELDS:
         raise bad_request(TOO_MANY_FILTERS, "Too many filtered fields; at most 3 are allowed")
     records = [r for r in obj.records(state, params) if all(_matches(_value(obj, f, r), op, w) for f, op, w in filters)]
@@ -341,6 +343,8 @@ def _page(
         else:
             token = secrets.token_urlsafe(24)
             state.cursors[token] = Cursor(cursor.obj, cursor.fields, cursor.ids, end, cursor.limit, cursor.created)
+            while len(state.cursors) > MAX_CURSORS:
+                del state.cursors[next(iter(state.cursors))]
             body["nextPageToken"] = token
             body["nextPageUrl"] = f"{base_url}/api/v5/objects/{obj.name}?nextPageToken={quote(token)}"
     return body, headers
