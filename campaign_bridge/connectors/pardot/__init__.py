@@ -11,6 +11,7 @@ a prospect has exactly one (``semantics.py``). Connected campaigns carry their S
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -143,8 +144,6 @@ class PardotConnector(Connector):
             raise FatalError(
                 f"{self.name}: {len(found)} {key}s are named {name!r} ({', '.join(c.id for c in found)}); name one by id"
             )
-        import difflib
-
         close = difflib.get_close_matches(name, [c.name for c in candidates], n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise FatalError(f"{self.name}: no {key} named {name!r}{hint}")
