@@ -5,6 +5,7 @@ never exceeded, AMPSEA duplicates keep their Salesforce tie, and the v5 codes th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -222,3 +223,40 @@ def test_member_origin_tells_our_adds_from_a_persons(harness: PardotHarness, man
     session = harness.connector(harness.settings(auth={"method": "session", "session_id": harness.sb.token()}))
     unknown = session.member_origin(nurture, [RecordRef("sys", "prospect", str(ours))])
     assert unknown[str(ours)].added_by_us is None  # a bare session id names no user: nothing is claimed
+
+
+def test_a_campaign_read_as_a_source_gives_its_prospects_and_incrementally_only_the_moved(
+    harness: PardotHarness,
+) -> None:
+    from campaign_bridge.connectors.base import Watermark
+
+    state = harness.sb.state
+    webinar = state.add_campaign("Webinar 2026")
+    early = state.add_prospect("early@x.example", campaign_id=webinar)
+    state.add_prospect("elsewhere@x.example")
+    conn = harness.connector()
+    campaign = conn.find_container("campaign", "Webinar 2026")
+    assert campaign.exclusive
+    assert [m.person.ref.id for m in conn.read_members(campaign)] == [str(early)]
+    mark = harness.wall()
+    harness.tick(60)
+    late = state.add_prospect("late@x.example", campaign_id=webinar)
+    since = [m.person.ref.id for m in conn.read_members(campaign, since=Watermark(mark + timedelta(seconds=30)))]
+    assert since == [str(late)]
+
+
+def test_without_ampsea_a_second_prospect_with_an_email_is_refused_as_a_record() -> None:
+    from campaign_bridge.mapping.model import PersonDraft
+
+    h = PardotHarness(ampsea=False)
+    try:
+        h.sb.state.add_prospect("taken@x.example")
+        outcomes = h.connector().create_people(
+            [PersonDraft("taken@x.example", "contact"), PersonDraft("fresh@x.example", "contact")]
+        )
+        assert outcomes[0].record is None
+        assert outcomes[0].code == "54"
+        assert outcomes[1].record is not None
+        assert len(h.sb.state.by_email("taken@x.example")) == 1
+    finally:
+        h.close()
