@@ -231,3 +231,19 @@ def test_priority_moves_a_prospect_from_a_lower_priority_rules_campaign(tmp_path
             for connector in engine.connectors.values():
                 connector.close()
             store.close()
+
+
+def test_reconcile_finds_a_member_removed_by_hand_and_one_added_by_hand(world: World) -> None:
+    from campaign_bridge.reconciler.report import FindingKind
+    from campaign_bridge.reconciler.run import Reconciler
+
+    assert world.engine.sync("webinar-to-list").status == "ok"
+    bu = world.pd.state
+    grace = bu.membership_of(world.nurture, world.prospects["grace"])
+    assert grace is not None
+    bu.remove_member(grace.id)  # a marketer removed her by hand
+    bu.add_member(world.nurture, world.prospects["barbara"])  # and added someone the rule does not want
+    report = Reconciler(world.config, world.store, world.engine.connectors).reconcile("webinar-to-list")
+    kinds = {(f.kind, f.email) for f in report.findings}
+    assert (FindingKind.MISSING, "grace@x.example") in kinds
+    assert (FindingKind.UNOWNED, "barbara@x.example") in kinds
