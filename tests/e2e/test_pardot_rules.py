@@ -247,3 +247,29 @@ def test_reconcile_finds_a_member_removed_by_hand_and_one_added_by_hand(world: W
     kinds = {(f.kind, f.email) for f in report.findings}
     assert (FindingKind.MISSING, "grace@x.example") in kinds
     assert (FindingKind.UNOWNED, "barbara@x.example") in kinds
+
+
+def test_under_ampsea_the_prospect_tied_to_the_salesforce_contact_is_the_one_written(tmp_path: Path) -> None:
+    with SalesforceSandbox(daily_limit=100_000) as sf, PardotSandbox() as pd:
+        webinar = sf.state.add_campaign("Webinar", statuses=[("Registered", False), ("Attended", True)])
+        for name in ("Pricing", "Engaged 2026"):
+            sf.state.add_campaign(name)
+        lead = sf.state.add_lead("linus@x.example", last_name="Torvalds", company="Initech")
+        contact = sf.state.add_contact("linus@x.example", last_name="Torvalds")
+        sf.state.add_member(webinar, contact, "Registered")
+        nurture = pd.state.add_list("Webinar nurture")
+        tied_to_lead = pd.state.add_prospect("linus@x.example", salesforce_id=lead)
+        tied_to_contact = pd.state.add_prospect("linus@x.example", salesforce_id=contact)
+        config, store, engine = _build(tmp_path, sf, pd, "keep_first")
+        try:
+            report = engine.sync("webinar-to-list")
+            assert report.status == "ok", report.message
+            assert [m.prospect_id for m in pd.state.members(nurture)] == [tied_to_contact]
+            ambiguous = [d.detail for d in report.decisions if d.kind.value == "ambiguous_identity"]
+            assert ambiguous
+            assert f"chose pd:contact:{tied_to_contact}" in ambiguous[0]
+            assert f"pd:lead:{tied_to_lead}" in ambiguous[0]
+        finally:
+            for connector in engine.connectors.values():
+                connector.close()
+            store.close()
