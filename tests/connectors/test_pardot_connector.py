@@ -260,3 +260,20 @@ def test_without_ampsea_a_second_prospect_with_an_email_is_refused_as_a_record()
         assert len(h.sb.state.by_email("taken@x.example")) == 1
     finally:
         h.close()
+
+
+def test_past_the_query_cap_a_query_read_stops_by_name_and_the_export_reads_it(
+    harness: PardotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from campaign_bridge.sandbox.pardot import objects
+
+    monkeypatch.setattr(objects, "MAX_RECORDS", 2000)  # v5's 100,000, scaled down
+    state = harness.sb.state
+    list_id = state.add_list("Big")
+    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(2500)]):
+        state.add_member(list_id, pid)
+    never = harness.connector(harness.settings(read_export="never"))
+    with pytest.raises(FatalError, match="Pardot-Warning 203.*read_export: always"):
+        list(never.read_members(never.find_container("list", "Big")))
+    auto = harness.connector()
+    assert len(list(auto.read_members(auto.find_container("list", "Big")))) == 2500
