@@ -277,3 +277,21 @@ def test_past_the_query_cap_a_query_read_stops_by_name_and_the_export_reads_it(
         list(never.read_members(never.find_container("list", "Big")))
     auto = harness.connector()
     assert len(list(auto.read_members(auto.find_container("list", "Big")))) == 2500
+
+
+def test_created_prospects_go_to_the_new_prospect_campaign(harness: PardotHarness) -> None:
+    from campaign_bridge.mapping.model import PersonDraft
+
+    state = harness.sb.state
+    inbound = state.add_campaign("Inbound 2026")
+    conn = harness.connector(harness.settings(new_prospect_campaign="Inbound 2026"))
+    drafts = [
+        PersonDraft("new@x.example", "contact", first_name="Nina"),
+        PersonDraft(f"{'x' * 250}@x.example", "contact"),
+    ]
+    made, too_long = conn.create_people(drafts)
+    assert made.record is not None
+    prospect = state.prospects[int(made.record.ref.id)]
+    assert (prospect.campaign_id, prospect.first_name) == (inbound, "Nina")
+    assert too_long.record is None
+    assert too_long.code == "65"

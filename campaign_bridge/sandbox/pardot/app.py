@@ -46,6 +46,8 @@ from .errors import (
 )
 from .state import API_USER_ID, Export, PardotState
 
+#: Longest email a prospect may have [U: the field is a 255-character string in Pardot's field reference].
+MAX_EMAIL = 255
 #: Rows per export file [U: v5 splits an export into files of varying size].
 EXPORT_FILE_ROWS = 500_000
 #: Prospect fields a create or update may set, API name → attribute.
@@ -150,7 +152,9 @@ class PardotApp:
             raise bad_request(INVALID_FIELDS, f"Invalid fields for request type: {', '.join(sorted(unknown))}")
         values = {WRITABLE[k]: v for k, v in body.items()}
         email = values.get("email")
-        if "email" in values and (not isinstance(email, str) or "@" not in email or " " in email.strip()):
+        if "email" in values and (
+            not isinstance(email, str) or "@" not in email or " " in email.strip() or len(email) > MAX_EMAIL
+        ):
             raise bad_request(INVALID_EMAIL, f"Invalid prospect email address: {email!r}")
         campaign = values.get("campaign_id")
         if "campaign_id" in values and campaign not in self.state.campaigns:
