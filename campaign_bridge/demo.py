@@ -447,4 +447,5 @@ def _show(report: RunReport, changes: list[dict[str, Any]]) -> None:
 
     print_run_report(report)
     for c in changes:
-        out.print(f"  {c['change']:<8} {c['email']}: {c['detail']} in {c['in']}", markup=False, highlight=False)
+        where = f" in {c['in']}" if c["in"] else ""  # a person created is in no container yet
+        out.print(f"  {c['change']:<8} {c['email']}: {c['detail']}{where}", markup=False, highlight=False)
