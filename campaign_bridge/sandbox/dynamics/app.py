@@ -1,0 +1,661 @@
+"""The Dataverse Web API v9.2 (OData v4) as the emulator answers it, and the Entra ID routes beside it.
+
+Checked against api-facts.md §3 / vendor-facts.md (Learn pages named there) and the PowerPlatform-Dataverse-
+Client 1.1.0 source, which the tests drive unmodified:
+
+* every ``/api/data/v9.2/`` request needs ``Authorization: Bearer`` with a live token; otherwise 401 with an
+  empty body and ``WWW-Authenticate: Bearer authorization_uri=…, resource_id=…``;
+* collections answer ``{"@odata.context", "value": […]}``, paged by ``Prefer: odata.maxpagesize`` (default and
+  most 5,000; larger values are cut to 5,000) with ``Preference-Applied`` and an absolute ``@odata.nextLink``
+  carrying ``$skiptoken=<cookie pagenumber=… pagingcookie=… istracking="False" />``; ``$skip`` is refused;
+* creates answer 204 with ``OData-EntityId`` (201 with the record for ``Prefer: return=representation``);
+  ``CreateMultiple`` answers ``{"Ids": […]}`` and is all-or-nothing;
+* ``AddMemberList`` answers ``AddMemberListResponse`` (``id``: the listmember id; JSON casing [U]);
+  ``AddListMembersList`` and ``RemoveMemberList`` answer 204; ``AddItemCampaign`` links a list to a campaign;
+  a dynamic or locked list, or a member of another type, is refused 400 ``0x80040203`` ([U] code and words);
+* ``EntityDefinitions`` (``$filter=LogicalName eq 'x'``) and the picklist metadata route the SDK reads first;
+* ``$batch`` (multipart/mixed, at most 1,000 requests [D], change sets all-or-nothing [D]); without
+  ``Prefer: odata.continue-on-error`` it stops at the first failed request [D];
+* errors are ``{"error": {"code": "0x…", "message": …}}``; rate limits per ``limits.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from ..http import Request, Response, Router
+from .auth import EntraId
+from .limits import ServiceProtection
+from .odata import QueryError, order_by, parse_fetch, parse_filter, select
+from .state import BY_SET, CUSTOMER_PARTY, MEMBER_CODES, TABLES, BusinessError, OrgState, Record, Table, not_found
+
+API = "/api/data/v9.2"
+MAX_PAGE = 5000
+MAX_BATCH = 1000
+_GUID = r"[0-9a-fA-F-]{36}"
+_PAGING = re.compile(r'pagenumber="(\d+)"(?:\s+pagingcookie="([^"]*)")?')
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, {"error": {"code": code, "message": message}}, headers=headers or {})
+
+
+class DataverseApp:
+    """``(Request) -> Response`` for one organisation; ``base_url`` is how clients reach it."""
+
+    def __init__(self, state: OrgState, limits: ServiceProtection, base_url: Callable[[], str]) -> None:
+        self.state, self.limits, self.base_url = state, limits, base_url
+        self.entra = EntraId(state)
+        self.router = Router()
+        r = self.router
+        r.add("GET", r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration", self._openid)
+        r.add("POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token", self._token)
+        api = re.escape(API)
+        r.add("POST", rf"{api}/\$batch", self._batch)
+        self.api = Router()
+        a = self.api
+        a.add("GET", r"/EntityDefinitions", self._entity_definitions)
+        a.add("GET", r"/EntityDefinitions\(LogicalName='(?P<name>\w+)'\)", self._entity_definition)
+        a.add(
+            "GET",
+            r"/EntityDefinitions\(LogicalName='(?P<name>\w+)'\)/Attributes/Microsoft\.Dynamics\.CRM\."
+            r"PicklistAttributeMetadata",
+            self._picklists,
+        )
+        a.add("GET", r"/WhoAmI", self._who_am_i)
+        a.add("POST", r"/AddListMembersList", self._add_list_members)
+        a.add("POST", rf"/lists\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.AddMemberList", self._add_member)
+        a.add("POST", rf"/lists\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.RemoveMemberList", self._remove_member)
+        a.add("POST", rf"/campaigns\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.AddItemCampaign", self._add_item)
+        a.add("POST", r"/(?P<set>\w+)/Microsoft\.Dynamics\.CRM\.CreateMultiple", self._create_multiple)
+        a.add("GET", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)/(?P<nav>\w+)", self._navigate)
+        a.add("GET", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)", self._get_one)
+        a.add("PATCH", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)", self._update)
+        a.add("DELETE", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)", self._delete)
+        a.add("GET", r"/(?P<set>\w+)", self._list)
+        a.add("POST", r"/(?P<set>\w+)", self._create)
+
+    # -- the door: auth, limits ------------------------------------------------------------------------
+    def __call__(self, request: Request) -> Response:
+        if not request.path.startswith(API + "/"):
+            return self.router.dispatch(request)
+        token = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+        user = self.state.token_user(token) if token else None
+        if user is None:
+            tenant = self.state.app.tenant
+            challenge = (
+                f"Bearer authorization_uri={self.base_url()}/{tenant}/oauth2/authorize, resource_id={self.base_url()}/"
+            )
+            return Response(401, None, headers={"WWW-Authenticate": challenge})
+        refusal = self.limits.admit(user)
+        if refusal is not None:
+            return error(429, refusal.code, refusal.message, {"Retry-After": str(refusal.retry_after)})
+        started = time.perf_counter()
+        try:
+            response = self._api(request)
+        finally:
+            headers = self.limits.done(user, (time.perf_counter() - started) * 1000)
+        response.headers.update(headers)
+        return response
+
+    def _api(self, request: Request) -> Response:
+        if request.path == f"{API}/$batch":
+            return self.router.dispatch(request)
+        inner = Request(request.method, request.path[len(API) :], request.query, request.headers, request.body)
+        try:
+            if "$skip" in request.query:
+                raise QueryError("The query parameter $skip is not supported")
+            response = self.api.dispatch(inner)
+        except QueryError as exc:
+            return error(400, exc.code, str(exc))
+        except BusinessError as exc:
+            return error(exc.status, exc.code, exc.message)
+        except (ValueError, KeyError, TypeError) as exc:
+            return error(400, "0x80040203", f"Invalid request: {type(exc).__name__}: {exc}")
+        if response.status == 404 and isinstance(response.body, dict) and "path" in response.body:
+            return error(404, "0x8006088a", f"Resource not found for the segment '{inner.path.strip('/')}'.")
+        response.headers.setdefault("OData-Version", "4.0")
+        return response
+
+    def _openid(self, request: Request) -> Response:
+        return self.entra.openid_configuration(request, self.base_url())
+
+    def _token(self, request: Request) -> Response:
+        return self.entra.token(request, self.base_url())
+
+    # -- metadata ----------------------------------------------------------------------------------------
+    def _entity_definitions(self, request: Request) -> Response:
+        rows = [_definition(t) for t in TABLES.values()]
+        text = request.arg("$filter")
+        if text:
+            predicate = parse_filter(text, rows[0].keys())
+            rows = [r for r in rows if predicate(r)]
+        fields = _split(request.arg("$select"))
+        rows = [select(r, fields, r.keys(), "MetadataId") for r in rows]
+        return Response(200, {"@odata.context": self._context("EntityDefinitions"), "value": rows})
+
+    def _entity_definition(self, request: Request) -> Response:
+        table = TABLES.get(request.params["name"])
+        if table is None:
+            raise BusinessError(404, "0x80060888", f"Could not find an entity with name '{request.params['name']}'.")
+        return Response(200, {"@odata.context": self._context("EntityDefinitions/$entity"), **_definition(table)})
+
+    def _picklists(self, request: Request) -> Response:
+        name = request.params["name"]
+        if name not in TABLES:
+            raise BusinessError(404, "0x80060888", f"Could not find an entity with name '{name}'.")
+        value: list[Record] = []
+        if name == "campaignresponse":
+            options = [
+                {
+                    "Value": v,
+                    "Label": {
+                        "LocalizedLabels": [{"Label": label, "LanguageCode": 1033}],
+                        "UserLocalizedLabel": {"Label": label, "LanguageCode": 1033},
+                    },
+                }
+                for label, v in self.state.response_codes
+            ]
+            value.append(
+                {
+                    "LogicalName": "responsecode",
+                    "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+                    "OptionSet": {"Options": options},
+                }
+            )
+        return Response(200, {"@odata.context": self._context("EntityDefinitions/Attributes"), "value": value})
+
+    def _who_am_i(self, request: Request) -> Response:
+        return Response(
+            200,
+            {
+                "UserId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.state.app.client_id)),
+                "OrganizationId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.state.app.tenant)),
+            },
+        )
+
+    # -- reads -------------------------------------------------------------------------------------------
+    def _table(self, entity_set: str) -> Table:
+        table = BY_SET.get(entity_set)
+        if table is None:
+            raise BusinessError(404, "0x80060888", f"Resource not found for the segment '{entity_set}'.")
+        return table
+
+    def _list(self, request: Request) -> Response:
+        table = self._table(request.params["set"])
+        fetch = request.arg("fetchXml")
+        if fetch is not None:
+            return self._fetch(table, fetch, request)
+        with self.state.lock:
+            rows = list(self.state.table(table.logical).values())
+        return self._collection(table, rows, request, table.entity_set)
+
+    def _navigate(self, request: Request) -> Response:
+        table, nav, rid = self._table(request.params["set"]), request.params["nav"], request.params["id"].lower()
+        state = self.state
+        with state.lock:
+            if table.logical == "list" and nav in (
+                "listcontact_association",
+                "listlead_association",
+                "listaccount_association",
+            ):
+                lst = state.get("list", rid)
+                kind = nav.removeprefix("list").removesuffix("_association")
+                members = state.static_members(rid) if MEMBER_CODES[lst["createdfromcode"]] == kind else []
+                target, rows = TABLES[kind], [state.table(kind)[m] for m in members if m in state.table(kind)]
+            elif table.logical == "campaign" and nav == "campaignlist_association":
+                target, rows = TABLES["list"], state.lists_of(rid)
+            else:
+                raise BusinessError(404, "0x8006088a", f"Resource not found for the segment '{nav}'.")
+        return self._collection(target, list(rows), request, f"{table.entity_set}({rid})/{nav}")
+
+    def _get_one(self, request: Request) -> Response:
+        table = self._table(request.params["set"])
+        row = self.state.get(table.logical, request.params["id"])
+        body = self._shape(table, row, _split(request.arg("$select")), request.arg("$expand"))
+        return Response(200, {"@odata.context": self._context(f"{table.entity_set}/$entity"), **body})
+
+    def _collection(self, table: Table, rows: list[Record], request: Request, path: str) -> Response:
+        text = request.arg("$filter")
+        if text:
+            predicate = parse_filter(text, table.columns)
+            rows = [r for r in rows if predicate(r)]
+        count = len(rows)
+        orderby = request.arg("$orderby")
+        top = request.arg("$top")
+        page_size = min(_max_page(request.headers.get("prefer", "")), MAX_PAGE)
+        if top is not None:
+            page_size = min(page_size, int(top))
+        token = request.arg("$skiptoken")
+        page_number, last = 1, None
+        if token:
+            m = _PAGING.search(unquote(token))
+            if m is None:
+                raise QueryError("The $skiptoken is not valid.")
+            page_number, last = int(m.group(1)), unquote(m.group(2) or "") or None
+        if orderby:
+            rows = order_by(rows, orderby, table.columns)[(page_number - 1) * page_size :]
+        else:
+            rows = sorted(rows, key=lambda r: r[table.primary])
+            if last:
+                rows = [r for r in rows if r[table.primary] > last]
+        page, more = rows[:page_size], len(rows) > page_size and top is None
+        fields, expand = _split(request.arg("$select")), request.arg("$expand")
+        body: dict[str, Any] = {
+            "@odata.context": self._context(table.entity_set),
+            "value": [self._shape(table, r, fields, expand) for r in page],
+        }
+        if request.arg("$count") == "true":
+            body["@odata.count"] = count
+        headers: dict[str, str] = {}
+        if "odata.maxpagesize" in request.headers.get("prefer", ""):
+            headers["Preference-Applied"] = f"odata.maxpagesize={page_size}"
+        if more:
+            cookie = f'<cookie pagenumber="{page_number + 1}" pagingcookie="{quote(page[-1][table.primary])}" istracking="False" />'
+            query = {k: v[0] for k, v in request.query.items() if k != "$skiptoken"}
+            query["$skiptoken"] = cookie
+            encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
+            body["@odata.nextLink"] = f"{self.base_url()}{API}/{path}?{encoded}"
+        return Response(200, body, headers=headers)
+
+    def _fetch(self, table: Table, xml: str, request: Request) -> Response:
+        fetch = parse_fetch(xml, lambda name: set(TABLES[name].columns) if name in TABLES else set())
+        if fetch.entity != table.logical:
+            raise QueryError(f"The entity name '{fetch.entity}' does not match the entity set '{table.entity_set}'.")
+        with self.state.lock:
+            rows = [r for r in self.state.table(table.logical).values() if fetch.predicate(r)]
+        rows.sort(key=lambda r: r[table.primary])
+        for col, descending in reversed(fetch.order):
+            rows.sort(key=lambda r, c=col: (r.get(c) is None, str(r.get(c) or "").casefold()), reverse=descending)  # type: ignore[misc]
+        count = min(fetch.count or MAX_PAGE, MAX_PAGE)
+        start = (fetch.page - 1) * count
+        page = rows[start : start + count]
+        attributes = list(fetch.attributes) or None
+        body: dict[str, Any] = {
+            "@odata.context": self._context(table.entity_set),
+            "value": [select(r, attributes, table.columns, table.primary) for r in page],
+        }
+        if "include-annotations" in request.headers.get("prefer", ""):
+            more = len(rows) > start + count
+            body["@Microsoft.Dynamics.CRM.morerecords"] = more
+            if more:
+                body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"] = (
+                    f'<cookie pagenumber="{fetch.page + 1}" pagingcookie="" istracking="False" />'
+                )
+        return Response(200, body)
+
+    def _shape(self, table: Table, row: Record, fields: list[str] | None, expand: str | None) -> Record:
+        out = select(row, fields, table.columns, table.primary)
+        for name, sub in _expansions(expand):
+            if table.logical == "campaignresponse" and name == "campaignresponse_activity_parties":
+                parties = [
+                    {
+                        "activitypartyid": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{row['activityid']}:{p}")),
+                        "_partyid_value": p,
+                        "participationtypemask": mask,
+                    }
+                    for p, _, mask in self.state.parties.get(row["activityid"], [])
+                ]
+                keys = ("activitypartyid", "_partyid_value", "participationtypemask")
+                out[name] = [select(p, sub, keys, "activitypartyid") for p in parties]
+            elif table.logical == "campaign" and name == "campaignlist_association":
+                lists = TABLES["list"]
+                out[name] = [
+                    select(r, sub, lists.columns, lists.primary) for r in self.state.lists_of(row["campaignid"])
+                ]
+            else:
+                raise QueryError(
+                    f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{table.logical}'."
+                )
+        return out
+
+    # -- writes ------------------------------------------------------------------------------------------
+    def _values(self, table: Table, body: Any) -> tuple[Record, dict[str, Any]]:
+        """The body's own columns, and its ``@odata.bind`` / deep-insert properties, checked."""
+        if not isinstance(body, dict):
+            raise QueryError("The request body must be a JSON object.")
+        values: Record = {}
+        extra: dict[str, Any] = {}
+        for key, value in body.items():
+            if key.startswith("@odata."):
+                continue
+            if "@odata.bind" in key or key == "campaignresponse_activity_parties":
+                extra[key] = value
+            elif key in table.columns and not key.startswith("_") and key != table.primary:
+                values[key] = value
+            elif key == table.primary:
+                extra["id"] = value
+            else:
+                raise QueryError(
+                    f"An undeclared property '{key}' which only has property annotations in the payload but no "
+                    "property value was found in the payload."
+                )
+        return values, extra
+
+    def _create_record(self, table: Table, body: Any) -> str:
+        values, extra = self._values(table, body)
+        state = self.state
+        with state.lock:
+            binds = {k.removesuffix("@odata.bind"): v for k, v in extra.items() if k.endswith("@odata.bind")}
+            if table.logical == "campaignresponse":
+                campaign = binds.pop("regardingobjectid_campaign", None)
+                if campaign is None:
+                    raise BusinessError(400, "0x80040203", "A campaign response must be regarding a campaign.")
+                parties = extra.get("campaignresponse_activity_parties") or []
+                party = next((p for p in parties if p.get("participationtypemask") == CUSTOMER_PARTY), None)
+                ref = next((v for k, v in (party or {}).items() if k.startswith("partyid_")), None)
+                if ref is None:
+                    raise BusinessError(
+                        400, "0x80040203", "A campaign response needs a customer (participation type 11)."
+                    )
+                code = values.get("responsecode")
+                return state.add_response(
+                    _bound_id(campaign), _bound_id(ref), int(code or 0), values.get("subject") or ""
+                )
+            lead = binds.pop("originatingleadid", None)
+            if lead is not None:
+                values["_originatingleadid_value"] = _bound_id(lead)
+            linked = binds.pop("campaignlist_association", None)
+            if binds:
+                raise QueryError(f"An undeclared property '{next(iter(binds))}@odata.bind' was found in the payload.")
+            if table.logical == "list":
+                if values.get("createdfromcode") not in MEMBER_CODES:
+                    raise BusinessError(
+                        400, "0x80040203", "createdfromcode must be 1 (account), 2 (contact) or 4 (lead)."
+                    )
+                if not values.get("listname"):
+                    raise BusinessError(400, "0x80040203", "listname is required.")
+            rid = state.create(table.logical, values, record_id=extra.get("id"))
+            if table.logical == "list" and values.get("type"):
+                pass  # a dynamic list: its query decides its members
+            for campaign in linked or []:
+                state.link(_bound_id(campaign), rid)
+            return rid
+
+    def _create(self, request: Request) -> Response:
+        table = self._table(request.params["set"])
+        rid = self._create_record(table, request.json())
+        location = f"{self.base_url()}{API}/{table.entity_set}({rid})"
+        if "return=representation" in request.headers.get("prefer", ""):
+            body = {
+                "@odata.context": self._context(f"{table.entity_set}/$entity"),
+                **self.state.get(table.logical, rid),
+            }
+            return Response(201, body, headers={"OData-EntityId": location})
+        return Response(204, None, headers={"OData-EntityId": location})
+
+    def _create_multiple(self, request: Request) -> Response:
+        table = self._table(request.params["set"])
+        body = request.json()
+        targets = body.get("Targets") if isinstance(body, dict) else None
+        if not isinstance(targets, list) or not targets:
+            raise QueryError("CreateMultiple needs a non-empty Targets collection.")
+        with self.state.lock:
+            saved = self.state.snapshot()
+            try:
+                ids = [self._create_record(table, t) for t in targets]
+            except (QueryError, BusinessError):
+                self.state.restore(saved)  # all or nothing, as the message is
+                raise
+        return Response(
+            200, {"@odata.context": self._context("Microsoft.Dynamics.CRM.CreateMultipleResponse"), "Ids": ids}
+        )
+
+    def _update(self, request: Request) -> Response:
+        table = self._table(request.params["set"])
+        values, _ = self._values(table, request.json())
+        with self.state.lock:
+            row = self.state.get(table.logical, request.params["id"])
+            row.update(values)
+            self.state.touch(row)
+        return Response(204, None)
+
+    def _delete(self, request: Request) -> Response:
+        table = self._table(request.params["set"])
+        with self.state.lock:
+            rid = request.params["id"].lower()
+            self.state.get(table.logical, rid)
+            del self.state.table(table.logical)[rid]
+            for lid, members in list(self.state.members.items()):
+                if rid in members:
+                    self.state.remove_member(lid, rid)
+        return Response(204, None)
+
+    def _add_member(self, request: Request) -> Response:
+        body = request.json() or {}
+        entity = str(body.get("EntityId") or "")
+        self.state.add_member(request.params["id"], entity)
+        member = self.state.members.get(request.params["id"].lower(), {}).get(entity.lower())
+        return Response(
+            200, {"@odata.context": self._context("Microsoft.Dynamics.CRM.AddMemberListResponse"), "id": member}
+        )
+
+    def _remove_member(self, request: Request) -> Response:
+        body = request.json() or {}
+        self.state.remove_member(request.params["id"], str(body.get("EntityId") or ""))
+        return Response(204, None)
+
+    def _add_list_members(self, request: Request) -> Response:
+        body = request.json() or {}
+        lst, members = body.get("List") or {}, body.get("Members")
+        list_id = str(lst.get("listid") or "")
+        if not list_id or not isinstance(members, list):
+            raise QueryError("AddListMembersList needs List (with listid) and Members.")
+        state = self.state
+        with state.lock:
+            row = state.get("list", list_id)
+            kind = MEMBER_CODES[row["createdfromcode"]]
+            ids = []
+            for member in members:
+                mtype = str(member.get("@odata.type", "")).removeprefix("Microsoft.Dynamics.CRM.")
+                mid = member.get(f"{mtype}id") if mtype else None
+                if mtype != kind or not mid:
+                    raise BusinessError(
+                        400,
+                        "0x80040203",
+                        f"Every member added to this list must be a {kind}; got {mtype or 'no type'}.",
+                    )
+                if str(mid).lower() not in state.table(kind):
+                    raise not_found(kind, str(mid))
+                ids.append(str(mid))
+            for mid in ids:  # checked whole first: the message adds all or none
+                state.add_member(list_id, mid)
+        return Response(204, None)
+
+    def _add_item(self, request: Request) -> Response:
+        body = request.json() or {}
+        if body.get("EntityName") != "list":
+            raise QueryError("AddItemCampaign here links marketing lists (EntityName 'list').")
+        self.state.link(request.params["id"], str(body.get("EntityId") or ""))
+        return Response(
+            200,
+            {
+                "@odata.context": self._context("Microsoft.Dynamics.CRM.AddItemCampaignResponse"),
+                "CampaignItemId": str(uuid.uuid4()),
+            },
+        )
+
+    # -- $batch ------------------------------------------------------------------------------------------
+    def _batch(self, request: Request) -> Response:
+        boundary = _boundary(request.headers.get("content-type", ""))
+        if boundary is None:
+            return error(400, "0x80060891", "The batch request must be multipart/mixed with a boundary.")
+        try:
+            parts = list(_parts(request.body, boundary))
+        except ValueError as exc:
+            return error(400, "0x80060891", f"The batch request body is malformed: {exc}")
+        total = sum(len(p) if isinstance(p, list) else 1 for p in parts)
+        if total > MAX_BATCH:
+            return error(400, "0x80060891", f"Number of requests in a batch exceeds the limit of {MAX_BATCH}.")
+        go_on = "odata.continue-on-error" in request.headers.get("prefer", "")
+        out_boundary = f"batchresponse_{uuid.uuid4()}"
+        chunks: list[str] = []
+        for part in parts:
+            if isinstance(part, list):  # a change set: all or nothing
+                saved = self.state.snapshot()
+                answers = []
+                failed = None
+                for content_id, inner in part:
+                    answer = self._inner(inner, request)
+                    if answer.status >= 400:
+                        failed = (content_id, answer)
+                        break
+                    answers.append((content_id, answer))
+                if failed is not None:
+                    self.state.restore(saved)
+                    chunks.append(_http_part(failed[1], failed[0]))
+                    if not go_on:
+                        break
+                else:
+                    cs = f"changesetresponse_{uuid.uuid4()}"
+                    body = "".join(f"--{cs}\r\n{_http_part(a, cid)}" for cid, a in answers) + f"--{cs}--\r\n"
+                    chunks.append(f"Content-Type: multipart/mixed; boundary={cs}\r\n\r\n{body}")
+                continue
+            answer = self._inner(part, request)
+            chunks.append(_http_part(answer, None))
+            if answer.status >= 400 and not go_on:
+                break
+        payload = "".join(f"--{out_boundary}\r\n{c}" for c in chunks) + f"--{out_boundary}--\r\n"
+        return Response(
+            200, payload, content_type=f"multipart/mixed; boundary={out_boundary}", headers={"OData-Version": "4.0"}
+        )
+
+    def _inner(self, inner: Request, outer: Request) -> Response:
+        inner.headers.setdefault("prefer", "")
+        return self._api(inner)
+
+    def _context(self, what: str) -> str:
+        return f"{self.base_url()}{API}/$metadata#{what}"
+
+
+def _definition(t: Table) -> Record:
+    return {
+        "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_URL, t.logical)),
+        "LogicalName": t.logical,
+        "SchemaName": t.logical.capitalize(),
+        "EntitySetName": t.entity_set,
+        "PrimaryIdAttribute": t.primary,
+        "PrimaryNameAttribute": t.primary_name,
+        "LogicalCollectionName": t.entity_set,
+    }
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _max_page(prefer: str) -> int:
+    m = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+    return int(m.group(1)) if m else MAX_PAGE
+
+
+def _expansions(expand: str | None) -> Iterable[tuple[str, list[str] | None]]:
+    if not expand:
+        return []
+    out: list[tuple[str, list[str] | None]] = []
+    for m in re.finditer(r"(\w+)(?:\(([^)]*)\))?", expand):
+        options = dict(o.split("=", 1) for o in (m.group(2) or "").split(";") if "=" in o)
+        out.append((m.group(1), _split(options.get("$select"))))
+    return out
+
+
+def _bound_id(ref: Any) -> str:
+    m = re.search(rf"\(({_GUID})\)", str(ref))
+    if m is None:
+        raise QueryError(f"The @odata.bind value '{ref}' is not an entity reference.")
+    return m.group(1).lower()
+
+
+def _boundary(content_type: str) -> str | None:
+    m = re.search(r'boundary="?([^";]+)"?', content_type)
+    return m.group(1) if m else None
+
+
+def _parts(body: bytes, boundary: str) -> Iterable[Request | list[tuple[str | None, Request]]]:
+    """The batch's requests: a ``Request`` per top-level part, a list per change set."""
+    text = body.decode("utf-8")
+    for chunk in _chunks(text, boundary):
+        head, _, rest = chunk.partition("\r\n\r\n")
+        headers = _headers(head)
+        inner_boundary = _boundary(headers.get("content-type", ""))
+        if inner_boundary is not None:
+            changeset = []
+            for sub in _chunks(rest, inner_boundary):
+                sub_head, _, sub_rest = sub.partition("\r\n\r\n")
+                changeset.append((_headers(sub_head).get("content-id"), _http_request(sub_rest)))
+            yield changeset
+        else:
+            yield _http_request(rest)
+
+
+def _chunks(text: str, boundary: str) -> list[str]:
+    marker = f"--{boundary}"
+    if marker not in text:
+        raise ValueError(f"no part starts with --{boundary}")
+    pieces = text.split(marker)[1:]
+    out = []
+    for piece in pieces:
+        if piece.startswith("--"):
+            break
+        out.append(piece.lstrip("\r\n"))
+    return out
+
+
+def _headers(block: str) -> dict[str, str]:
+    out = {}
+    for line in block.replace("\r\n", "\n").split("\n"):
+        name, sep, value = line.partition(":")
+        if sep:
+            out[name.strip().lower()] = value.strip()
+    return out
+
+
+def _http_request(text: str) -> Request:
+    head, _, body = text.replace("\r\n", "\n").partition("\n\n")
+    lines = head.strip("\n").split("\n")
+    method, url, _ = (lines[0].split(" ") + ["", ""])[:3]
+    if not method or not url:
+        raise ValueError(f"a part has no request line: {lines[0]!r}")
+    parts = urlsplit(url)
+    path = parts.path if parts.path.startswith(API) else f"{API}/{parts.path.lstrip('/')}"
+    return Request(
+        method.upper(),
+        path,
+        parse_qs(parts.query, keep_blank_values=True),
+        _headers("\n".join(lines[1:])),
+        body.rstrip("\n").encode("utf-8"),
+    )
+
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+def _http_part(answer: Response, content_id: str | None) -> str:
+    head = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+    if content_id:
+        head += f"Content-ID: {content_id}\r\n"
+    lines = [f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Status')}"]
+    payload = answer.encoded().decode("utf-8")
+    if payload:
+        lines.append("Content-Type: application/json; odata.metadata=minimal")
+    lines += [f"{k}: {v}" for k, v in answer.headers.items()]
+    return f"{head}\r\n" + "\r\n".join(lines) + "\r\n\r\n" + (payload + "\r\n" if payload else "")
+
+
+__all__ = ["API", "DataverseApp", "json"]
