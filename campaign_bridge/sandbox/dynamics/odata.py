@@ -39,9 +39,10 @@ class QueryError(ValueError):
 
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<punct>[(),\[\]=])|(?P<word>[A-Za-z_][\w.]*)"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<punct>[(),\[\]=])"
+    r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))"
+    r"|(?P<word>[A-Za-z_][\w.]*)"
     r"|(?P<dt>\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)"
-    r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
     r"|(?P<num>-?\d+(?:\.\d+)?))"
 )
 _OPS = {"eq", "ne", "gt", "ge", "lt", "le"}
