@@ -247,6 +247,7 @@ class DataverseApp:
                 rows = [r for r in rows if r[table.primary] > last]
         page, more = rows[:page_size], len(rows) > page_size and top is None
         fields, expand = _split(request.arg("$select")), request.arg("$expand")
+        select({}, fields, table.columns, table.primary)  # an unknown column is refused with no rows too
         body: dict[str, Any] = {
             "@odata.context": self._context(table.entity_set),
             "value": [self._shape(table, r, fields, expand) for r in page],

@@ -305,6 +305,8 @@ class OrgState:
             if check_lock and lst["lockstatus"]:
                 raise BusinessError(400, "0x80040203", "The marketing list is locked; no members can be added.")
             kind = MEMBER_CODES[lst["createdfromcode"]]
+            if not any(entity_id.lower() in self.rows[k] for k in MEMBER_CODES.values()):
+                raise not_found(kind, entity_id)
             if entity_id.lower() not in self.rows[kind]:
                 raise BusinessError(
                     400, "0x80040203", f"The member {entity_id} is not a {kind}: every member of this list is a {kind}"

@@ -1,0 +1,250 @@
+"""The Dynamics connector against the Dataverse sandbox over HTTPS: sign-in (secret, certificate, refusals,
+renewal), campaigns and their statuses, list reads over pages, writes the lists refuse, and the pacing under
+the service protection limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from campaign_bridge.connectors.dynamics import DynamicsConnector, reads
+from campaign_bridge.connectors.dynamics import client as dv_client
+from campaign_bridge.connectors.policy import CallPolicy
+from campaign_bridge.errors import AuthError, FatalError
+from campaign_bridge.mapping.model import Change, ChangeAction, ContainerKind, OutcomeState, RecordRef
+from campaign_bridge.sandbox.dynamics import DynamicsSandbox
+from tests.contract.harness_dynamics import settings_for
+
+
+class Clock:
+    """A monotonic clock both sides share; ``sleep`` moves it instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def sandbox() -> Iterator[DynamicsSandbox]:
+    with DynamicsSandbox() as sb:
+        yield sb
+
+
+def connector(sb: DynamicsSandbox, **settings: object) -> DynamicsConnector:
+    return DynamicsConnector(
+        "d365", settings_for(sb, **settings), policy=CallPolicy(attempts=3, sleep=lambda _: None), sleep=lambda _: None
+    )
+
+
+def test_a_certificate_signs_in_through_msal(sandbox: DynamicsSandbox) -> None:
+    creds = sandbox.credentials()
+    auth = {
+        "method": "certificate",
+        "client_id": creds["client_id"],
+        "private_key_file": creds["private_key_file"],
+        "thumbprint": creds["thumbprint"],
+    }
+    sandbox.state.add_list("Newsletter", "contact")
+    conn = connector(sandbox, auth=auth)
+    assert [c.name for c in conn.list_containers()] == ["Newsletter"]
+    assert sandbox.server.calls(r"/oauth2/v2.0/token", "POST") == 1
+
+
+def test_a_wrong_secret_is_refused_with_entra_ids_words_and_never_echoed(sandbox: DynamicsSandbox) -> None:
+    creds = sandbox.credentials()
+    wrong = "not-the-secret-" + "x" * 20
+    conn = connector(sandbox, auth={"method": "client_secret", "client_id": creds["client_id"], "client_secret": wrong})
+    with pytest.raises(AuthError, match="AADSTS7000215") as caught:
+        conn.list_containers()
+    assert wrong not in str(caught.value)
+    assert sandbox.server.calls(r"/api/data/") == 0
+
+
+def test_an_unknown_tenant_is_refused(sandbox: DynamicsSandbox) -> None:
+    conn = connector(sandbox, tenant_id="contoso.onmicrosoft.com")
+    with pytest.raises(AuthError, match="contoso.onmicrosoft.com"):
+        conn.list_containers()
+
+
+def test_an_expired_token_is_renewed_once_and_the_call_repeated(sandbox: DynamicsSandbox) -> None:
+    sandbox.state.add_list("Newsletter", "contact")
+    conn = connector(sandbox)
+    conn.list_containers()
+    sandbox.state.expire_tokens()
+    assert [c.name for c in conn.list_containers() if c.kind is ContainerKind.STATIC_LIST] == ["Newsletter"]
+    assert sandbox.server.calls(r"/oauth2/v2.0/token", "POST") == 2
+
+
+def test_a_campaign_reads_its_lists_members_with_their_response_status(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    camp = s.add_campaign("Webinar")
+    contacts = s.add_list("Registrants", "contact", campaign=camp)
+    leads = s.add_list("Lead registrants", "lead", campaign=camp)
+    ada, grace = s.add_contact("ada@x.example"), s.add_contact("grace@x.example")
+    alan = s.add_lead("alan@x.example")
+    for lst, who in ((contacts, ada), (contacts, grace), (leads, alan)):
+        s.add_member(lst, who)
+    s.add_response(camp, ada, 1)  # Interested
+    s.add_response(camp, ada, 2)  # Not Interested: later in the option order, so the stronger
+    s.add_response(camp, alan, 1)
+    conn = connector(sandbox)
+    campaign = conn.find_container("campaign", "Webinar")
+    assert campaign.kind is ContainerKind.CAMPAIGN
+    assert not campaign.writable
+    assert [s.label for s in campaign.statuses][:3] == ["Member", "Interested", "Not Interested"]
+    assert campaign.default_status is not None
+    assert campaign.default_status.label == "Member"
+    assert campaign.size == 3
+    rows = {(r.person.ref.kind, r.person.ref.id): r.status for r in conn.read_members(campaign)}
+    assert rows == {("contact", ada): "Not Interested", ("contact", grace): "Member", ("lead", alan): "Interested"}
+    # An unchanged campaign keeps its membership version; a new response moves it.
+    again = conn.find_container("campaign", camp)
+    assert again.membership_version == campaign.membership_version
+    s.add_response(camp, grace, 1)
+    assert conn.find_container("campaign", camp).membership_version != campaign.membership_version
+
+
+def test_reads_follow_pages_of_static_and_dynamic_lists(
+    sandbox: DynamicsSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dv_client, "PAGE_SIZE", 2)
+    monkeypatch.setattr(reads, "PAGE_SIZE", 2)
+    monkeypatch.setattr(reads, "PAGE", {"Prefer": "odata.maxpagesize=2"})
+    s = sandbox.state
+    static = s.add_list("Static", "contact")
+    query = (
+        '<fetch><entity name="contact"><filter><condition attribute="emailaddress1" operator="like" '
+        'value="%@dyn.example"/></filter></entity></fetch>'
+    )
+    dynamic = s.add_list("Dynamic", "contact", query=query)
+    people = [s.add_contact(f"p{i}@dyn.example") for i in range(5)]
+    for p in people:
+        s.add_member(static, p)
+    conn = connector(sandbox)
+    for lid in (static, dynamic):
+        container = conn.find_container("list", lid)
+        assert sorted(r.person.ref.id for r in conn.read_members(container)) == sorted(people)
+    assert sandbox.server.calls(r"/listcontact_association") == 3  # pages of 2, 2 and 1
+    assert sandbox.server.calls(r"/contacts$") == 3
+
+
+def test_a_qualified_lead_names_the_contact_it_became(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    lead = s.add_lead("margaret@hooli.example", "Margaret", "Hamilton")
+    contact = s.qualify_lead(lead)
+    found = connector(sandbox).lookup_people(["margaret@hooli.example"])["margaret@hooli.example"]
+    by_kind = {p.ref.kind: p for p in found}
+    assert by_kind["lead"].converted_to == RecordRef("d365", "contact", contact)
+    assert by_kind["contact"].converted_to is None
+
+
+def test_campaign_list_statuses_are_written_as_responses_and_never_lowered(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    camp = s.add_campaign("Pricing")
+    lst = s.add_list("Responders", "contact", campaign=camp)
+    p, q = s.add_contact("p@x.example"), s.add_contact("q@x.example")
+    conn = connector(sandbox)
+    target = conn.find_campaign_list("Pricing", "Responders", create_as=None)
+    assert target.has_status
+    assert target.member_kind == "contact"
+    pref, qref = RecordRef("d365", "contact", p), RecordRef("d365", "contact", q)
+    out = conn.apply_changes(target, [Change(ChangeAction.ADD, pref, "Member"), Change(ChangeAction.ADD, qref, "Nope")])
+    assert [o.state for o in out] == [OutcomeState.APPLIED, OutcomeState.REJECTED]
+    assert s.static_members(lst) == [p]
+    assert s.responses_of(camp) == {}
+    up = conn.apply_changes(target, [Change(ChangeAction.SET_STATUS, pref, "Not Interested")])
+    assert up[0].state is OutcomeState.APPLIED
+    down = conn.apply_changes(target, [Change(ChangeAction.SET_STATUS, pref, "Interested")])
+    assert (down[0].state, down[0].current_status) == (OutcomeState.ALREADY_PRESENT, "Not Interested")
+    assert s.responses_of(camp) == {p: 2}
+    fresh = connector(sandbox)  # a new run reads what Dynamics holds
+    again = fresh.apply_changes(
+        fresh.find_campaign_list("Pricing", lst, create_as=None), [Change(ChangeAction.ADD, pref, "Interested")]
+    )
+    assert (again[0].state, again[0].current_status) == (OutcomeState.ALREADY_PRESENT, "Not Interested")
+
+
+def test_a_member_of_another_type_is_refused_per_record(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    lst = s.add_list("Contacts only", "contact")
+    contact, lead = s.add_contact("c@x.example"), s.add_lead("l@x.example")
+    conn = connector(sandbox)
+    target = conn.find_container("list", "Contacts only")
+    out = conn.apply_changes(
+        target,
+        [
+            Change(ChangeAction.ADD, RecordRef("d365", "lead", lead)),
+            Change(ChangeAction.ADD, RecordRef("d365", "contact", contact)),
+        ],
+    )
+    assert [(o.state, o.code) for o in out] == [
+        (OutcomeState.REJECTED, "WRONG_MEMBER_TYPE"),
+        (OutcomeState.APPLIED, None),
+    ]
+    assert s.static_members(lst) == [contact]
+
+
+def test_a_deleted_record_is_refused_alone_when_the_whole_add_is_refused(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    lst = s.add_list("Contacts", "contact")
+    a = s.add_contact("a@x.example")
+    gone = "00000000-0000-0000-0000-000000000001"
+    conn = connector(sandbox)
+    out = conn.apply_changes(
+        conn.find_container("list", lst),
+        [
+            Change(ChangeAction.ADD, RecordRef("d365", "contact", gone)),
+            Change(ChangeAction.ADD, RecordRef("d365", "contact", a)),
+        ],
+    )
+    assert [(o.state, o.code) for o in out] == [(OutcomeState.REJECTED, "0x80040217"), (OutcomeState.APPLIED, None)]
+    assert s.static_members(lst) == [a]
+
+
+def test_a_locked_list_is_never_written(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    lst = s.add_list("Imported", "contact", locked=True)
+    p = s.add_contact("p@x.example")
+    conn = connector(sandbox)
+    container = conn.find_container("list", lst)
+    assert not container.writable
+    assert container.read_only_reason
+    assert "locked" in container.read_only_reason
+    posts = sandbox.server.calls(r"/api/data/", "POST")
+    with pytest.raises(FatalError, match="locked"):
+        conn.apply_changes(container, [Change(ChangeAction.ADD, RecordRef("d365", "contact", p))])
+    assert sandbox.server.calls(r"/api/data/", "POST") == posts
+    assert s.static_members(lst) == []
+
+
+def test_limits_on_the_pacer_keeps_under_the_window_and_a_429_is_waited_out() -> None:
+    clock = Clock()
+    with DynamicsSandbox(limits=True, requests=5, window=10.0, monotonic=clock) as sb:
+        s = sb.state
+        for i in range(3):
+            s.add_list(f"L{i}", "contact")
+        conn = DynamicsConnector(
+            "d365",
+            settings_for(sb, requests_per_window=5, window_seconds=10.0),
+            policy=CallPolicy(attempts=3, sleep=clock.sleep),
+            monotonic=clock,
+            sleep=clock.sleep,
+        )
+        for _ in range(12):
+            conn.find_container("list", "L1")
+        assert sb.limits.refused == 0
+        assert clock.now >= 1000.0 + 20.0  # twelve calls at five per ten seconds
+        # Another integration spends the same user's window: Dynamics answers 429 and Retry-After is honoured.
+        clock.sleep(10.0)
+        for _ in range(5):
+            assert sb.limits.admit(s.app.client_id) is None
+            sb.limits.done(s.app.client_id, 1.0)
+        assert conn.find_container("list", "L2").name == "L2"
+        assert sb.limits.refused == 1
+        assert conn.client.rate_limited >= 1
