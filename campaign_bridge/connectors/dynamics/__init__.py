@@ -51,8 +51,9 @@ from campaign_bridge.mapping.semantics import target_refusal
 
 __all__ = ["CONNECTOR", "DynamicsConnector", "DynamicsSettings"]
 
-#: Emails per ``lookup_people``: two ``In`` queries of 500 addresses per person kind, one ``$batch``.
-LOOKUP_BATCH = 1000
+#: Emails per ``lookup_people``: one ``$batch`` of ``In`` queries of 500 addresses, one per person kind (40
+#: requests). A ``$batch`` could carry 1,000 such queries (250,000 addresses); 10,000 keeps one answer a few MB.
+LOOKUP_BATCH = 10_000
 #: An address Dynamics' e-mail format accepts: something@something.tld, no spaces.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: The id of a list a rule will create on its first write: ``new:<campaign id>:<kind>:<name>``.
@@ -112,8 +113,7 @@ class DynamicsConnector(Connector):
             found = reads.find_campaigns(self.client, name)
             if len(found) == 1:
                 self._remember(found[0])
-                cid = found[0].row["campaignid"]
-                return reads.campaign_container(self.name, found[0], reads.responses_summary(self.client, cid))
+                return reads.campaign_container(self.name, found[0], found[0].responses)
         elif key == "list":
             rows = reads.find_lists(self.client, name)
             if len(rows) == 1:

@@ -65,6 +65,8 @@ class Campaign:
     row: dict[str, Any]
     lists: list[dict[str, Any]]
     codes: list[tuple[str, int]]
+    #: How many responses the campaigns found by name have and the newest one's stamp, when asked.
+    responses: tuple[int, str] | None = None
 
 
 def statuses(codes: Sequence[tuple[str, int]]) -> tuple[MemberStatus, ...]:
@@ -107,13 +109,32 @@ def find_campaigns(client: DataverseClient, name: str | None) -> list[Campaign]:
     one ``$batch`` (more pages only past 5,000 campaigns)."""
     expand = f"campaignlist_association($select={LIST_COLUMNS})"
     params = {"select": CAMPAIGN_COLUMNS, "expand": expand}
+    ops = [Op("GET", path("campaigns", **params), headers=PAGE), Op("GET", RESPONSE_CODES_PATH)]
     if name is not None:
-        params["filter"] = f"campaignid eq {name.lower()}" if _is_guid(name) else f"name eq {quote(name)}"
-    first, codes = client.batch([Op("GET", path("campaigns", **params), headers=PAGE), Op("GET", RESPONSE_CODES_PATH)])
+        by_id = _is_guid(name)
+        params["filter"] = f"campaignid eq {name.lower()}" if by_id else f"name eq {quote(name)}"
+        ops[0] = Op("GET", path("campaigns", **params), headers=PAGE)
+        # The responses' count and newest stamp, for the membership version: in the same $batch, by name.
+        regarding = (
+            f"_regardingobjectid_value eq {name.lower()}"
+            if by_id
+            else f"regardingobjectid_campaign/name eq {quote(name)}"
+        )
+        summary = path(
+            "campaignresponses", select="activityid,modifiedon", filter=regarding, orderby="modifiedon desc", top="1",
+            count="true",
+        )  # fmt: skip
+        ops.append(Op("GET", summary))
+    answers = client.batch(ops)
     where = f"{client.connection}: campaigns"
-    found = [row for page in client.pages("campaigns", _ok(first, where)) for row in page]
-    labels = response_codes(_ok(codes, where))
-    return [Campaign(row, list(row.get("campaignlist_association") or []), labels) for row in found]
+    found = [row for page in client.pages("campaigns", _ok(answers[0], where)) for row in page]
+    labels = response_codes(_ok(answers[1], where))
+    responses = None
+    if len(answers) > 2:
+        body = _ok(answers[2], where).body or {}
+        newest = body.get("value") or []
+        responses = (int(body.get("@odata.count") or 0), str(newest[0].get("modifiedon") if newest else ""))
+    return [Campaign(row, list(row.get("campaignlist_association") or []), labels, responses) for row in found]
 
 
 def find_lists(client: DataverseClient, name: str | None) -> list[dict[str, Any]]:
@@ -301,21 +322,6 @@ def best_responses(
                     if who not in best or rank[code] > rank[best[who]]:
                         best[who] = code
     return {who: label[code] for who, code in best.items()}
-
-
-def responses_summary(client: DataverseClient, campaign_id: str) -> tuple[int, str]:
-    """How many responses the campaign has and the newest one's stamp: part of its membership version."""
-    q = path(
-        "campaignresponses",
-        select="activityid,modifiedon",
-        filter=f"_regardingobjectid_value eq {campaign_id}",
-        orderby="modifiedon desc",
-        top="1",
-        count="true",
-    )
-    body = client.call("GET", q).body or {}
-    rows = body.get("value") or []
-    return int(body.get("@odata.count") or 0), str(rows[0].get("modifiedon") if rows else "")
 
 
 def read_campaign(client: DataverseClient, campaign: Campaign) -> Iterator[MemberRecord]:

@@ -224,7 +224,7 @@ class DataverseApp:
     def _collection(self, table: Table, rows: list[Record], request: Request, path: str) -> Response:
         text = request.arg("$filter")
         if text:
-            predicate = parse_filter(text, table.columns)
+            predicate = parse_filter(text, table.columns, lambda word: self._navigation(table, word))
             rows = [r for r in rows if predicate(r)]
         count = len(rows)
         orderby = request.arg("$orderby")
@@ -264,6 +264,18 @@ class DataverseApp:
             encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
             body["@odata.nextLink"] = f"{self.base_url()}{API}/{path}?{encoded}"
         return Response(200, body, headers=headers)
+
+    def _navigation(self, table: Table, word: str) -> Callable[[Record], Any] | None:
+        """``regardingobjectid_campaign/<column>`` of a campaign response: its campaign's column."""
+        nav, _, col = word.partition("/")
+        if (
+            table.logical == "campaignresponse"
+            and nav == "regardingobjectid_campaign"
+            and col in TABLES["campaign"].columns
+        ):
+            campaigns = self.state.table("campaign")
+            return lambda r: (campaigns.get(r.get("_regardingobjectid_value") or "") or {}).get(col)
+        return None
 
     def _fetch(self, table: Table, xml: str, request: Request) -> Response:
         fetch = parse_fetch(xml, lambda name: set(TABLES[name].columns) if name in TABLES else set())

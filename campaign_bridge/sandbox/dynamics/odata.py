@@ -26,6 +26,8 @@ from typing import Any
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
+#: ``nav/column`` → how to read it from a record, or None when the entity has no such navigation.
+Navigate = Callable[[str], Callable[[Record], Any] | None]
 
 IN_FUNCTION = "Microsoft.Dynamics.CRM.In"
 
@@ -41,7 +43,7 @@ class QueryError(ValueError):
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<punct>[(),\[\]=])"
     r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))"
-    r"|(?P<word>[A-Za-z_][\w.]*)"
+    r"|(?P<word>[A-Za-z_][\w./]*)"
     r"|(?P<dt>\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)"
     r"|(?P<num>-?\d+(?:\.\d+)?))"
 )
@@ -83,11 +85,12 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 
 class _Parser:
-    def __init__(self, text: str, columns: set[str]) -> None:
+    def __init__(self, text: str, columns: set[str], navigate: Navigate | None = None) -> None:
         self.tokens = _tokens(text)
         self.i = 0
         self.text = text
         self.columns = columns
+        self.navigate = navigate
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -172,12 +175,24 @@ class _Parser:
                 "endswith": lambda v: v.endswith(needle),
             }[word]
             return lambda r: isinstance(r.get(col), str) and test(r[col].casefold())
-        col = self.column(word)
+        read = self.reader(word)
         op = self.take()[1]
         if op not in _OPS:
             raise QueryError(f"Syntax error: unknown operator '{op}' in '{self.text}'.")
         value = self.literal()
-        return lambda r: _compare(op, _comparable(r.get(col), value), value)
+        return lambda r: _compare(op, _comparable(read(r), value), value)
+
+    def reader(self, word: str) -> Callable[[Record], Any]:
+        """A column of the record, or (``nav/column``) of the record a single-valued navigation names."""
+        if "/" in word:
+            found = self.navigate(word) if self.navigate is not None else None
+            if found is None:
+                raise QueryError(
+                    f"Could not find a property named '{word.split('/')[0]}' on type 'Microsoft.Dynamics.CRM'."
+                )
+            return found
+        col = self.column(word)
+        return lambda r: r.get(col)
 
     def in_function(self) -> Predicate:
         self.take("(")
@@ -207,9 +222,10 @@ def _comparable(stored: Any, literal: Any) -> Any:
     return stored
 
 
-def parse_filter(text: str, columns: Iterable[str]) -> Predicate:
-    """``$filter`` as a predicate over records; ``QueryError`` for what Dataverse would refuse."""
-    return _Parser(text, set(columns)).parse()
+def parse_filter(text: str, columns: Iterable[str], navigate: Navigate | None = None) -> Predicate:
+    """``$filter`` as a predicate over records; ``QueryError`` for what Dataverse would refuse. ``navigate``
+    reads ``nav/column`` paths (single-valued navigation properties), None where there are none."""
+    return _Parser(text, set(columns), navigate).parse()
 
 
 def select(record: Record, columns: list[str] | None, known: Iterable[str], primary: str) -> Record:
