@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import runs
+from . import dynamics, runs
 
 _console = Console(width=140)
 
@@ -132,6 +132,8 @@ def scale(members: int, as_json: bool, out: Path | None) -> None:
     table.caption = "goals: peak memory ≤ 1024 MiB; incremental run in seconds"
     _emit(result, as_json, out, table)
 
+
+main.add_command(dynamics.main)  # python -m benchmarks dynamics calls|limits
 
 if __name__ == "__main__":
     main()

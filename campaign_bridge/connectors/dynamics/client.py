@@ -220,7 +220,10 @@ class DataverseClient:
         self.rate_limited = 0
 
     def _remaining(self, headers: Mapping[str, str]) -> None:
-        observe_remaining(self.pacer, header_int(headers, "x-ms-ratelimit-burst-remaining-xrm-requests"))
+        """Hold when Dataverse says this user's window is spent. The count is the app user's own (service
+        protection is per user), so no reserve is kept for other integrations: it would cost a whole slot."""
+        remaining = header_int(headers, "x-ms-ratelimit-burst-remaining-xrm-requests")
+        observe_remaining(self.pacer, remaining, reserve=0)
 
     # -- one request -------------------------------------------------------------------------------------
     def call(
