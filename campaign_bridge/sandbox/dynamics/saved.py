@@ -1,5 +1,5 @@
-"""The organisation's saved state: its tables, links and campaign responses, and the app registration's
-ids and secret (the certificate stays in its files). Tokens and rate-limit counters are not kept: a
+"""The organisation's saved state: its tables, links, campaign responses and response codes, and the app
+registration's ids and secret (the certificate stays in its files). Tokens and rate-limit counters are not kept: a
 restart loses them at Microsoft too."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ def dump_dynamics(sandbox: DynamicsSandbox) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "app": {"tenant": app.tenant, "client_id": app.client_id, "client_secret": app.client_secret},
+        "response_codes": [[label, value] for label, value in sandbox.state.response_codes],
         **sandbox.state.snapshot(),
     }
 
@@ -28,5 +29,6 @@ def load_dynamics(sandbox: DynamicsSandbox, data: dict[str, Any]) -> None:
         sandbox.state.app.client_id = str(app["client_id"])
         sandbox.state.app.client_secret = str(app["client_secret"])
         sandbox.state.restore(data)
+        sandbox.state.response_codes = tuple((str(label), int(value)) for label, value in data["response_codes"])
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"Dynamics sandbox state is incomplete: {exc}") from exc

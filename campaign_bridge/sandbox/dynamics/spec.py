@@ -10,12 +10,13 @@ can be added to it.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from campaign_bridge.mapping.semantics import Role
 
 from ..demo_company import WEBINAR, Company, CrmAs
-from ..spec import SandboxFiles, SandboxSpec
+from ..spec import DemoPart, SandboxFiles, SandboxSpec
 from .sandbox import DynamicsSandbox
 from .saved import dump_dynamics, load_dynamics
 
@@ -78,6 +79,42 @@ def seed_demo(sandbox: DynamicsSandbox, company: Company, now: datetime) -> None
     state.add_list("Imported attendees (locked)", "contact", locked=True, campaign=webinar)
 
 
+#: The variable ``demo.env`` holds the app's client secret in.
+DEMO_SECRET_ENV = "CB_DEMO_DYNAMICS_CLIENT_SECRET"
+
+
+def demo_connection(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's connection: the app's client secret against the sandbox's own tenant, its test CA."""
+    flow = info["auth"]["client_secret"]
+    settings = {
+        "url": info["url"],
+        "tenant_id": info["tenant_id"],
+        "authority_host": info["authority_host"],
+        "ca_bundle": str(Path(info["ca_bundle"]).resolve()),
+        "auth": {"method": "client_secret", "client_id": flow["client_id"], "client_secret": f"${{{DEMO_SECRET_ENV}}}"},
+    }
+    return settings, {DEMO_SECRET_ENV: flow["client_secret"]}
+
+
+def demo_endpoint(written: dict[str, Any]) -> dict[str, Any]:
+    """A demo campaign target is its static contact list, linked to it by ``seed_demo``: a Dynamics campaign
+    holds no members itself. Sources stay as written (a campaign reads all its lists)."""
+    if "campaign" in written and "status" in written:
+        return {**written, "list": f"{written['campaign']} contacts"}
+    return written
+
+
+DEMO = DemoPart(
+    alias="d365",
+    connection=demo_connection,
+    endpoint=demo_endpoint,
+    cannot={
+        "pricing-requests-to-crm": "a marketing list holds one kind of person, and this rule matches contacts but "
+        "creates leads (for Dynamics, write it with create_missing: contact)",
+    },
+)
+
+
 def _codes(company: Company) -> tuple[tuple[str, int], ...]:
     """The response code option set: the demo's status labels in campaign order, then the org's own."""
     labels: list[str] = []
@@ -96,4 +133,5 @@ SANDBOX: SandboxSpec[DynamicsSandbox] = SandboxSpec(
     seed_demo=seed_demo,
     dump=dump_dynamics,
     load=load_dynamics,
+    demo=DEMO,
 )
