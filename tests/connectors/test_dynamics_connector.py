@@ -11,7 +11,7 @@ import pytest
 from campaign_bridge.connectors.dynamics import DynamicsConnector, reads
 from campaign_bridge.connectors.dynamics import client as dv_client
 from campaign_bridge.connectors.policy import CallPolicy
-from campaign_bridge.errors import AuthError, FatalError
+from campaign_bridge.errors import AuthError, FatalError, TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ContainerKind, OutcomeState, RecordRef
 from campaign_bridge.sandbox.dynamics import DynamicsSandbox
 from tests.contract.harness_dynamics import settings_for
@@ -70,6 +70,18 @@ def test_an_unknown_tenant_is_refused(sandbox: DynamicsSandbox) -> None:
     conn = connector(sandbox, tenant_id="contoso.onmicrosoft.com")
     with pytest.raises(AuthError, match="contoso.onmicrosoft.com"):
         conn.list_containers()
+
+
+def test_an_entra_id_failure_is_transient_and_names_entra_id(sandbox: DynamicsSandbox) -> None:
+    sandbox.state.add_list("Newsletter", "contact")
+    sandbox.server.faults.configure(path_pattern="/oauth2/v2.0/token")
+    sandbox.server.faults.queue("error", 1)
+    conn = DynamicsConnector("d365", settings_for(sandbox), policy=CallPolicy(attempts=1))
+    with pytest.raises(TransientError, match="Entra ID token failed: HTTP Error: 503"):
+        conn.list_containers()
+    for cache in dv_client._HTTP_CACHES.values():
+        cache.clear()  # msal answers the 503 again for 5 s: what the call policy's backoff waits out
+    assert [c.name for c in conn.list_containers()] == ["Newsletter"]
 
 
 def test_an_expired_token_is_renewed_once_and_the_call_repeated(sandbox: DynamicsSandbox) -> None:

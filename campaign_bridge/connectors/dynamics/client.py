@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msal
+import msal.exceptions
 import requests
 
 from campaign_bridge.connectors.dynamics.errors import TokenExpiredError, parse_failure, translate
@@ -45,7 +46,7 @@ from campaign_bridge.connectors.kit import (
     warn_if_unverified,
 )
 from campaign_bridge.connectors.kit.pacing import Monotonic, Sleep, header_int, observe_remaining
-from campaign_bridge.errors import AuthError, FatalError, TransientError
+from campaign_bridge.errors import AuthError, CampaignBridgeError, FatalError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -158,18 +159,20 @@ class DataverseLogin(Login[str]):
                     http_cache=http_cache,
                     timeout=s.timeout,
                 )
-            except ValueError as exc:  # msal: the tenant's OpenID configuration could not be read
+            except (requests.RequestException, msal.exceptions.MsalError, json.JSONDecodeError) as exc:
+                raise _entra_failure(exc, conn, "openid") from exc
+            except ValueError as exc:  # msal: the tenant's OpenID configuration was refused (4xx) or unreadable
+                if isinstance(exc.__context__, json.JSONDecodeError):
+                    raise _entra_failure(exc.__context__, conn, "openid") from exc
                 raise AuthError(f"{conn}: Entra ID refused the tenant {s.tenant_id!r}: {exc}") from exc
-            except requests.RequestException as exc:
-                raise requests_failure(exc, connection=conn, vendor="Entra ID", endpoint="openid") or exc from exc
         return self._app
 
     def login(self) -> str:
         conn = self.client.connection
         try:
             result = self._application().acquire_token_for_client([f"{self.client.settings.url}/.default"])
-        except requests.RequestException as exc:
-            raise requests_failure(exc, connection=conn, vendor="Entra ID", endpoint="token") or exc from exc
+        except (requests.RequestException, msal.exceptions.MsalError, json.JSONDecodeError) as exc:
+            raise _entra_failure(exc, conn, "token") from exc
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             error = result.get("error", "no token") if isinstance(result, dict) else "no answer"
@@ -178,6 +181,18 @@ class DataverseLogin(Login[str]):
         lifetime = float(result.get("expires_in") or 3599)
         self._expires_at = self.client.monotonic() + max(0.0, lifetime - TOKEN_MARGIN)
         return str(token)
+
+
+def _entra_failure(exc: BaseException, connection: str, endpoint: str) -> CampaignBridgeError:
+    """Entra ID's failures as msal raises them: no answer, a 5xx or 429 (msal holds such an answer a few
+    seconds before it asks again), a body that is not JSON: all transient."""
+    if isinstance(exc, requests.RequestException):
+        return requests_failure(exc, connection=connection, vendor="Entra ID", endpoint=endpoint) or TransientError(
+            f"{connection}: Entra ID {endpoint} failed ({type(exc).__name__})"
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        return TransientError(f"{connection}: Entra ID {endpoint} answered a body that is not JSON")
+    return TransientError(f"{connection}: Entra ID {endpoint} failed: {exc}")
 
 
 class DataverseClient:

@@ -34,7 +34,7 @@ from campaign_bridge.connectors.dynamics.reads import (
     best_responses,
     responses_op,
 )
-from campaign_bridge.errors import FatalError
+from campaign_bridge.errors import CampaignBridgeError, FatalError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 
 #: Changes per ``apply_changes``: with one ``AddListMembersList``, a ``$batch`` of 1,000 requests.
@@ -154,7 +154,14 @@ class ListWriter:
                 adds.append(i)
             if raise_to is not None:
                 responses.append((i, raise_to))
-        self._send(container, list_id, changes, state, campaign, codes, adds, responses, removes, outcomes)
+        try:
+            self._send(container, list_id, changes, state, campaign, codes, adds, responses, removes, outcomes)
+        except CampaignBridgeError:
+            # What a failed call did is unknown (a write may have landed before its answer was lost): the next
+            # write to this list reads what Dynamics holds again instead of trusting what was kept.
+            with self._lock:
+                self._states.pop(list_id, None)
+            raise
         return [
             o if o is not None else ChangeOutcome(c, OutcomeState.APPLIED)
             for o, c in zip(outcomes, changes, strict=True)
@@ -194,35 +201,33 @@ class ListWriter:
         if not ops:
             return
         answers = self.client.batch(ops, first=True)
-        at = 0
-        added: set[int] = set()
-        if adds:
-            # all or nothing: when refused, each add again on its own, for its own outcome
-            added = set(adds) if answers[0].ok else self._one_by_one(list_id, changes, adds, outcomes)
-            for i in added:
-                state.members.add(changes[i].target.id)
-            at = 1
+        at = 1 if adds else 0
+        refused: dict[int, tuple[str, str, str]] = {}
         for (i, label), answer in zip(responses, answers[at : at + len(responses)], strict=True):
-            if outcomes[i] is not None:
-                continue  # its add was refused
-            if answer.ok:
+            if answer.ok:  # kept before anything else can fail: a response is never written twice
                 state.status[changes[i].target.id] = label
             else:
-                code, message = answer.error()
-                outcomes[i] = ChangeOutcome(
-                    changes[i],
-                    OutcomeState.FAILED
-                    if i in added or changes[i].target.id in state.members
-                    else OutcomeState.REJECTED,
-                    code,
-                    f"Dynamics refused the campaign response {label!r}: {message}",
-                )
+                refused[i] = (label, *answer.error())
         for i, answer in zip(removes, answers[at + len(responses) :], strict=True):
             if answer.ok:
                 state.members.discard(changes[i].target.id)
             else:
                 code, message = answer.error()
                 outcomes[i] = _rejected(changes[i], code, message)
+        if adds:
+            # all or nothing: when refused, each add again on its own, for its own outcome
+            added = set(adds) if answers[0].ok else self._one_by_one(list_id, changes, adds, outcomes)
+            for i in added:
+                state.members.add(changes[i].target.id)
+        for i, (label, code, message) in refused.items():
+            if outcomes[i] is None:  # else its add was refused, which says why
+                member = changes[i].target.id in state.members
+                outcomes[i] = ChangeOutcome(
+                    changes[i],
+                    OutcomeState.FAILED if member else OutcomeState.REJECTED,
+                    code,
+                    f"Dynamics refused the campaign response {label!r}: {message}",
+                )
 
     def _one_by_one(
         self, list_id: str, changes: Sequence[Change], adds: list[int], outcomes: list[ChangeOutcome | None]

@@ -431,13 +431,7 @@ class DataverseApp:
 
     def _delete(self, request: Request) -> Response:
         table = self._table(request.params["set"])
-        with self.state.lock:
-            rid = request.params["id"].lower()
-            self.state.get(table.logical, rid)
-            del self.state.table(table.logical)[rid]
-            for lid, members in list(self.state.members.items()):
-                if rid in members:
-                    self.state.remove_member(lid, rid)
+        self.state.delete(table.logical, request.params["id"])
         return Response(204, None)
 
     def _add_member(self, request: Request) -> Response:

@@ -225,6 +225,19 @@ class OrgState:
                 raise not_found(logical, record_id)
             return row
 
+    def delete(self, logical: str, record_id: str) -> None:
+        """Delete a row as Dynamics does: a person leaves every list and every activity party list it was in
+        ([U] that a deleted respondent's activity party goes, the response staying)."""
+        with self.lock:
+            rid = record_id.lower()
+            self.get(logical, rid)
+            del self.rows[logical][rid]
+            for lid, members in list(self.members.items()):
+                if rid in members:
+                    self.remove_member(lid, rid)
+            for activity, parties in self.parties.items():
+                self.parties[activity] = [p for p in parties if p[0] != rid]
+
     def touch(self, row: Record) -> None:
         row["modifiedon"] = _stamp(self.clock())
 
