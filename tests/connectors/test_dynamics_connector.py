@@ -260,3 +260,25 @@ def test_limits_on_the_pacer_keeps_under_the_window_and_a_429_is_waited_out() ->
         assert conn.find_container("list", "L2").name == "L2"
         assert sb.limits.refused == 1
         assert conn.client.rate_limited >= 1
+
+
+def test_member_origin_tells_the_integrations_adds_from_a_persons(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    camp = s.add_campaign("Pricing")
+    lst = s.add_list("Responders", "contact", campaign=camp)
+    ours, theirs, outsider = (s.add_contact(f"{w}@x.example") for w in ("ours", "theirs", "outsider"))
+    s.add_member(lst, theirs)  # added by a person in Dynamics
+    s.add_response(camp, theirs, 2)
+    conn = connector(sandbox)
+    target = conn.find_campaign_list("Pricing", "Responders", create_as=None)
+    conn.apply_changes(target, [Change(ChangeAction.ADD, RecordRef("d365", "contact", ours), "Interested")])
+    before = sandbox.server.calls(r"/api/data/")
+    refs = [RecordRef("d365", "contact", r) for r in (ours, theirs, outsider)]
+    fresh = connector(sandbox)  # the next run's, after a kill
+    origin = fresh.member_origin(fresh.find_campaign_list("Pricing", "Responders", create_as=None), refs)
+    assert origin[ours].added_by_us is True
+    assert origin[ours].status == "Interested"
+    assert origin[theirs].added_by_us is False
+    assert origin[theirs].status == "Not Interested"
+    assert outsider not in origin
+    assert sandbox.server.calls(r"/api/data/") - before == 2  # a find and one $batch

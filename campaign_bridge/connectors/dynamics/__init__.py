@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark, settings_as
+from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark, settings_as
 from campaign_bridge.connectors.dynamics import reads
 from campaign_bridge.connectors.dynamics.client import DataverseClient, Op, entity_id
 from campaign_bridge.connectors.dynamics.reads import Campaign
@@ -232,6 +232,21 @@ class DynamicsConnector(Connector):
             else:
                 outcomes[i] = CreateOutcome(d, PersonRecord(RecordRef(self.name, kind, rid), normalise_email(d.email)))
         return [o for o in outcomes if o is not None]
+
+    def member_origin(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, MemberOrigin]:
+        """Which of ``refs`` are members of the list, their status (a campaign's list: their response), and
+        whether this integration's application user added them (``listmember`` ``createdby``): one ``$batch``."""
+        if container.id.startswith(_NEW) or not refs:
+            return {}
+        campaign = self._campaigns.get(container.id) if container.has_status else None
+        me, created, status = reads.member_origins(self.client, container.id, [r.id for r in refs], campaign)
+        return {
+            rid: MemberOrigin(
+                status.get(rid, reads.MEMBER) if campaign is not None else None,
+                None if not me or by is None else by == me,
+            )
+            for rid, by in created.items()
+        }
 
     # -- writes ------------------------------------------------------------------------------------------
     def apply_changes(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:

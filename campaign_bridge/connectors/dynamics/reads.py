@@ -411,3 +411,33 @@ def lookup(client: DataverseClient, emails: Sequence[str]) -> dict[str, list[Per
             if p.email in wanted:
                 found.setdefault(p.email, []).append(p)
     return found
+
+
+# -- who added a member --------------------------------------------------------------------------------
+def member_origins(
+    client: DataverseClient, list_id: str, ids: Sequence[str], campaign: Campaign | None
+) -> tuple[str, dict[str, str | None], dict[str, str]]:
+    """One ``$batch``: the integration's own user (``WhoAmI``), who created each of ``ids``' list memberships
+    (``listmember._createdby_value``, 500 ids a query; absent: not a member), and for a campaign's list the
+    response statuses."""
+    queries = [
+        path(
+            "listmembers",
+            select="_entityid_value,_createdby_value",
+            filter=f"_listid_value eq {list_id} and {in_filter('entityid', list(ids[i : i + EMAILS_PER_QUERY]))}",
+        )
+        for i in range(0, len(ids), EMAILS_PER_QUERY)
+    ]
+    ops = [Op("GET", "WhoAmI"), *(Op("GET", q, headers=PAGE) for q in queries)]
+    if campaign is not None:
+        ops.append(responses_op(campaign.row["campaignid"]))
+    answers = client.batch(ops)
+    where = f"{client.connection}: who added the members"
+    me = str((_ok(answers[0], where).body or {}).get("UserId") or "")
+    created: dict[str, str | None] = {}
+    for q, answer in zip(queries, answers[1 : 1 + len(queries)], strict=True):
+        for page in client.pages(q, _ok(answer, where)):
+            for row in page:
+                created[str(row["_entityid_value"])] = row.get("_createdby_value")
+    status = best_responses(client, campaign.row["campaignid"], campaign.codes, answers[-1]) if campaign else {}
+    return me, created, status

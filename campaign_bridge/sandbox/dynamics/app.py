@@ -175,7 +175,7 @@ class DataverseApp:
         return Response(
             200,
             {
-                "UserId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.state.app.client_id)),
+                "UserId": self.state.app_user,
                 "OrganizationId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.state.app.tenant)),
             },
         )
@@ -369,7 +369,7 @@ class DataverseApp:
                     )
                 code = values.get("responsecode")
                 return state.add_response(
-                    _bound_id(campaign), _bound_id(ref), int(code or 0), values.get("subject") or ""
+                    _bound_id(campaign), _bound_id(ref), int(code or 0), values.get("subject") or "", by=state.app_user
                 )
             lead = binds.pop("originatingleadid", None)
             if lead is not None:
@@ -437,7 +437,7 @@ class DataverseApp:
     def _add_member(self, request: Request) -> Response:
         body = request.json() or {}
         entity = str(body.get("EntityId") or "")
-        self.state.add_member(request.params["id"], entity)
+        self.state.add_member(request.params["id"], entity, by=self.state.app_user)
         member = self.state.members.get(request.params["id"].lower(), {}).get(entity.lower())
         return Response(
             200, {"@odata.context": self._context("Microsoft.Dynamics.CRM.AddMemberListResponse"), "id": member}
@@ -472,7 +472,7 @@ class DataverseApp:
                     raise not_found(kind, str(mid))
                 ids.append(str(mid))
             for mid in ids:  # checked whole first: the message adds all or none
-                state.add_member(list_id, mid)
+                state.add_member(list_id, mid, by=state.app_user)
         return Response(204, None)
 
     def _add_item(self, request: Request) -> Response:

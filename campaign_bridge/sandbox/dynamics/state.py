@@ -37,6 +37,8 @@ CODE_OF = {v: k for k, v in MEMBER_CODES.items()}
 RESPONSE_CODES = (("Interested", 1), ("Not Interested", 2), ("Do Not Send Marketing Materials", 3), ("Error", 4))
 #: Activity party participation type of a campaign response's respondent.
 CUSTOMER_PARTY = 11
+#: The user a person in Dynamics works as (seeded records, members added by hand): not the integration.
+PERSON_USER = "0e6f1a2b-0000-4000-8000-00000000a11c"
 #: Lead ``statecode``: Open, Qualified, Disqualified.
 LEAD_OPEN, LEAD_QUALIFIED = 0, 1
 
@@ -133,14 +135,30 @@ TABLES = {
             "campaignresponse",
             "campaignresponses",
             "activityid",
-            ("activityid", "subject", "responsecode", "_regardingobjectid_value", "createdon", "modifiedon"),
+            (
+                "activityid",
+                "subject",
+                "responsecode",
+                "_regardingobjectid_value",
+                "_createdby_value",
+                "createdon",
+                "modifiedon",
+            ),
             "subject",
         ),
         Table(
             "listmember",
             "listmembers",
             "listmemberid",
-            ("listmemberid", "_listid_value", "_entityid_value", "entitytype", "createdon", "modifiedon"),
+            (
+                "listmemberid",
+                "_listid_value",
+                "_entityid_value",
+                "entitytype",
+                "_createdby_value",
+                "createdon",
+                "modifiedon",
+            ),
             "listmemberid",
         ),
     )
@@ -307,8 +325,13 @@ class OrgState:
         rows = self.rows["listmember"]
         return (rows[m] for m in list(self.members.get(list_id.lower(), {}).values()))
 
-    def add_member(self, list_id: str, entity_id: str, *, check_lock: bool = True) -> bool:
-        """Add one member as ``AddMemberList`` does; False when it was a member already.
+    @property
+    def app_user(self) -> str:
+        """The application user the app registration works as (``WhoAmI``'s ``UserId``)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, self.app.client_id))
+
+    def add_member(self, list_id: str, entity_id: str, *, check_lock: bool = True, by: str = PERSON_USER) -> bool:
+        """Add one member as ``AddMemberList`` does, as user ``by``; False when it was a member already.
 
         Raises ``BusinessError`` for a dynamic or locked list, or a record not of the list's type."""
         with self.lock:
@@ -328,7 +351,13 @@ class OrgState:
             if entity_id.lower() in index:
                 return False
             index[entity_id.lower()] = self.create(
-                "listmember", {"_listid_value": lst["listid"], "_entityid_value": entity_id.lower(), "entitytype": kind}
+                "listmember",
+                {
+                    "_listid_value": lst["listid"],
+                    "_entityid_value": entity_id.lower(),
+                    "entitytype": kind,
+                    "_createdby_value": by,
+                },
             )
             lst["membercount"] += 1
             self.touch(lst)
@@ -355,7 +384,9 @@ class OrgState:
     def code_label(self, value: int) -> str | None:
         return next((label for label, v in self.response_codes if v == value), None)
 
-    def add_response(self, campaign_id: str, party_id: str, code: int, subject: str = "Response") -> str:
+    def add_response(
+        self, campaign_id: str, party_id: str, code: int, subject: str = "Response", *, by: str = PERSON_USER
+    ) -> str:
         """A campaign response from ``party_id`` (a contact or lead) regarding the campaign."""
         with self.lock:
             self.get("campaign", campaign_id)
@@ -366,7 +397,12 @@ class OrgState:
                 raise not_found("contact", party_id)
             rid = self.create(
                 "campaignresponse",
-                {"subject": subject, "responsecode": code, "_regardingobjectid_value": campaign_id.lower()},
+                {
+                    "subject": subject,
+                    "responsecode": code,
+                    "_regardingobjectid_value": campaign_id.lower(),
+                    "_createdby_value": by,
+                },
             )
             self.parties[rid] = [(party_id.lower(), kind, CUSTOMER_PARTY)]
             return rid
