@@ -21,7 +21,7 @@ import re
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,9 +301,7 @@ class DataverseClient:
             raise TransientError(f"{where}: Dataverse's answer is not valid JSON") from exc
 
     # -- reads -------------------------------------------------------------------------------------------
-    def pages(
-        self, path: str, first: Answer | None = None, *, annotations: bool = False
-    ) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, path: str, first: Answer | None = None) -> Iterator[list[dict[str, Any]]]:
         """Every page of a collection at ``path`` (5,000 rows a page), following ``@odata.nextLink``; ``first``:
         the first page, already read (in a ``$batch``)."""
         headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
@@ -430,6 +428,3 @@ def entity_id(location: str | None) -> str | None:
     """The GUID in an ``OData-EntityId`` header."""
     m = re.search(r"\(([0-9a-fA-F-]{36})\)\s*$", location or "")
     return m.group(1).lower() if m else None
-
-
-Request = Callable[[], Answer]

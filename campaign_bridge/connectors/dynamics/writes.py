@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from campaign_bridge.connectors.dynamics.client import Answer, DataverseClient, Op, entity_id, path
+from campaign_bridge.connectors.dynamics.client import DataverseClient, Op, entity_id, path
 from campaign_bridge.connectors.dynamics.reads import (
     KIND_CODES,
     MEMBER,
@@ -263,4 +263,4 @@ def _rejected(change: Change, code: str, message: str) -> ChangeOutcome:
     return ChangeOutcome(change, OutcomeState.REJECTED, code, message)
 
 
-__all__ = ["WRITE_BATCH", "Answer", "ListWriter"]
+__all__ = ["WRITE_BATCH", "ListWriter"]
