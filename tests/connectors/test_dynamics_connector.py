@@ -282,3 +282,25 @@ def test_member_origin_tells_the_integrations_adds_from_a_persons(sandbox: Dynam
     assert origin[theirs].status == "Not Interested"
     assert outsider not in origin
     assert sandbox.server.calls(r"/api/data/") - before == 2  # a find and one $batch
+
+
+def test_a_segment_reads_contacts_and_leads_through_escaped_odata_filters(sandbox: DynamicsSandbox) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from campaign_bridge.mapping.segment import parse_segment
+
+    s = sandbox.state
+    old = (datetime.now(UTC) - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fr = s.add_contact("ada@x.example", "Ada", "O'Hara", address1_country="France")
+    s.add_contact("bob@x.example", "Bob", "B", address1_country="France", createdon=old)
+    lead = s.add_lead("lea@x.example", "Lea", "L", "O'Brien & Co", address1_country="France")
+    s.add_lead("leo@x.example", "Leo", "L", "Other", address1_country="Spain")
+    segment = parse_segment(
+        {"all": [{"field": "country", "eq": "France"}, {"field": "created_at", "within": "30d"},
+                 {"any": [{"field": "last_name", "eq": "O'Hara"}, {"field": "company", "contains": "O'Brien"}]}]}
+    )  # fmt: skip
+    conn = connector(sandbox)
+    found = {(r.person.ref.kind, r.person.ref.id) for r in conn.read_segment(segment)}
+    assert found == {("contact", fr), ("lead", lead)}
+    with pytest.raises(FatalError, match="cannot filter people on score"):
+        list(conn.read_segment(parse_segment({"field": "score", "gte": 5})))

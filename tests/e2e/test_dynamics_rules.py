@@ -251,3 +251,26 @@ def test_a_campaign_alone_is_refused_as_a_target_before_any_call(world: World, t
 """
     with pytest.raises(ConfigError, match="holds no members itself"):
         load(world.d, world.hs, tmp_path, bad)
+
+
+SEGMENT_RULE = """\
+  - name: northwind-people-to-hs
+    from: {connection: d365, segment: {field: email, contains: "@northwind.example"}}
+    to:   {connection: hs, list: "Webinar audience"}
+    mode: mirror
+"""
+
+
+def test_a_dynamics_segment_mirrors_into_a_hubspot_list(world: World, tmp_path: Path) -> None:
+    config = load(world.d, world.hs, tmp_path, SEGMENT_RULE)
+    engine = Engine(config, world.store, _connectors(config, world.hs))
+    first = engine.sync("northwind-people-to-hs")
+    assert first.status == "ok", first.message
+    assert _hs_emails(world) == {"ada@northwind.example", "edsger@northwind.example"}
+    assert engine.sync("northwind-people-to-hs").counts.get("added", 0) == 0
+
+
+def test_a_segment_on_a_field_dynamics_lacks_is_refused_at_load(world: World, tmp_path: Path) -> None:
+    bad = SEGMENT_RULE.replace("field: email, contains", "field: score, gte").replace('"@northwind.example"', "50")
+    with pytest.raises(ConfigError, match="score"):
+        load(world.d, world.hs, tmp_path, bad)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark, settings_as
-from campaign_bridge.connectors.dynamics import reads
+from campaign_bridge.connectors.dynamics import reads, segments
 from campaign_bridge.connectors.dynamics.client import DataverseClient, Op, entity_id
 from campaign_bridge.connectors.dynamics.reads import Campaign
 from campaign_bridge.connectors.dynamics.settings import DynamicsSettings
@@ -47,6 +47,7 @@ from campaign_bridge.mapping.model import (
     RecordRef,
     normalise_email,
 )
+from campaign_bridge.mapping.segment import Segment, SegmentField
 from campaign_bridge.mapping.semantics import target_refusal
 
 __all__ = ["CONNECTOR", "DynamicsConnector", "DynamicsSettings"]
@@ -71,6 +72,8 @@ class DynamicsConnector(Connector):
     sees_removals_incrementally: ClassVar[bool] = False
     #: The client's pacer, budget, login and session are shared safely; the writer's list states take a lock.
     concurrent_calls: ClassVar[bool] = True
+    #: Contact and lead columns a segment can filter on (``segments.SEGMENT_FIELDS``).
+    segment_fields: ClassVar[Mapping[str, SegmentField]] = segments.SEGMENT_FIELDS
 
     def __init__(
         self,
@@ -192,6 +195,19 @@ class DynamicsConnector(Connector):
                 raise FatalError(f"{self.name}: list {container.name!r} no longer exists")
             row = rows[0]
         return reads.read_list(self.client, row, self._campaigns.get(container.id) if container.has_status else None)
+
+    def read_segment(
+        self, segment: Segment, since: Watermark | None = None, until: datetime | None = None
+    ) -> Iterator[MemberRecord]:
+        """Contacts and leads matching ``segment`` (an OData ``$filter`` per table, ``segments.py``), modified
+        in ``[since.at, until]`` when given. Raises ``FatalError``, before any request, for a field Dynamics
+        cannot filter on."""
+        now = datetime.now(UTC)
+        try:
+            filters = {kind: segments.table_filter(segment, kind, now) for kind in ("contact", "lead")}
+        except FatalError as exc:
+            raise FatalError(f"{self.name}: {exc}") from exc
+        return reads.read_segment(self.client, filters, since.at if since else None, until)
 
     def lookup_people(self, emails: Sequence[str]) -> dict[str, list[PersonRecord]]:
         """Contacts and leads by email (case-insensitive, quote-safe), up to 1,000 per call."""

@@ -18,7 +18,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from campaign_bridge.connectors.dynamics.client import PAGE_SIZE, Answer, DataverseClient, Op, in_filter, path, quote
@@ -441,3 +441,39 @@ def member_origins(
                 created[str(row["_entityid_value"])] = row.get("_createdby_value")
     status = best_responses(client, campaign.row["campaignid"], campaign.codes, answers[-1]) if campaign else {}
     return me, created, status
+
+
+# -- segments ------------------------------------------------------------------------------------------
+def read_segment(
+    client: DataverseClient, filters: dict[str, str | bool], since: datetime | None, until: datetime | None
+) -> Iterator[MemberRecord]:
+    """Contacts and leads matching each table's ``filters`` entry (``segments.table_filter``), modified in
+    ``[since, until]`` when given, in (modifiedon, id) order per table; the first pages in one ``$batch``."""
+    ops: list[tuple[str, Op]] = []
+    for kind, where in filters.items():
+        if where is False:
+            continue
+        parts = [] if where is True else [str(where)]
+        if since is not None:
+            parts.append(f"modifiedon ge {_stamp(since)}")
+        if until is not None:
+            parts.append(f"modifiedon le {_stamp(until)}")
+        cols = f"{PRIMARY[kind]},emailaddress1,modifiedon" + (",statecode" if kind == "lead" else "")
+        params = {"select": cols, "orderby": f"modifiedon asc,{PRIMARY[kind]} asc"}
+        if parts:
+            params["filter"] = " and ".join(parts)
+        ops.append((kind, Op("GET", path(SETS[kind], **params), headers=PAGE)))
+    answers = client.batch([op for _, op in ops]) if ops else []
+    for (kind, op), answer in zip(ops, answers, strict=True):
+        for page in client.pages(op.path, _ok(answer, f"{client.connection}: segment")):
+            stamps = {str(r[PRIMARY[kind]]): r.get("modifiedon") for r in page}
+            for p in people(client, kind, page):
+                yield MemberRecord(p, modified_at=_parse(stamps.get(p.ref.id)), tie_id=p.ref.id)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None

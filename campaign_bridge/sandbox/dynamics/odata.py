@@ -5,7 +5,7 @@ webapi/query/…) and ``reference/api-facts.md`` §3:
 
 * ``$filter``: ``eq ne gt ge lt le``, ``and or not``, parentheses, string literals with ``''`` for a quote,
   GUIDs, numbers, ``true false null``, ISO dates; ``contains/startswith/endswith(prop,'x')`` and the query
-  function ``Microsoft.Dynamics.CRM.In(PropertyName='p',PropertyValues=['a','b'])``. Anything else is refused
+  functions ``Microsoft.Dynamics.CRM.In(PropertyName='p',PropertyValues=['a','b'])`` and ``NotIn``. Anything else is refused
   with Dataverse's syntax-error code, as Dataverse refuses it (it never guesses). String comparisons are
   case-insensitive, as Dataverse's SQL collation is (an email matches whatever its case).
 * ``$select`` (unknown column: 400 ``0x80060888`` "Could not find a property named …"), ``$orderby`` (one or
@@ -30,6 +30,7 @@ Predicate = Callable[[Record], bool]
 Navigate = Callable[[str], Callable[[Record], Any] | None]
 
 IN_FUNCTION = "Microsoft.Dynamics.CRM.In"
+NOT_IN_FUNCTION = "Microsoft.Dynamics.CRM.NotIn"
 
 
 class QueryError(ValueError):
@@ -161,8 +162,9 @@ class _Parser:
         kind, word = self.take()
         if kind != "word":
             raise QueryError(f"Syntax error at '{word}' in '{self.text}'.")
-        if word == IN_FUNCTION:
-            return self.in_function()
+        if word in (IN_FUNCTION, NOT_IN_FUNCTION):
+            member = self.in_function()
+            return member if word == IN_FUNCTION else (lambda r: not member(r))
         if word in ("contains", "startswith", "endswith"):
             self.take("(")
             col = self.column(self.take()[1])

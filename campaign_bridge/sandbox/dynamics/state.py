@@ -69,6 +69,8 @@ TABLES = {
                 "emailaddress1",
                 "statecode",
                 "_originatingleadid_value",
+                "address1_country",
+                "_ownerid_value",
                 "createdon",
                 "modifiedon",
             ),
@@ -87,6 +89,8 @@ TABLES = {
                 "subject",
                 "emailaddress1",
                 "statecode",
+                "address1_country",
+                "_ownerid_value",
                 "createdon",
                 "modifiedon",
             ),
@@ -226,6 +230,7 @@ class OrgState:
             row.update(values)
             row[t.primary], row["createdon"], row["modifiedon"] = rid, row.get("createdon") or now, now
             if logical in ("contact", "lead"):
+                row["_ownerid_value"] = row.get("_ownerid_value") or PERSON_USER
                 row["fullname"] = " ".join(p for p in (row.get("firstname"), row.get("lastname")) if p) or None
                 row["statecode"] = row.get("statecode") or 0
             if logical == "list":
