@@ -304,3 +304,15 @@ def test_a_segment_reads_contacts_and_leads_through_escaped_odata_filters(sandbo
     assert found == {("contact", fr), ("lead", lead)}
     with pytest.raises(FatalError, match="cannot filter people on score"):
         list(conn.read_segment(parse_segment({"field": "score", "gte": 5})))
+
+
+def test_an_unknown_campaign_or_list_is_named_with_close_matches(sandbox: DynamicsSandbox) -> None:
+    s = sandbox.state
+    s.add_list("Newsletter", "contact", campaign=s.add_campaign("Webinar 2026"))
+    conn = connector(sandbox)
+    with pytest.raises(FatalError, match="no campaign named 'Webinar 2025'; did you mean 'Webinar 2026'"):
+        conn.find_campaign_list("Webinar 2025", "Newsletter", create_as=None)
+    with pytest.raises(FatalError, match="no list named 'Newsleter' .*'Newsletter'"):
+        conn.find_campaign_list("Webinar 2026", "Newsleter", create_as=None)
+    with pytest.raises(FatalError, match="did you mean 'Newsletter'"):
+        conn.find_container("list", "Newsleter")

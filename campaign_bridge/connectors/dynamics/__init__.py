@@ -131,6 +131,7 @@ class DynamicsConnector(Connector):
         found = reads.find_campaigns(self.client, campaign)
         if len(found) != 1:
             super().find_container("campaign", campaign)  # raises with close matches or the duplicates
+            raise FatalError(f"{self.name}: campaign {campaign!r} could not be read with its lists")
         c = found[0]
         self._remember(c)
         lists = [r for r in c.lists if r["listid"] == name.lower()] or [r for r in c.lists if r.get("listname") == name]
