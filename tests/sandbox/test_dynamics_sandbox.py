@@ -222,3 +222,20 @@ def test_the_demo_company_and_a_saved_state_round_trip(tmp_path: Any) -> None:
         assert dump_dynamics(again) == saved
         with pytest.raises(ValueError, match="format"):
             load_dynamics(again, {"format": -1})
+
+
+def test_upsert_multiple_updates_by_id_creates_the_rest_and_is_all_or_nothing(sandbox: DynamicsSandbox) -> None:
+    known = sandbox.state.add_contact("old@x.example")
+    new_id = "11111111-2222-4333-8444-555555555555"
+    targets = [
+        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": known, "emailaddress1": "new@x.example"},
+        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": new_id, "lastname": "Created"},
+    ]
+    ok = _api(sandbox, "POST", "contacts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": targets})
+    assert ok.status_code == 204
+    assert sandbox.state.get("contact", known)["emailaddress1"] == "new@x.example"
+    assert sandbox.state.get("contact", new_id)["lastname"] == "Created"
+    bad = [{"contactid": "99999999-2222-4333-8444-555555555555", "lastname": "X"}, {"nosuchcolumn": 1}]
+    refused = _api(sandbox, "POST", "contacts/Microsoft.Dynamics.CRM.UpsertMultiple", json={"Targets": bad})
+    assert refused.status_code == 400
+    assert len(sandbox.state.table("contact")) == 2  # nothing of the refused call stayed

@@ -9,7 +9,7 @@ Client 1.1.0 source, which the tests drive unmodified:
   most 5,000; larger values are cut to 5,000) with ``Preference-Applied`` and an absolute ``@odata.nextLink``
   carrying ``$skiptoken=<cookie pagenumber=… pagingcookie=… istracking="False" />``; ``$skip`` is refused;
 * creates answer 204 with ``OData-EntityId`` (201 with the record for ``Prefer: return=representation``);
-  ``CreateMultiple`` answers ``{"Ids": […]}`` and is all-or-nothing;
+  ``CreateMultiple`` answers ``{"Ids": […]}`` and ``UpsertMultiple`` 204, both all-or-nothing;
 * ``AddMemberList`` answers ``AddMemberListResponse`` (``id``: the listmember id; JSON casing [U]);
   ``AddListMembersList`` and ``RemoveMemberList`` answer 204; ``AddItemCampaign`` links a list to a campaign;
   a dynamic or locked list, or a member of another type, is refused 400 ``0x80040203`` ([U] code and words);
@@ -74,6 +74,7 @@ class DataverseApp:
         a.add("POST", rf"/lists\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.RemoveMemberList", self._remove_member)
         a.add("POST", rf"/campaigns\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.AddItemCampaign", self._add_item)
         a.add("POST", r"/(?P<set>\w+)/Microsoft\.Dynamics\.CRM\.CreateMultiple", self._create_multiple)
+        a.add("POST", r"/(?P<set>\w+)/Microsoft\.Dynamics\.CRM\.UpsertMultiple", self._upsert_multiple)
         a.add("GET", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)/(?P<nav>\w+)", self._navigate)
         a.add("GET", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)", self._get_one)
         a.add("PATCH", rf"/(?P<set>\w+)\((?P<id>{_GUID})\)", self._update)
@@ -419,6 +420,34 @@ class DataverseApp:
         return Response(
             200, {"@odata.context": self._context("Microsoft.Dynamics.CRM.CreateMultipleResponse"), "Ids": ids}
         )
+
+    def _upsert_multiple(self, request: Request) -> Response:
+        """``UpsertMultiple`` keyed by the primary id (this org defines no alternate keys, so a target keyed by
+        ``@odata.id`` with an alternate key is refused): an existing row is updated, a new one created with
+        that id; all or nothing."""
+        table = self._table(request.params["set"])
+        body = request.json()
+        targets = body.get("Targets") if isinstance(body, dict) else None
+        if not isinstance(targets, list) or not targets:
+            raise QueryError("UpsertMultiple needs a non-empty Targets collection.")
+        with self.state.lock:
+            saved = self.state.snapshot()
+            try:
+                for target in targets:
+                    if "@odata.id" in target:
+                        raise BusinessError(400, "0x80060892", f"The key {target['@odata.id']!r} is not defined.")
+                    rid = str(target.get(table.primary) or "").lower()
+                    row = self.state.table(table.logical).get(rid) if rid else None
+                    if row is None:
+                        self._create_record(table, target)
+                    else:
+                        values, _ = self._values(table, target)
+                        row.update(values)
+                        self.state.touch(row)
+            except (QueryError, BusinessError):
+                self.state.restore(saved)
+                raise
+        return Response(204, None)
 
     def _update(self, request: Request) -> Response:
         table = self._table(request.params["set"])
