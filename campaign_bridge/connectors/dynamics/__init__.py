@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark, settings_as
-from campaign_bridge.connectors.dynamics import reads, segments
+from campaign_bridge.connectors.dynamics import people, reads, segments
 from campaign_bridge.connectors.dynamics.client import DataverseClient, Op, entity_id
 from campaign_bridge.connectors.dynamics.reads import Campaign
 from campaign_bridge.connectors.dynamics.settings import DynamicsSettings
@@ -208,11 +208,11 @@ class DynamicsConnector(Connector):
             filters = {kind: segments.table_filter(segment, kind, now) for kind in ("contact", "lead")}
         except FatalError as exc:
             raise FatalError(f"{self.name}: {exc}") from exc
-        return reads.read_segment(self.client, filters, since.at if since else None, until)
+        return people.read_segment(self.client, filters, since.at if since else None, until)
 
     def lookup_people(self, emails: Sequence[str]) -> dict[str, list[PersonRecord]]:
         """Contacts and leads by email (case-insensitive, quote-safe), up to 1,000 per call."""
-        return reads.lookup(self.client, emails)
+        return people.lookup(self.client, emails)
 
     def create_people(self, drafts: Sequence[PersonDraft]) -> list[CreateOutcome]:
         """Contacts or leads (by the draft's kind), one ``$batch`` per 1,000; an address that is not one, or a

@@ -1,4 +1,4 @@
-"""Reads: campaigns and marketing lists as containers, their members, and people by email.
+"""Reads: campaigns and marketing lists as containers, their members, and who added a member.
 
 * A campaign is found with its linked lists (``$expand=campaignlist_association``) and the campaign response
   codes (the picklist metadata) in one ``$batch``; its statuses are ``Member`` (in a linked list, no response)
@@ -18,7 +18,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from campaign_bridge.connectors.dynamics.client import PAGE_SIZE, Answer, DataverseClient, Op, in_filter, path, quote
@@ -90,7 +90,7 @@ def response_codes(answer: Answer) -> list[tuple[str, int]]:
     return []
 
 
-def _ok(answer: Answer, where: str) -> Answer:
+def ok(answer: Answer, where: str) -> Answer:
     if not answer.ok:
         code, message = answer.error()
         if answer.status == 429 or answer.status >= 500:
@@ -127,11 +127,11 @@ def find_campaigns(client: DataverseClient, name: str | None) -> list[Campaign]:
         ops.append(Op("GET", summary))
     answers = client.batch(ops)
     where = f"{client.connection}: campaigns"
-    found = [row for page in client.pages("campaigns", _ok(answers[0], where)) for row in page]
-    labels = response_codes(_ok(answers[1], where))
+    found = [row for page in client.pages("campaigns", ok(answers[0], where)) for row in page]
+    labels = response_codes(ok(answers[1], where))
     responses = None
     if len(answers) > 2:
-        body = _ok(answers[2], where).body or {}
+        body = ok(answers[2], where).body or {}
         newest = body.get("value") or []
         responses = (int(body.get("@odata.count") or 0), str(newest[0].get("modifiedon") if newest else ""))
     return [Campaign(row, list(row.get("campaignlist_association") or []), labels, responses) for row in found]
@@ -242,11 +242,11 @@ def list_rows(client: DataverseClient, row: dict[str, Any], first: Answer | None
     kind = MEMBER_KINDS[int(row["createdfromcode"])]
     if not row.get("type"):
         op = list_member_op(row)
-        for page in client.pages(op.path, _ok(first, where) if first else None):
+        for page in client.pages(op.path, ok(first, where) if first else None):
             yield from page
         return
     page_no = 1
-    answer = _ok(first, where) if first else None
+    answer = ok(first, where) if first else None
     while True:
         if answer is None:
             answer = client.call(
@@ -311,7 +311,7 @@ def best_responses(
     label = dict((v, lbl) for lbl, v in codes)
     best: dict[str, int] = {}
     where = f"{client.connection}: campaign responses"
-    for page in client.pages(responses_op(campaign_id).path, _ok(first, where) if first else None):
+    for page in client.pages(responses_op(campaign_id).path, ok(first, where) if first else None):
         for row in page:
             code = row.get("responsecode")
             if code not in rank:
@@ -373,46 +373,6 @@ def _records(
         yield MemberRecord(p, status=(status.get(p.ref.id, MEMBER) if status is not None else None), tie_id=p.ref.id)
 
 
-# -- people --------------------------------------------------------------------------------------------
-def lookup(client: DataverseClient, emails: Sequence[str]) -> dict[str, list[PersonRecord]]:
-    """Contacts and leads by email: one ``$batch`` of ``In`` queries (500 addresses each) per call."""
-    ops: list[tuple[str, Op]] = []
-    for i in range(0, len(emails), EMAILS_PER_QUERY):
-        chunk = list(emails[i : i + EMAILS_PER_QUERY])
-        for kind, cols in (
-            ("contact", "contactid,emailaddress1,_originatingleadid_value"),
-            ("lead", "leadid,emailaddress1,statecode"),
-        ):
-            ops.append(
-                (kind, Op("GET", path(SETS[kind], select=cols, filter=in_filter("emailaddress1", chunk)), headers=PAGE))
-            )
-    answers = client.batch([op for _, op in ops]) if ops else []
-    rows: dict[str, list[dict[str, Any]]] = {"contact": [], "lead": []}
-    for (kind, op), answer in zip(ops, answers, strict=True):
-        for page in client.pages(op.path, _ok(answer, f"{client.connection}: lookup")):
-            rows[kind] += page
-    converted = {
-        str(r["_originatingleadid_value"]): str(r["contactid"])
-        for r in rows["contact"]
-        if r.get("_originatingleadid_value")
-    }
-    qualified = [
-        str(r["leadid"])
-        for r in rows["lead"]
-        if r.get("statecode") == LEAD_QUALIFIED and str(r["leadid"]) not in converted
-    ]
-    if qualified:
-        converted.update(survivors(client, qualified))
-    wanted = {e.lower() for e in emails}
-    found: dict[str, list[PersonRecord]] = {}
-    for kind in ("contact", "lead"):
-        for row in rows[kind]:
-            p = person(client.connection, kind, row, converted)
-            if p.email in wanted:
-                found.setdefault(p.email, []).append(p)
-    return found
-
-
 # -- who added a member --------------------------------------------------------------------------------
 def member_origins(
     client: DataverseClient, list_id: str, ids: Sequence[str], campaign: Campaign | None
@@ -433,47 +393,11 @@ def member_origins(
         ops.append(responses_op(campaign.row["campaignid"]))
     answers = client.batch(ops)
     where = f"{client.connection}: who added the members"
-    me = str((_ok(answers[0], where).body or {}).get("UserId") or "")
+    me = str((ok(answers[0], where).body or {}).get("UserId") or "")
     created: dict[str, str | None] = {}
     for q, answer in zip(queries, answers[1 : 1 + len(queries)], strict=True):
-        for page in client.pages(q, _ok(answer, where)):
+        for page in client.pages(q, ok(answer, where)):
             for row in page:
                 created[str(row["_entityid_value"])] = row.get("_createdby_value")
     status = best_responses(client, campaign.row["campaignid"], campaign.codes, answers[-1]) if campaign else {}
     return me, created, status
-
-
-# -- segments ------------------------------------------------------------------------------------------
-def read_segment(
-    client: DataverseClient, filters: dict[str, str | bool], since: datetime | None, until: datetime | None
-) -> Iterator[MemberRecord]:
-    """Contacts and leads matching each table's ``filters`` entry (``segments.table_filter``), modified in
-    ``[since, until]`` when given, in (modifiedon, id) order per table; the first pages in one ``$batch``."""
-    ops: list[tuple[str, Op]] = []
-    for kind, where in filters.items():
-        if where is False:
-            continue
-        parts = [] if where is True else [str(where)]
-        if since is not None:
-            parts.append(f"modifiedon ge {_stamp(since)}")
-        if until is not None:
-            parts.append(f"modifiedon le {_stamp(until)}")
-        cols = f"{PRIMARY[kind]},emailaddress1,modifiedon" + (",statecode" if kind == "lead" else "")
-        params = {"select": cols, "orderby": f"modifiedon asc,{PRIMARY[kind]} asc"}
-        if parts:
-            params["filter"] = " and ".join(parts)
-        ops.append((kind, Op("GET", path(SETS[kind], **params), headers=PAGE)))
-    answers = client.batch([op for _, op in ops]) if ops else []
-    for (kind, op), answer in zip(ops, answers, strict=True):
-        for page in client.pages(op.path, _ok(answer, f"{client.connection}: segment")):
-            stamps = {str(r[PRIMARY[kind]]): r.get("modifiedon") for r in page}
-            for p in people(client, kind, page):
-                yield MemberRecord(p, modified_at=_parse(stamps.get(p.ref.id)), tie_id=p.ref.id)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
