@@ -274,3 +274,23 @@ def test_a_segment_on_a_field_dynamics_lacks_is_refused_at_load(world: World, tm
     bad = SEGMENT_RULE.replace("field: email, contains", "field: score, gte").replace('"@northwind.example"', "50")
     with pytest.raises(ConfigError, match="score"):
         load(world.d, world.hs, tmp_path, bad)
+
+
+def test_campaign_bridge_validate_names_the_line_and_the_reason(world: World, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from campaign_bridge.cli import main
+
+    creds = world.d.credentials()
+    text = CONFIG.format(
+        state=tmp_path / "state.db", d_url=world.d.url, tenant=creds["tenant_id"], ca=world.d.ca_bundle,
+        client_id=creds["client_id"], hs_url=world.hs.url, extra=RULES_DYNAMICS_REFUSES.split("  - name: to-locked")[0],
+    )  # fmt: skip
+    path = tmp_path / "client.yaml"
+    path.write_text(text)
+    env = {"D365_SECRET": creds["client_secret"], "HS_TOKEN": world.hs.token}
+    result = CliRunner().invoke(main, ["validate", str(path)], env=env)
+    assert result.exit_code == 2, result.output
+    line = text.splitlines().index("  - name: to-dynamic") + 1
+    assert f"{path}:{line}: rule 'to-dynamic' to: cannot write to 'Northwind contacts'" in result.output
+    assert creds["client_secret"] not in result.output
