@@ -294,3 +294,37 @@ def test_campaign_bridge_validate_names_the_line_and_the_reason(world: World, tm
     line = text.splitlines().index("  - name: to-dynamic") + 1
     assert f"{path}:{line}: rule 'to-dynamic' to: cannot write to 'Northwind contacts'" in result.output
     assert creds["client_secret"] not in result.output
+
+
+def test_doctor_reads_the_application_users_privileges(world: World, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from campaign_bridge.cli import main
+
+    creds = world.d.credentials()
+    text = CONFIG.format(
+        state=tmp_path / "state.db", d_url=world.d.url, tenant=creds["tenant_id"], ca=world.d.ca_bundle,
+        client_id=creds["client_id"], hs_url=world.hs.url, extra="",
+    )  # fmt: skip
+    path = tmp_path / "client.yaml"
+    path.write_text(text)
+    env = {"D365_SECRET": creds["client_secret"], "HS_TOKEN": world.hs.token}
+    fine = CliRunner().invoke(main, ["doctor", str(path), "--json"], env=env)
+    access = [f for f in json.loads(fine.stdout) if f["connection"] == "d365" and f["check"] == "access"]
+    assert access
+    assert all(f["status"] == "ok" for f in access), access
+    assert any("prvAppendList" in f["detail"] for f in access)
+    clock = [f for f in json.loads(fine.stdout) if f["connection"] == "d365" and f["check"] == "clock"]
+    assert clock[0]["status"] == "ok"
+
+    world.d.state.privileges.discard("prvWriteList")
+    revoked = CliRunner().invoke(main, ["doctor", str(path), "--json"], env=env)
+    assert revoked.exit_code == 1
+    problems = [f for f in json.loads(revoked.stdout) if f["status"] == "problem"]
+    assert {(f["connection"], f["detail"].split(" (")[0]) for f in problems} == {("d365", "add members")}
+    assert "prvWriteList" in problems[0]["detail"]
+    assert "pricing-forms-to-d365" in problems[0]["detail"]
+    assert "Write on List" in problems[0]["fix"]
+    assert creds["client_secret"] not in revoked.output

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark, settings_as
 from campaign_bridge.connectors.dynamics import people, reads, segments
 from campaign_bridge.connectors.dynamics.client import DataverseClient, Op, entity_id
+from campaign_bridge.connectors.dynamics.discovery import DynamicsDiscovery
 from campaign_bridge.connectors.dynamics.reads import Campaign
 from campaign_bridge.connectors.dynamics.settings import DynamicsSettings
 from campaign_bridge.connectors.dynamics.writes import WRITE_BATCH, ListWriter
@@ -61,7 +62,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NEW = "new:"
 
 
-class DynamicsConnector(Connector):
+class DynamicsConnector(DynamicsDiscovery, Connector):
     """One Dynamics 365 environment. ``policy``, ``monotonic`` and ``sleep`` are injectable for tests."""
 
     system: ClassVar[str] = "dynamics"

@@ -69,6 +69,11 @@ class DataverseApp:
             self._picklists,
         )
         a.add("GET", r"/WhoAmI", self._who_am_i)
+        a.add(
+            "GET",
+            rf"/systemusers\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.RetrieveUserPrivileges\(\)",
+            self._user_privileges,
+        )
         a.add("POST", r"/AddListMembersList", self._add_list_members)
         a.add("POST", rf"/lists\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.AddMemberList", self._add_member)
         a.add("POST", rf"/lists\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\.RemoveMemberList", self._remove_member)
@@ -180,6 +185,18 @@ class DataverseApp:
                 "OrganizationId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.state.app.tenant)),
             },
         )
+
+    def _user_privileges(self, request: Request) -> Response:
+        """``RetrieveUserPrivileges``: the application user's privileges (``state.privileges``), Global depth."""
+        if request.params["id"].lower() != self.state.app_user:
+            raise not_found("systemuser", request.params["id"])
+        rows = [
+            {"Depth": "Global", "PrivilegeId": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "PrivilegeName": name,
+             "BusinessUnitId": str(uuid.uuid5(uuid.NAMESPACE_URL, self.state.app.tenant))}
+            for name in sorted(self.state.privileges)
+        ]  # fmt: skip
+        context = self._context("Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse")
+        return Response(200, {"@odata.context": context, "RolePrivileges": rows})
 
     # -- reads -------------------------------------------------------------------------------------------
     def _table(self, entity_set: str) -> Table:

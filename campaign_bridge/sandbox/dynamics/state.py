@@ -212,6 +212,14 @@ class OrgState:
     members: dict[str, dict[str, str]] = field(default_factory=dict)
     response_codes: tuple[tuple[str, int], ...] = RESPONSE_CODES
     app: App = field(default_factory=lambda: App(str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4().hex))
+    #: The application user's privileges (``RetrieveUserPrivileges``): all the integration needs by default.
+    privileges: set[str] = field(
+        default_factory=lambda: {
+            f"prv{access}{table}"
+            for access in ("Read", "Write", "Create", "Append", "AppendTo")
+            for table in ("Contact", "Lead", "List", "Campaign", "Activity")
+        }
+    )
     #: access token → (client id, monotonic expiry)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
