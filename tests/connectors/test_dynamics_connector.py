@@ -316,3 +316,33 @@ def test_an_unknown_campaign_or_list_is_named_with_close_matches(sandbox: Dynami
         conn.find_campaign_list("Webinar 2026", "Newsleter", create_as=None)
     with pytest.raises(FatalError, match="did you mean 'Newsletter'"):
         conn.find_container("list", "Newsleter")
+
+
+def test_bad_settings_are_refused_at_load_with_the_line_and_no_secret() -> None:
+    from campaign_bridge.config.loader import load_config_text
+    from campaign_bridge.errors import ConfigError
+
+    text = """\
+client: t
+connections:
+  d365:
+    type: dynamics
+    url: http://contoso.crm4.dynamics.com
+    tenant_id: contoso.onmicrosoft.com
+    auth: {method: certificate, client_id: abc, private_key_file: key.pem, thumbprint: "not-a-thumbprint"}
+  d366:
+    type: dynamics
+    url: https://contoso.crm4.dynamics.com
+    tenant_id: contoso.onmicrosoft.com
+    auth: {method: client_secret, client_id: abc, client_secret: "${D365_SECRET}"}
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "client.yaml", {"D365_SECRET": "s3cr3t-value"})
+    message = str(caught.value)
+    assert "client.yaml:5" in message
+    assert "https://" in message
+    assert "thumbprint" in message
+    assert "s3cr3t-value" not in message
+    literal = text.replace('"${D365_SECRET}"', "plain-secret")
+    with pytest.raises(ConfigError, match="secret"):
+        load_config_text(literal.replace("http://", "https://").replace('"not-a-thumbprint"', "A" * 40), "c.yaml", {})
