@@ -346,3 +346,27 @@ connections:
     literal = text.replace('"${D365_SECRET}"', "plain-secret")
     with pytest.raises(ConfigError, match="secret"):
         load_config_text(literal.replace("http://", "https://").replace('"not-a-thumbprint"', "A" * 40), "c.yaml", {})
+
+
+def test_a_write_refused_by_service_protection_is_sent_again_after_retry_after() -> None:
+    clock = Clock()
+    with DynamicsSandbox(monotonic=clock) as sb:
+        s = sb.state
+        lst = s.add_list("Contacts", "contact")
+        p = s.add_contact("p@x.example")
+        conn = DynamicsConnector(
+            "d365",
+            settings_for(sb),
+            policy=CallPolicy(attempts=3, sleep=clock.sleep),
+            monotonic=clock,
+            sleep=clock.sleep,
+        )
+        target = conn.find_container("list", lst)
+        conn.writer.state(lst, None)  # what the list holds, read first
+        sb.server.faults.configure(error_status=429, path_pattern=r"\$batch")
+        sb.server.faults.queue("error", 1)
+        before = clock.now
+        out = conn.apply_changes(target, [Change(ChangeAction.ADD, RecordRef("d365", "contact", p))])
+        assert [o.state for o in out] == [OutcomeState.APPLIED]
+        assert s.static_members(lst) == [p]
+        assert clock.now - before >= 5.0  # held for the wait before sending the write again

@@ -46,7 +46,8 @@ from campaign_bridge.connectors.kit import (
     warn_if_unverified,
 )
 from campaign_bridge.connectors.kit.pacing import Monotonic, Sleep, header_int, observe_remaining
-from campaign_bridge.errors import AuthError, CampaignBridgeError, FatalError, TransientError
+from campaign_bridge.connectors.policy import MAX_RATE_LIMIT_WAIT
+from campaign_bridge.errors import AuthError, CampaignBridgeError, FatalError, RateLimitedError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ API = "/api/data/v9.2"
 PAGE_SIZE = 5000
 #: Requests in one ``$batch`` [D].
 BATCH_LIMIT = 1000
+#: The wait after a 429 that carries no ``Retry-After`` (Dataverse always sends one).
+RETRY_AFTER_DEFAULT = 5.0
 #: A token is renewed this long before msal's announced expiry.
 TOKEN_MARGIN = 120.0
 HEADERS = {"OData-MaxVersion": "4.0", "OData-Version": "4.0", "Accept": "application/json"}
@@ -253,11 +256,27 @@ class DataverseClient:
         first: bool = False,
     ) -> Answer:
         """One Web API request (``path`` below the API root, or an absolute ``@odata.nextLink``); raises the
-        error tree for a failed answer."""
+        error tree for a failed answer.
+
+        A write (``idempotent=False``) is not retried after a failure that may have done the work, but a 429 is
+        refused by service protection before anything runs, so it is sent again once the pacer has held for
+        ``Retry-After`` (up to the policy's attempts)."""
         url = path if path.startswith("https://") else f"{self.root}/{path.lstrip('/')}"
-        return self.loop.call(
-            lambda token: self._send(method, url, token, body, data, headers, first), idempotent=idempotent
-        )
+
+        def once(token: str) -> Answer:
+            return self._send(method, url, token, body, data, headers, first)
+
+        if idempotent:
+            return self.loop.call(once)
+        for attempt in range(1, self.policy.attempts + 1):
+            try:
+                return self.loop.call(once, idempotent=False)
+            except RateLimitedError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else RETRY_AFTER_DEFAULT
+                if attempt == self.policy.attempts or wait > MAX_RATE_LIMIT_WAIT:
+                    raise
+                self.pacer.hold(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _send(
         self,
