@@ -328,3 +328,22 @@ def test_doctor_reads_the_application_users_privileges(world: World, tmp_path: P
     assert "pricing-forms-to-d365" in problems[0]["detail"]
     assert "Write on List" in problems[0]["fix"]
     assert creds["client_secret"] not in revoked.output
+
+
+def test_reconcile_finds_a_member_removed_by_hand_from_a_created_campaign_list(world: World) -> None:
+    from campaign_bridge.reconciler.run import Reconciler
+
+    assert world.engine.sync("pricing-forms-to-d365").status == "ok"
+    reconciler = Reconciler(world.config, world.store, world.engine.connectors)
+    clean = reconciler.reconcile("pricing-forms-to-d365")
+    assert clean.status == "ok", clean.findings  # the list the rule created is the one its ledger names
+    (created,) = world.d.state.lists_of(world.pricing)
+    world.d.state.remove_member(created["listid"], world.ids["linus"])  # someone removes Linus by hand
+    drift = Reconciler(world.config, world.store, _connectors(world.config, world.hs)).reconcile(
+        "pricing-forms-to-d365", repair=True
+    )
+    assert [(f.kind, f.email) for f in drift.findings] == [("missing", "linus@initech.example")]
+    # on_manual_removal: respect (the default): the person's own removal stands, now and in the next sync.
+    assert world.d.state.static_members(created["listid"]) == []
+    assert world.engine.sync("pricing-forms-to-d365").counts.get("added", 0) == 0
+    assert world.d.state.static_members(created["listid"]) == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -58,8 +59,10 @@ __all__ = ["CONNECTOR", "DynamicsConnector", "DynamicsSettings"]
 LOOKUP_BATCH = 10_000
 #: An address Dynamics' e-mail format accepts: something@something.tld, no spaces.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-#: The id of a list a rule will create on its first write: ``new:<campaign id>:<kind>:<name>``.
-_NEW = "new:"
+#: The namespace of the ids of lists a rule creates: a list to create has its id before it exists (a GUID
+#: from its campaign, kind and name, which the create sends as ``listid``), so the ledger and the runs that
+#: follow know it by the id it will have.
+_NEW_LIST = uuid.UUID("6f0c1d2e-3a4b-5c6d-7e8f-90a1b2c3d4e5")
 
 
 class DynamicsConnector(DynamicsDiscovery, Connector):
@@ -93,7 +96,7 @@ class DynamicsConnector(DynamicsDiscovery, Connector):
         self.writer = ListWriter(self.client)
         self._campaigns: dict[str, Campaign] = {}  # campaign id, or the id of a list written in it → campaign
         self._lists: dict[str, dict[str, Any]] = {}  # list id → its row
-        self._created: dict[str, str] = {}  # the id of a list to create → the id it was created with
+        self._to_create: dict[str, str] = {}  # the id of a list to create (not created yet) → its person kind
         self._lock = threading.Lock()
 
     # -- containers --------------------------------------------------------------------------------------
@@ -153,9 +156,10 @@ class DynamicsConnector(DynamicsDiscovery, Connector):
                 "set create_list: true to create it"
             )
         cid = c.row["campaignid"]
-        new_id = f"{_NEW}{cid}:{create_as}:{name}"
+        new_id = str(uuid.uuid5(_NEW_LIST, f"{cid}:{create_as}:{name}"))
         with self._lock:
             self._campaigns[new_id] = c
+            self._to_create[new_id] = create_as
         return Container(
             self.name,
             new_id,
@@ -180,8 +184,8 @@ class DynamicsConnector(DynamicsDiscovery, Connector):
     ) -> Iterator[MemberRecord]:
         """Every member (a full read; ``since``/``until`` are ignored: no membership feed). A campaign's are its
         lists' with their response status; a list to be created has none yet."""
-        if container.id.startswith(_NEW):
-            return iter(())
+        if container.id in self._to_create:
+            return iter(())  # the list does not exist yet
         if container.kind is ContainerKind.CAMPAIGN:
             campaign = self._campaigns.get(container.id)
             if campaign is None:
@@ -254,7 +258,7 @@ class DynamicsConnector(DynamicsDiscovery, Connector):
     def member_origin(self, container: Container, refs: Sequence[RecordRef]) -> dict[str, MemberOrigin]:
         """Which of ``refs`` are members of the list, their status (a campaign's list: their response), and
         whether this integration's application user added them (``listmember`` ``createdby``): one ``$batch``."""
-        if container.id.startswith(_NEW) or not refs:
+        if container.id in self._to_create or not refs:
             return {}
         campaign = self._campaigns.get(container.id) if container.has_status else None
         me, created, status = reads.member_origins(self.client, container.id, [r.id for r in refs], campaign)
@@ -283,16 +287,15 @@ class DynamicsConnector(DynamicsDiscovery, Connector):
         return self.writer.apply(container, list_id, changes, campaign)
 
     def _list_id(self, container: Container, campaign: Campaign | None) -> str:
-        if not container.id.startswith(_NEW):
-            return container.id
+        """The list's id, creating the list first (with that id) when the rule's first write is to it."""
         with self._lock:
-            created = self._created.get(container.id)
-        if created is None:
+            kind = self._to_create.get(container.id)
+        if kind is not None:
             assert campaign is not None  # a list to create is always a campaign's
-            created = self.writer.create_list(container.name, str(container.member_kind), campaign)
+            self.writer.create_list(container.id, container.name, kind, campaign)
             with self._lock:
-                self._created[container.id] = created
-        return created
+                self._to_create.pop(container.id, None)
+        return container.id
 
     # -- housekeeping ------------------------------------------------------------------------------------
     def usage(self) -> ApiUsage:

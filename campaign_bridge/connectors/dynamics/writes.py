@@ -80,9 +80,11 @@ class ListWriter:
             self._states[list_id] = state
         return state
 
-    def create_list(self, name: str, kind: str, campaign: Campaign) -> str:
-        """A static list of ``kind`` linked to ``campaign`` (one POST; not retried: a retry could make two)."""
+    def create_list(self, list_id: str, name: str, kind: str, campaign: Campaign) -> str:
+        """The static list ``list_id`` of ``kind``, linked to ``campaign`` (one POST with the id: sent twice, the
+        second is refused as a duplicate key, never a second list)."""
         body = {
+            "listid": list_id,
             "listname": name,
             "createdfromcode": KIND_CODES[kind],
             "type": False,

@@ -233,6 +233,8 @@ class OrgState:
         with self.lock:
             t = TABLES[logical]
             rid = (record_id or str(uuid.uuid4())).lower()
+            if rid in self.rows[logical]:  # [U] code and status of a create with an id already taken
+                raise BusinessError(400, "0x80040237", f"A record with matching key values already exists ({rid}).")
             now = _stamp(self.clock())
             row: Record = dict.fromkeys(t.columns)
             row.update(values)
