@@ -87,6 +87,14 @@ def test_the_official_sdk_creates_pages_and_reads_unmodified(
             "contact", filter="endswith(emailaddress1,'@x.example')", select=["lastname"], page_size=3
         )
         assert len(list(found)) == 8
+        batch = client.batch.new()
+        batch.records.create("lead", {"lastname": "Batched", "emailaddress1": "b@x.example"})
+        with batch.changeset() as cs:
+            cs.records.create("contact", {"lastname": "InChangeset", "emailaddress1": "c@x.example"})
+        result = batch.execute()
+        assert [r.status_code for r in result.responses] == [204, 204]
+    assert {r["lastname"] for r in sandbox.state.table("lead").values()} == {"Batched"}
+    assert "InChangeset" in {r["lastname"] for r in sandbox.state.table("contact").values()}
     assert sandbox.server.calls(r"/EntityDefinitions$") >= 1  # the SDK resolves the entity set first
     assert sandbox.server.calls(r"CreateMultiple") == 1
 
