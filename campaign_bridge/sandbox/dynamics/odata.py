@@ -12,7 +12,8 @@ webapi/query/…) and ``reference/api-facts.md`` §3:
   more ``prop [asc|desc]``), ``$top``, ``$count=true``; ``$skip`` is refused (Dataverse does not support it).
 * FetchXML (Learn "Query data using FetchXml"): ``<fetch page count>``, one ``<entity>``, ``<attribute>``,
   nested ``<filter type="and|or">`` of ``<condition attribute operator value>`` with ``eq ne like not-like
-  null not-null gt ge lt le in`` (``<value>`` children), ``<order attribute descending>``.
+  null not-null gt ge lt le in`` (``<value>`` children), ``<order attribute descending>``. ``link-entity``
+  and aggregates, which Dynamics evaluates, are refused here rather than answered wrongly.
 """
 
 from __future__ import annotations
@@ -303,6 +304,9 @@ def parse_fetch(xml: str, columns_of: Callable[[str], set[str]]) -> Fetch:
     if entity is None or not entity.get("name"):
         raise QueryError("FetchXml must have a fetch element with one entity.", "0x80041102")
     name = str(entity.get("name"))
+    if entity.find(".//link-entity") is not None or root.get("aggregate") == "true":
+        # Dynamics evaluates these; this emulator does not, and would rather say so than answer wrongly.
+        raise QueryError("The sandbox does not evaluate link-entity or aggregate FetchXML.", "0x80041102")
     columns = columns_of(name)
     if not columns:
         raise QueryError(f"The entity with a name = '{name}' was not found in the MetadataCache.", "0x80041102")
