@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import runs
+from . import dynamics, runs
 
 _console = Console(width=140)
 
@@ -167,6 +167,8 @@ def pardot_calls(members: int, limits: str, read_export: str, as_json: bool, out
         table.caption = f"goals: ratio ≤ {pardot.RATIO_GOAL}, idle run ≤ {pardot.IDLE_GOAL} calls per system"
     _emit(result, as_json, out, table)
 
+
+main.add_command(dynamics.main)  # python -m benchmarks dynamics calls|limits
 
 if __name__ == "__main__":
     main()

@@ -68,6 +68,8 @@ _MAX_DIGITS = 15
 
 #: Rule-file keys that name a container, per DESIGN §1 and mapping.semantics.
 CONTAINER_KEYS = ("campaign", "list", "program", "tag", "smart_campaign")
+#: The key of a target naming a campaign and the list to write in it (Dynamics: lists linked to campaigns).
+CAMPAIGN_LIST = "campaign_list"
 
 
 class _Frozen(BaseModel):
@@ -188,10 +190,18 @@ class Endpoint(_Frozen):
         default=None, description="Source campaigns: only members with these statuses."
     )
     status: str | None = Field(default=None, description="Target campaigns/programs: the member status to set.")
+    create_list: bool = Field(
+        default=False,
+        description="A target naming a campaign and a list (Dynamics): create the static list and link it to the "
+        "campaign when the campaign has no list of that name.",
+    )
 
     @property
     def key(self) -> str:
-        """The container key this endpoint uses (campaign, list…) or ``segment``."""
+        """The container key this endpoint uses (campaign, list…), ``campaign_list`` for a campaign with the
+        list to write (``to: {campaign: C, list: L}``), or ``segment``."""
+        if self.in_campaign is not None:
+            return CAMPAIGN_LIST
         for k in (*CONTAINER_KEYS, "segment"):
             if getattr(self, k) is not None:
                 return k
@@ -199,8 +209,15 @@ class Endpoint(_Frozen):
 
     @property
     def container_name(self) -> str:
+        if self.in_campaign is not None:
+            return str(self.list)
         value = getattr(self, self.key)
         return value if isinstance(value, str) else "segment"
+
+    @property
+    def in_campaign(self) -> str | None:
+        """The campaign a target's ``list`` is linked to, when the endpoint names both; else None."""
+        return self.campaign if self.campaign is not None and self.list is not None else None
 
     @property
     def parsed_segment(self) -> Segment | None:
@@ -209,6 +226,10 @@ class Endpoint(_Frozen):
     @model_validator(mode="after")
     def _one_container(self) -> Endpoint:
         named = [k for k in (*CONTAINER_KEYS, "segment") if getattr(self, k) is not None]
+        if self.create_list and named != ["campaign", "list"]:
+            raise ValueError("create_list needs a campaign and the list to write in it: {campaign: …, list: …}")
+        if named == ["campaign", "list"]:
+            return self  # a campaign with the list to write (CAMPAIGN_LIST); the rule refuses it as a source
         if len(named) != 1:
             options = ", ".join((*CONTAINER_KEYS, "segment"))
             got = ", ".join(named) or "none"
@@ -255,6 +276,12 @@ class Rule(_Frozen):
     schedule: Schedule | None = None
     safety: Safety | None = None
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _campaign_list_is_a_target(self) -> Rule:
+        if self.source.in_campaign is not None:
+            raise ValueError("from: name a campaign or a list, not both (a campaign with its list is a target)")
+        return self
 
 
 class ClientConfig(_Frozen):

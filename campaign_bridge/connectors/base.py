@@ -210,6 +210,20 @@ class SupportsMemberOrigin(Protocol):
 
 
 @runtime_checkable
+class SupportsCampaignLists(Protocol):
+    """The system keeps membership in lists linked to a campaign (Dynamics 365), so a rule may target a campaign
+    and the list to write in it (``to: {campaign: C, list: L}``)."""
+
+    def find_campaign_list(self, campaign: str, name: str, *, create_as: str | None) -> Container:
+        """The list ``name`` linked to ``campaign`` (each by name or id), with the campaign's member statuses.
+
+        When the campaign has no such list and ``create_as`` names a person kind, a container standing for the
+        static list of that kind that the first write creates and links (nothing is written here). Raises
+        ``FatalError`` when the campaign or (``create_as`` None) the list cannot be found."""
+        ...
+
+
+@runtime_checkable
 class SupportsBulkApply(Protocol):
     """The connector can apply many more than ``write_batch_size`` changes at once (Salesforce Bulk API 2.0).
 

@@ -126,6 +126,12 @@ class Container:
     details: CampaignDetails | None = None
     size: int | None = None
     membership_version: str | None = None
+    #: The one kind of person the container holds, where the system fixes it (a Dynamics marketing list:
+    #: contact, lead or account); ``None`` where any person kind may be a member.
+    member_kind: str | None = None
+    #: Why the system refuses writes to this one container (a locked Dynamics list), when ``writable`` is
+    #: False for a reason of its own rather than its kind's.
+    read_only_reason: str | None = None
 
     def status(self, label: str) -> MemberStatus | None:
         """The member status with this label (case-insensitive), or ``None``."""

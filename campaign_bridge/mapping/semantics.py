@@ -66,11 +66,31 @@ SEMANTICS: dict[str, SystemSemantics] = {
     "dynamics": SystemSemantics(
         "dynamics",
         Role.CRM,
-        "a campaign entity with costs and dates; membership lives in marketing lists linked to it",
-        ("contact", "lead", "account"),
+        "a campaign entity with costs and dates that holds no members itself: its members are those of the "
+        "marketing lists linked to it (campaignlist_association); a member's status is its campaign response",
+        ("contact", "lead"),
         {
-            "campaign": (_CRM_CAMPAIGN,),
-            "list": (_STATIC, _dynamic("a dynamic marketing list", "a static marketing list")),
+            # As a source: the union of its linked lists' members, each with its campaign-response status.
+            "campaign": (
+                KindSemantics(
+                    ContainerKind.CAMPAIGN,
+                    holds_membership=True,
+                    writable=False,
+                    has_status=True,
+                    why_not="a Dynamics campaign holds no members itself, only the marketing lists linked to it; "
+                    "name the static list to write as well: to: {campaign: …, list: …} (create_list: true "
+                    "creates and links it)",
+                ),
+            ),
+            # One type of member per list (contact, lead or account: createdfromcode); a locked static list
+            # (lockstatus) takes no new members, which the connector says of that list.
+            "list": (_STATIC, _dynamic("a Dynamics dynamic marketing list (a FetchXML query)", "a static list")),
+            # ``to: {campaign: C, list: L}``: a static list linked to C; its statuses are C's campaign
+            # responses (Member: none; a response code: a campaignresponse written for the person).
+            "campaign_list": (
+                KindSemantics(ContainerKind.STATIC_LIST, holds_membership=True, writable=True, has_status=True),
+                _dynamic("a Dynamics dynamic marketing list (a FetchXML query)", "a static list"),
+            ),
         },
     ),
     "sugarcrm": SystemSemantics(

@@ -26,7 +26,7 @@ from campaign_bridge.errors import CampaignBridgeError, ConfigError, Problem
 from campaign_bridge.mapping.model import Container, ContainerKind
 from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.source import source_problems
-from campaign_bridge.sync.target import target_problem
+from campaign_bridge.sync.target import find_target, target_problem
 
 
 class _Containers:
@@ -42,12 +42,13 @@ class _Containers:
         self._listed: dict[str, Sequence[Container] | CampaignBridgeError] = {}
         self._found: dict[tuple[str, str, str], Container | CampaignBridgeError] = {}
 
-    def find(self, ep: Endpoint) -> Container:
-        """The endpoint's container; raises the connector's ``CampaignBridgeError`` when it has none."""
+    def find(self, ep: Endpoint, prefer: str = "contact") -> Container:
+        """The endpoint's container; raises the connector's ``CampaignBridgeError`` when it has none.
+        ``prefer``: the rule's preferred person kind, the kind of a list the rule would create."""
         key = (ep.connection, ep.key, ep.container_name)
         if key not in self._found:
             try:
-                self._found[key] = self._lookup(ep)
+                self._found[key] = self._lookup(ep, prefer)
             except CampaignBridgeError as exc:
                 self._found[key] = exc
         found = self._found[key]
@@ -63,8 +64,10 @@ class _Containers:
         found = self._found.get((ep.connection, ep.key, ep.container_name))
         return found if isinstance(found, Container) else None
 
-    def _lookup(self, ep: Endpoint) -> Container:
+    def _lookup(self, ep: Endpoint, prefer: str) -> Container:
         conn = self._connectors[ep.connection]
+        if ep.in_campaign is not None:  # a list within a campaign: only the connector knows the link
+            return find_target(conn, ep, prefer)
         if ep.connection not in self._listed:
             try:
                 self._listed[ep.connection] = conn.list_containers()
@@ -100,7 +103,7 @@ def live_problems(
                 continue
             conn = connectors[ep.connection]
             try:
-                container = containers.find(ep)
+                container = containers.find(ep, rule.match.prefer)
             except CampaignBridgeError as exc:
                 problems.append(Problem(config.path, where, f"rule {rule.name!r} {side}: {exc}"))
                 continue

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from campaign_bridge.config.models import Rule
-from campaign_bridge.connectors.base import Connector
+from campaign_bridge.config.models import Endpoint, Rule
+from campaign_bridge.connectors.base import Connector, SupportsCampaignLists
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import Container
 from campaign_bridge.mapping.semantics import target_refusal
@@ -44,9 +44,18 @@ def target_problem(rule: Rule, system: str, container: Container) -> str | None:
     """
     refusal = target_refusal(system, container.kind)
     if not container.writable:
-        refusal = refusal or f"{system} says {container.name!r} cannot be written"
+        refusal = refusal or container.read_only_reason or f"{system} says {container.name!r} cannot be written"
     if refusal:
         return f"cannot write to {container.name!r}: {refusal}"
+    kind = container.member_kind
+    if kind is not None and kind.lower() != rule.match.prefer:
+        holds = f"{container.name!r} holds only {kind} records"
+        if kind.lower() not in ("contact", "lead"):
+            return f"{holds}; campaign-bridge writes people (contacts or leads): target a contact or lead list"
+        return f"{holds}; the rule matches {rule.match.prefer}s first: set match: {{prefer: {kind.lower()}}}"
+    creates = rule.match.create_missing
+    if kind is not None and creates in ("contact", "lead") and creates != kind.lower():
+        return f"{container.name!r} holds only {kind} records; the rule would create {creates}s (create_missing)"
     status = rule.target.status
     if container.has_status:
         if status is None:
@@ -57,6 +66,16 @@ def target_problem(rule: Rule, system: str, container: Container) -> str | None:
     return None
 
 
+def find_target(conn: Connector, ep: Endpoint, prefer: str) -> Container:
+    """The container ``ep`` names: ``find_container``, or for a campaign with the list to write in it, the
+    connector's ``find_campaign_list`` (a list to create is of the ``prefer``red kind). Raises ``FatalError``."""
+    if ep.in_campaign is None:
+        return conn.find_container(ep.key, ep.container_name)
+    if not isinstance(conn, SupportsCampaignLists):
+        raise FatalError(f"{conn.name}: {conn.system} has no lists linked to campaigns; name a campaign or a list")
+    return conn.find_campaign_list(ep.in_campaign, ep.container_name, create_as=prefer if ep.create_list else None)
+
+
 def resolve_target(rule: Rule, connectors: Mapping[str, Connector]) -> Target:
     """The rule's target connector, container and member status (as the system spells it), checked.
 
@@ -64,7 +83,7 @@ def resolve_target(rule: Rule, connectors: Mapping[str, Connector]) -> Target:
     found (the connector's own error), and with ``target_problem``'s text when the rule cannot write there.
     """
     conn = connector_of(connectors, rule.target.connection)
-    container = conn.find_container(rule.target.key, rule.target.container_name)
+    container = find_target(conn, rule.target, rule.match.prefer)
     problem = target_problem(rule, conn.system, container)
     if problem:
         raise FatalError(f"rule {rule.name!r}: {problem}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from campaign_bridge.mapping.semantics import Role
 from campaign_bridge.testing import contract_suite
+from tests.contract.harness_dynamics import DynamicsHarness
 from tests.contract.harness_hubspot import HubSpotHarness
 from tests.contract.harness_memory import MemoryHarness
 from tests.contract.harness_pardot import PardotHarness
@@ -18,6 +19,7 @@ TestContract = contract_suite(
         "memory-ma": lambda: MemoryHarness(Role.MA),
         "salesforce": SalesforceHarness,
         "hubspot": HubSpotHarness,
+        "dynamics": DynamicsHarness,
         "pardot": PardotHarness,
     }
 )
