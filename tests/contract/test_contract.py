@@ -8,6 +8,7 @@ from __future__ import annotations
 from campaign_bridge.mapping.semantics import Role
 from campaign_bridge.testing import contract_suite
 from tests.contract.harness_hubspot import HubSpotHarness
+from tests.contract.harness_marketo import MarketoHarness
 from tests.contract.harness_memory import MemoryHarness
 from tests.contract.harness_salesforce import SalesforceHarness
 
@@ -17,5 +18,6 @@ TestContract = contract_suite(
         "memory-ma": lambda: MemoryHarness(Role.MA),
         "salesforce": SalesforceHarness,
         "hubspot": HubSpotHarness,
+        "marketo": MarketoHarness,
     }
 )

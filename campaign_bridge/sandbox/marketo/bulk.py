@@ -80,7 +80,7 @@ def _job(state: MarketoState, raw: str) -> ExportJob:
 
 
 def _members(state: MarketoState, job: ExportJob) -> list[int]:
-    (kind, value), = job.filter.items()
+    ((kind, value),) = job.filter.items()
     if kind in ("smartListId", "smartListName"):
         found = [s.id for s in state.smart_lists.values() if (s.id if kind == "smartListId" else s.name) == value]
         if not found:
@@ -93,9 +93,9 @@ def _members(state: MarketoState, job: ExportJob) -> list[int]:
         return [i for i in statics[0].members if i in state.leads]
     if not isinstance(value, dict) or "startAt" not in value or "endAt" not in value:
         raise MarketoError("1003", f"{kind} needs startAt and endAt")
-    stamp_of = (lambda lead: lead.created) if kind == "createdAt" else (lambda lead: lead.updated)
     low, high = str(value["startAt"]), str(value["endAt"])
-    return [i for i, lead in state.leads.items() if low <= stamp(stamp_of(lead)) <= high]
+    created = kind == "createdAt"
+    return [i for i, lead in state.leads.items() if low <= stamp(lead.created if created else lead.updated) <= high]
 
 
 def _cell(value: Any) -> str:

@@ -80,7 +80,9 @@ class Limits:
             while self._window and self._window[0] <= now - WINDOW_SECONDS:
                 self._window.popleft()
             if len(self._window) >= self.per_window:
-                return Refusal("606", f"Max rate limit '{self.per_window}' exceeded with in '{int(WINDOW_SECONDS)}' secs")
+                return Refusal(
+                    "606", f"Max rate limit '{self.per_window}' exceeded with in '{int(WINDOW_SECONDS)}' secs"
+                )
         return None
 
     def leave(self) -> None:

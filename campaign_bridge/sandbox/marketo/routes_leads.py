@@ -147,9 +147,7 @@ def register(router: Router, state: MarketoState) -> None:
     def ismember(request: Request) -> Response:
         static = _static(state, request.params["list"])
         ids = _input_ids(request)
-        return ok(
-            [{"id": i, "status": "memberof" if i in static.members else "notmemberof"} for i in ids]
-        )
+        return ok([{"id": i, "status": "memberof" if i in static.members else "notmemberof"} for i in ids])
 
     router.add("GET", r"/rest/v1/lists/(?P<list>[^/]+)/leads/ismember\.json", ismember)
     router.add("POST", r"/rest/v1/lists/(?P<list>[^/]+)/leads/ismember\.json", ismember)
@@ -166,13 +164,20 @@ def register(router: Router, state: MarketoState) -> None:
             raise MarketoError("1003", f"Invalid sinceDatetime: {since}") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        position = next((i for i, a in enumerate(state.activities) if a.at >= moment.timestamp()), len(state.activities))
+        position = next(
+            (i for i, a in enumerate(state.activities) if a.at >= moment.timestamp()), len(state.activities)
+        )
         return ok(None, nextPageToken=page_token("activities", position))
 
     @router.route("GET", r"/rest/v1/activities/types\.json")
     def types(request: Request) -> Response:
         result = [
-            {"id": type_id, "name": name, "primaryAttribute": {"name": primary, "dataType": "integer"}, "attributes": []}
+            {
+                "id": type_id,
+                "name": name,
+                "primaryAttribute": {"name": primary, "dataType": "integer"},
+                "attributes": [],
+            }
             for type_id, (name, primary) in sorted(ACTIVITY_TYPES.items())
         ]
         return ok(result)

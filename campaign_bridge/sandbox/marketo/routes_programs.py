@@ -7,6 +7,8 @@ Checked against swagger-asset / swagger-mapi (AdobeDocs/marketo-apis) and the do
   channel, status, workspace, folder, createdAt: "2015-11-18T15:25:35Z+0000", updatedAt, url}``; no more
   programs is ``success: true`` with ``warnings: ["No assets found for the given search criteria."]`` and no
   ``result`` (marketorestpython's ``has_empty_warning``).
+* ``GET /rest/asset/v1/program/byName.json?name`` and ``/rest/asset/v1/program/{id}.json``: one program, or
+  the no-assets warning; ``GET /rest/asset/v1/channel/byName.json?name``: one channel.
 * ``GET /rest/asset/v1/channels.json``: ``{name, applicableProgramType, progressionStatuses: [{name, step,
   success, hidden, description}]}``.
 * ``GET /rest/v1/programs/{id}/members.json?filterType(leadId|statusName|…)&filterValues&fields&batchSize
@@ -66,6 +68,24 @@ def register(router: Router, state: MarketoState) -> None:
     def programs(request: Request) -> Response:
         rows = sorted(state.programs.values(), key=lambda p: p.id)
         return _browse(rows, params(request), _program_view)
+
+    @router.route("GET", r"/rest/asset/v1/program/byName\.json")
+    def program_by_name(request: Request) -> Response:
+        name = params(request).get("name") or ""
+        found = [p for p in state.programs.values() if p.name == name]
+        return ok([_program_view(p) for p in found], warnings=[]) if found else ok(None, warnings=[NO_ASSETS])
+
+    @router.route("GET", r"/rest/asset/v1/program/(?P<program>\d+)\.json")
+    def program_by_id(request: Request) -> Response:
+        program = state.programs.get(int(request.params["program"]))
+        return ok([_program_view(program)], warnings=[]) if program else ok(None, warnings=[NO_ASSETS])
+
+    @router.route("GET", r"/rest/asset/v1/channel/byName\.json")
+    def channel_by_name(request: Request) -> Response:
+        name = params(request).get("name") or ""
+        if name not in state.channels:
+            return ok(None, warnings=[NO_ASSETS])
+        return ok([_channel_view((name, state.channels[name]))], warnings=[])
 
     @router.route("GET", r"/rest/asset/v1/channels\.json")
     def channels(request: Request) -> Response:

@@ -31,7 +31,9 @@ class MarketoSandbox:
         monotonic: Callable[[], float] | None = None,
         port: int = 0,
     ) -> None:
-        limits = Limits(per_window=per_window, concurrent=concurrent, daily=daily, monotonic=monotonic or time.monotonic)
+        limits = Limits(
+            per_window=per_window, concurrent=concurrent, daily=daily, monotonic=monotonic or time.monotonic
+        )
         self.state = MarketoState(limits=limits, clock=clock)
         self.app = MarketoApp(self.state, export_allowance=export_allowance)
         self.server = SandboxServer(self.app, port=port)

@@ -25,7 +25,8 @@ def dump_marketo(sandbox: MarketoSandbox) -> dict[str, Any]:
             "lists": [{**asdict(s), "members": [[i, t] for i, t in s.members.items()]} for s in state.lists.values()],
             "smart_lists": [asdict(s) for s in state.smart_lists.values()],
             "programs": [
-                {**asdict(p), "members": [[i, asdict(m)] for i, m in p.members.items()]} for p in state.programs.values()
+                {**asdict(p), "members": [[i, asdict(m)] for i, m in p.members.items()]}
+                for p in state.programs.values()
             ],
             "smart_campaigns": [asdict(c) for c in state.smart_campaigns.values()],
             "activities": [asdict(a) for a in state.activities],
@@ -48,13 +49,13 @@ def load_marketo(sandbox: MarketoSandbox, data: dict[str, Any]) -> None:
                 if lead.fields.get("email"):
                     state.by_email.setdefault(str(lead.fields["email"]).lower(), []).append(lead.id)
             for row in data["lists"]:
-                members = {int(i): float(t) for i, t in row.pop("members")}
-                state.lists[row["id"]] = StaticList(**row, members=members)
+                joined = {int(i): float(t) for i, t in row.pop("members")}
+                state.lists[row["id"]] = StaticList(**row, members=joined)
             for row in data["smart_lists"]:
                 state.smart_lists[row["id"]] = SmartList(**row)
             for row in data["programs"]:
-                members = {int(i): Membership(**m) for i, m in row.pop("members")}
-                state.programs[row["id"]] = Program(**row, members=members)
+                held = {int(i): Membership(**m) for i, m in row.pop("members")}
+                state.programs[row["id"]] = Program(**row, members=held)
             for row in data["smart_campaigns"]:
                 state.smart_campaigns[row["id"]] = SmartCampaign(**row)
             state.activities = [Activity(**row) for row in data["activities"]]
