@@ -102,9 +102,7 @@ class MarketoConnector(Connector):
         self, container: Container, since: Watermark | None = None, until: datetime | None = None
     ) -> Iterator[MemberRecord]:
         """Every member (Marketo has no membership change feed: ``since``/``until`` are ignored)."""
-        threshold = self.client.settings.bulk_read_threshold
-        bulk = bool(threshold) and container.size is not None and container.size > threshold
-        return members.read(self.client, self.name, container, bulk=bulk)
+        return members.read(self.client, self.name, container, bulk=self.client.settings.bulk_read)
 
     def read_segment(
         self, segment: Segment, since: Watermark | None = None, until: datetime | None = None

@@ -5,25 +5,30 @@
   ``membership.progressionStatus``, so a page gives email and status at once;
 * a smart list: only a bulk lead extract can read it (``filter: {smartListId}``).
 
-A bulk extract is four calls whatever the size (create, enqueue, status until ``Completed``, file), so a
-static list larger than ``bulk_read_threshold`` is read that way too (``filter: {staticListId}``). Each
-export spends the instance's daily export allowance (500 MB by default; a 1029 "Export daily quota"
-stops the run cleanly). Marketo has no membership stamp a list read could resume from, so every read is
-full and sees removals by absence.
+A bulk extract is four calls whatever the size (create, enqueue, status until ``Completed``, file). Marketo
+does not say how big a static list is, so its first 300-lead page is read as usual; when more remain and
+``bulk_read_threshold`` is set, the rest comes from one export (``filter: {staticListId}``, leads already
+read skipped), which beats paging past about 1,500 members. Each export spends the instance's daily export
+allowance (500 MB by default): when Marketo says it is spent (1029), the read goes on page by page instead.
+Marketo has no membership stamp a list read could resume from, so every read is full and sees removals by
+absence.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from campaign_bridge.connectors.marketo.client import MarketoClient
 from campaign_bridge.connectors.marketo.containers import SMART_PREFIX
 from campaign_bridge.connectors.marketo.leads import person
-from campaign_bridge.errors import FatalError, TransientError
+from campaign_bridge.errors import FatalError, QuotaExhaustedError, TransientError
 from campaign_bridge.mapping.model import Container, ContainerKind, MemberRecord
+
+log = logging.getLogger(__name__)
 
 PAGE = 300
 #: Seconds between status polls of an export job, growing to the cap.
@@ -62,13 +67,19 @@ def read(client: MarketoClient, connection: str, container: Container, *, bulk: 
             yield MemberRecord(person(connection, row), tie_id=str(row["id"]))
         return
     if container.kind is ContainerKind.STATIC_LIST:
-        if bulk:
-            for row in export(client, connection, {"staticListId": int(container.id)}):
-                yield MemberRecord(person(connection, row), tie_id=str(row["id"]))
-            return
-        for page in list_pages(client, container.id):
+        seen: set[str] = set()
+        pages = list_pages(client, container.id)
+        for number, page in enumerate(pages):
             for row in page:
+                seen.add(str(row["id"]))
                 yield MemberRecord(person(connection, row), tie_id=str(row["id"]))
+            if number == 0 and bulk and len(page) == PAGE:
+                rows = _exported(client, connection, {"staticListId": int(container.id)})
+                if rows is not None:
+                    for row in rows:
+                        if str(row["id"]) not in seen:
+                            yield MemberRecord(person(connection, row), tie_id=str(row["id"]))
+                    return
         return
     if container.kind is ContainerKind.PROGRAM:
         for page in program_pages(client, container.id):
@@ -78,6 +89,17 @@ def read(client: MarketoClient, connection: str, container: Container, *, bulk: 
                 yield MemberRecord(person(connection, row), status=status, tie_id=str(row["id"]))
         return
     raise FatalError(f"{connection}: {container.name!r} ({container.kind}) has no members to read")
+
+
+def _exported(client: MarketoClient, connection: str, filter: dict[str, Any]) -> list[dict[str, str]] | None:
+    """An export's rows, or None when the daily export allowance is spent (the caller pages instead)."""
+    try:
+        return list(export(client, connection, filter))
+    except QuotaExhaustedError as exc:
+        if "export" not in str(exc).lower():
+            raise
+        log.warning("%s: %s; reading page by page instead", connection, exc)
+        return None
 
 
 def export(client: MarketoClient, connection: str, filter: dict[str, Any]) -> Iterator[dict[str, str]]:

@@ -25,10 +25,6 @@ from campaign_bridge.connectors.base import ConnectionSettings
 #: Marketo's documented limits: 100 calls per 20 seconds and 10 concurrent calls per instance.
 CALLS_PER_20S = 100
 CONCURRENT_CALLS = 10
-#: Above this many members, a static list or program is read with a bulk lead extract (one CSV job of about
-#: four calls) instead of 300-lead pages: past 1,200 members the job is fewer calls. Smart lists are only
-#: readable through bulk extract, whatever their size.
-BULK_READ_THRESHOLD = 1_200
 
 
 class ClientCredentials(BaseModel):
@@ -57,10 +53,10 @@ class MarketoSettings(ConnectionSettings):
     concurrent_calls: int = Field(
         default=CONCURRENT_CALLS, gt=0, le=CONCURRENT_CALLS, description="Calls in flight at once."
     )
-    bulk_read_threshold: int = Field(
-        default=BULK_READ_THRESHOLD,
-        ge=0,
-        description="Read lists and programs above this many members with a bulk lead extract (0: never).",
+    bulk_read: bool = Field(
+        default=True,
+        description="Read a static list of more than one page (300 leads) with a bulk lead extract, four calls "
+        "whatever its size (it spends the daily export allowance); smart lists are always read that way.",
     )
     ca_bundle: str | None = Field(default=None, description="CA bundle to trust for this connection's TLS.")
     verify_tls: bool = Field(default=True, description="Check the server's TLS certificate (keep on in production).")

@@ -17,7 +17,9 @@ Checked against swagger-mapi (AdobeDocs/marketo-apis ``static/swagger-mapi.json`
   Lead not in list); ``…/leads/ismember.json`` answering ``memberof``/``notmemberof``.
 * ``GET /rest/v1/activities/pagingtoken.json?sinceDatetime`` and ``GET /rest/v1/activities.json?
   nextPageToken&activityTypeIds(≤10)&batchSize(≤300)``: activities oldest first, ``moreResult``, and
-  ``nextPageToken`` always (the next call resumes there); ``result`` is absent when there are none.
+  ``nextPageToken`` always (the next call resumes there); ``result`` is absent when there are none. Adding
+  a lead to a static list logs "Add to List" (24), removing it "Remove from List" (25), with the list's id
+  as ``primaryAttributeValueId`` and its name as ``primaryAttributeValue``.
 
 [U] Not documented, chosen here: adding a lead already in the list answers ``added`` again (the call is
 idempotent and says nothing about who was there); more than 300 ids in one list call is ``1003``.
@@ -207,7 +209,7 @@ def register(router: Router, state: MarketoState) -> None:
                         "leadId": a.lead_id,
                         "activityDate": stamp(a.at),
                         "activityTypeId": a.type_id,
-                        "primaryAttributeValueId": a.id,
+                        "primaryAttributeValueId": a.primary_id,
                         "primaryAttributeValue": a.primary,
                         "attributes": [],
                     }
@@ -243,21 +245,18 @@ def _input_ids(request: Request) -> list[int]:
 
 def _change_members(state: MarketoState, request: Request, list_id: int) -> Response:
     ids = _input_ids(request)
-    static = state.lists[list_id]
-    now = state.clock()
     result: list[dict[str, Any]] = []
     for lead_id in ids:
         if lead_id not in state.leads:
             result.append(skipped("1004", "Lead not found", id=lead_id))
         elif request.method == "DELETE":
-            if static.members.pop(lead_id, None) is None:
-                result.append(skipped("1015", "Lead not in list", id=lead_id))
-            else:
+            if state.remove_list_members(list_id, [lead_id]):
                 result.append({"id": lead_id, "status": "removed"})
+            else:
+                result.append(skipped("1015", "Lead not in list", id=lead_id))
         else:
-            static.members.setdefault(lead_id, now)
+            state.add_list_members(list_id, [lead_id])
             result.append({"id": lead_id, "status": "added"})
-    static.updated = now
     return ok(result)
 
 

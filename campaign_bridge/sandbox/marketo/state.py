@@ -29,6 +29,7 @@ TOKEN_SECONDS = 3600
 VISIT_WEB_PAGE, FILL_OUT_FORM, CLICK_LINK = 1, 2, 3
 SEND_EMAIL, EMAIL_DELIVERED, EMAIL_BOUNCED, UNSUBSCRIBE_EMAIL, OPEN_EMAIL, CLICK_EMAIL = 6, 7, 8, 9, 10, 11
 NEW_LEAD, CHANGE_DATA_VALUE, CHANGE_SCORE, EMAIL_BOUNCED_SOFT = 12, 13, 22, 27
+ADD_TO_LIST, REMOVE_FROM_LIST = 24, 25
 ACTIVITY_TYPES: dict[int, tuple[str, str]] = {
     VISIT_WEB_PAGE: ("Visit Webpage", "Webpage ID"),
     FILL_OUT_FORM: ("Fill Out Form", "Webform ID"),
@@ -43,6 +44,8 @@ ACTIVITY_TYPES: dict[int, tuple[str, str]] = {
     CHANGE_DATA_VALUE: ("Change Data Value", "Field ID"),
     CHANGE_SCORE: ("Change Score", "Field ID"),
     EMAIL_BOUNCED_SOFT: ("Email Bounced Soft", "Mailing ID"),
+    ADD_TO_LIST: ("Add to List", "List ID"),
+    REMOVE_FROM_LIST: ("Remove from List", "List ID"),
 }
 
 #: The channels a new instance has, each with its ordered ``progressionStatuses`` (name, success).
@@ -118,6 +121,7 @@ class Activity:
     at: float
     type_id: int
     primary: str
+    primary_id: int = 0  # the asset the activity is about (a list's id for Add to List / Remove from List)
 
 
 @dataclass(slots=True)
@@ -216,13 +220,15 @@ class MarketoState:
             for program in self.programs.values():
                 program.members.pop(lead_id, None)
 
-    def log_activity(self, lead_id: int, type_id: int, primary: str = "", *, at: float | None = None) -> int:
+    def log_activity(
+        self, lead_id: int, type_id: int, primary: str = "", *, at: float | None = None, primary_id: int = 0
+    ) -> int:
         """Record an activity (kept in date order, as the activities API returns them)."""
         with self.lock:
             stamp = self.clock() if at is None else at
-            activity = Activity(self._id("activity"), lead_id, stamp, type_id, primary)
+            activity = Activity(self._id("activity"), lead_id, stamp, type_id, primary, primary_id)
             self.activities.append(activity)
-            if self.activities and len(self.activities) > 1 and self.activities[-2].at > stamp:
+            if len(self.activities) > 1 and self.activities[-2].at > stamp:
                 self.activities.sort(key=lambda a: (a.at, a.id))
             return activity.id
 
@@ -234,19 +240,30 @@ class MarketoState:
             self.lists[static.id] = static
             return static.id
 
-    def add_list_members(self, list_id: int, lead_ids: Iterable[int]) -> None:
+    def add_list_members(self, list_id: int, lead_ids: Iterable[int]) -> list[int]:
+        """Add leads to a static list (as a person or a flow would); each new member logs an Add to List
+        activity. The leads that were not members yet."""
         with self.lock:
-            static, now = self.lists[list_id], self.clock()
+            static, now, added = self.lists[list_id], self.clock(), []
             for lead_id in lead_ids:
-                static.members.setdefault(lead_id, now)
+                if lead_id not in static.members:
+                    static.members[lead_id] = now
+                    self.log_activity(lead_id, ADD_TO_LIST, static.name, at=now, primary_id=list_id)
+                    added.append(lead_id)
             static.updated = now
+            return added
 
-    def remove_list_members(self, list_id: int, lead_ids: Iterable[int]) -> None:
+    def remove_list_members(self, list_id: int, lead_ids: Iterable[int]) -> list[int]:
+        """Remove leads from a static list; each member removed logs a Remove from List activity. The leads
+        that were members."""
         with self.lock:
-            static = self.lists[list_id]
+            static, now, removed = self.lists[list_id], self.clock(), []
             for lead_id in lead_ids:
-                static.members.pop(lead_id, None)
-            static.updated = self.clock()
+                if static.members.pop(lead_id, None) is not None:
+                    self.log_activity(lead_id, REMOVE_FROM_LIST, static.name, at=now, primary_id=list_id)
+                    removed.append(lead_id)
+            static.updated = now
+            return removed
 
     def add_smart_list(self, name: str, rule: dict[str, Any]) -> int:
         """A smart list of leads with activity ``{"activityTypeId": 11, "days": 30}`` or a field rule

@@ -1,0 +1,222 @@
+"""``python -m benchmarks marketo``: API calls and limit-bound time of Marketo rules, against the minimum.
+
+Both sandboxes run in this process (Salesforce over HTTPS with simple-salesforce, Marketo over HTTP); the
+engine runs each rule once (a first sync) and again (an idle run). Rules:
+
+``sf_to_program``  a Salesforce campaign (half Registered, half Attended) → a Marketo program with a status map
+``sf_to_list``     a Salesforce campaign → a Marketo static list
+``list_to_sf``     a Marketo static list → a Salesforce campaign (status Responded)
+
+The minimum per system is worked out from the vendors' batch sizes (``minimum``); Marketo's calls are
+counted at the sandbox (every request, identity included) and by the connector. With ``--limits on``
+the Marketo sandbox enforces 100 calls per 20 s and 10 in flight, and the run's time is compared with what
+that limit alone imposes on the calls the run made: the first 100 go at once, each further 100 waits for
+the window to roll on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from math import ceil
+from pathlib import Path
+from typing import Any
+
+from campaign_bridge.config.loader import load_config_text
+from campaign_bridge.connectors.marketo import MarketoConnector
+from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.sandbox.marketo import MarketoSandbox
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from campaign_bridge.sync.engine import Engine
+from campaign_bridge.sync.store.store import Store
+
+from .minimum import SF_FIND_CAMPAIGN, SF_LOGIN, SF_LOOKUP_BATCH, Minimum, sf_read, sf_write
+
+RULES = ("sf_to_program", "sf_to_list", "list_to_sf")
+LABELS = {
+    "sf_to_program": "Salesforce campaign → Marketo program (status map)",
+    "sf_to_list": "Salesforce campaign → Marketo static list",
+    "list_to_sf": "Marketo static list → Salesforce campaign",
+}
+#: Marketo's batch: 300 leads per lookup, list write, status write and list page.
+MK_BATCH = 300
+MK_LOGIN = 1
+#: A program by name, then its channel's statuses.
+MK_FIND_PROGRAM = 2
+#: A static list by name.
+MK_FIND_LIST = 1
+MK_WINDOW, MK_PER_WINDOW = 20.0, 100
+RATIO_GOAL, IDLE_GOAL, LIMIT_GOAL = 1.05, 2, 1.1
+STATUSES = [("Invited", False), ("Registered", False), ("Attended", True)]
+
+_RULES = {
+    "sf_to_program": """
+    from: {connection: sf, campaign: "Webinar"}
+    to: {connection: mk, program: "Webinar program", status_map: {Registered: Registered, Attended: Attended}}""",
+    "sf_to_list": """
+    from: {connection: sf, campaign: "Webinar"}
+    to: {connection: mk, list: "Webinar list"}""",
+    "list_to_sf": """
+    from: {connection: mk, list: "Webinar list"}
+    to: {connection: sf, campaign: "Webinar", status: Registered}""",
+}
+
+
+def minimum(rule: str, members: int) -> Minimum:
+    """The fewest calls of a first sync of ``members`` people, from 300-lead batches on Marketo's side.
+
+    Marketo → target: login, find, ``members/300`` lookups, ``members/300`` writes (a program: per status,
+    half the members each). Marketo as the source: login, find the list, ``members/300`` pages. Salesforce:
+    as ``benchmarks.minimum`` (login, find campaign, read or look up and write)."""
+    m = Minimum()
+    m.add("sf", "login", SF_LOGIN)
+    m.add("sf", "find campaign", SF_FIND_CAMPAIGN)
+    m.add("mk", "login", MK_LOGIN)
+    if rule == "list_to_sf":
+        m.add("mk", "find list", MK_FIND_LIST)
+        m.add("mk", "read members", max(1, ceil(members / MK_BATCH)))
+        m.add("sf", "lookup by email", 2 * ceil(members / SF_LOOKUP_BATCH))
+        m.add("sf", "add members", sf_write(members))
+        return m
+    m.add("sf", "read members", sf_read(members))
+    m.add("mk", "lookup by email", ceil(members / MK_BATCH))
+    if rule == "sf_to_program":
+        m.add("mk", "find program and channel", MK_FIND_PROGRAM)
+        half = members // 2
+        m.add("mk", "set statuses", ceil(half / MK_BATCH) + ceil((members - half) / MK_BATCH))
+    else:
+        m.add("mk", "find list", MK_FIND_LIST)
+        m.add("mk", "add members", ceil(members / MK_BATCH))
+    return m
+
+
+def limit_seconds(calls: int) -> float:
+    """The time 100 calls per 20 s alone imposes on ``calls`` requests."""
+    return max(0, ceil(calls / MK_PER_WINDOW) - 1) * MK_WINDOW
+
+
+@dataclass
+class World:
+    sf: SalesforceSandbox
+    mk: MarketoSandbox
+    engine: Engine
+
+
+@contextmanager
+def world(rule: str, members: int, *, limits: bool) -> Iterator[World]:
+    per_window, concurrent = (MK_PER_WINDOW, 10) if limits else (None, None)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SalesforceSandbox(daily_limit=1_000_000) as sf,
+        MarketoSandbox(per_window=per_window, concurrent=concurrent) as mk,
+    ):
+        emails = [f"p{i:06d}@x.example" for i in range(members)]
+        contacts = sf.state.bulk_add_contacts(list(emails))
+        campaign = sf.state.add_campaign("Webinar", statuses=STATUSES)
+        leads = [mk.state.add_lead(e) for e in emails]
+        if rule == "list_to_sf":
+            mk.state.add_list_members(mk.state.add_list("Webinar list"), leads)
+        else:
+            half = members // 2
+            sf.state.bulk_add_members(campaign, contacts[:half], "Registered")
+            sf.state.bulk_add_members(campaign, contacts[half:], "Attended")
+            mk.state.add_program("Webinar program", channel="Webinar")
+            mk.state.add_list("Webinar list")
+        creds = sf.credentials
+        text = f"""
+client: bench
+state: sqlite:///{Path(tmp) / "state.db"}
+connections:
+  sf:
+    type: salesforce
+    instance_url: {sf.instance_url}
+    login_url: {sf.instance_url}
+    ca_bundle: {sf.ca_bundle}
+    auth: {{method: client_credentials, client_id: {creds["client_id"]}, client_secret: "${{SF_SECRET}}"}}
+  mk:
+    type: marketo
+    base_url: {mk.url}
+    auth: {{method: client_credentials, client_id: {mk.client_id}, client_secret: "${{MK_SECRET}}"}}
+rules:
+  - name: bench
+    mode: mirror
+    match: {{create_missing: skip}}
+    safety: {{max_removals: 100000000, max_removal_fraction: 1.0}}{_RULES[rule]}
+"""
+        config = load_config_text(
+            text, "bench.yaml", {"SF_SECRET": creds["client_secret"], "MK_SECRET": mk.client_secret}
+        )
+        store = Store(config.state_url)
+        connectors = {
+            "sf": SalesforceConnector("sf", config.connections["sf"]),
+            "mk": MarketoConnector("mk", config.connections["mk"]),
+        }
+        try:
+            yield World(sf, mk, Engine(config, store, connectors))
+        finally:
+            for c in connectors.values():
+                c.close()
+            store.close()
+
+
+def calls(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]]:
+    """First sync and idle run of each rule: calls per system against the minimum."""
+    out = []
+    for rule in rules:
+        with world(rule, members, limits=False) as w:
+            started = time.perf_counter()
+            first = w.engine.sync("bench")
+            seconds = time.perf_counter() - started
+            assert first.status == "ok", first.message
+            by_endpoint = dict(w.engine.connectors["mk"].usage().by_endpoint)
+            at_sandbox = len(w.mk.server.log)
+            idle = w.engine.sync("bench")
+        least = minimum(rule, members)
+        systems = {}
+        for key, name in (("sf", "salesforce"), ("mk", "marketo")):
+            used, floor = first.api_calls.get(key, 0), least.total(key)
+            systems[name] = {
+                "calls": used,
+                "minimum": floor,
+                "ratio": round(used / floor, 3) if floor else None,
+                "idle_calls": idle.api_calls.get(key, 0),
+                "minimum_parts": least.parts.get(key, {}),
+            }
+        systems["marketo"]["sandbox_requests"] = at_sandbox
+        systems["marketo"]["by_endpoint"] = by_endpoint
+        out.append(
+            {"rule": rule, "label": LABELS[rule], "members": members, "seconds": round(seconds, 2), "systems": systems}
+        )
+    return out
+
+
+def limited(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]]:
+    """A first sync of each rule with Marketo's limits on, against the limit's own time."""
+    out = []
+    for rule in rules:
+        with world(rule, members, limits=True) as w:
+            started = time.perf_counter()
+            report = w.engine.sync("bench")
+            seconds = time.perf_counter() - started
+            assert report.status == "ok", report.message
+            rest = w.mk.server.calls(r"^/(rest|bulk)/")
+            refused = dict(w.mk.state.limits.refused)
+            peak = w.mk.state.limits.peak_in_flight
+        bound = limit_seconds(rest)
+        out.append(
+            {
+                "rule": rule,
+                "label": LABELS[rule],
+                "members": members,
+                "seconds": round(seconds, 2),
+                "marketo_calls": rest,
+                "limit_seconds": bound,
+                "ratio": round(seconds / bound, 3) if bound else None,
+                "refused": refused,
+                "peak_in_flight": peak,
+            }
+        )
+    return out
