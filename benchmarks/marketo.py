@@ -34,6 +34,7 @@ from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.store.store import Store
 
 from .minimum import SF_FIND_CAMPAIGN, SF_LOGIN, SF_LOOKUP_BATCH, Minimum, sf_read, sf_write
+from .sandboxes import SEED_AGE, _ShiftedClock
 
 RULES = ("sf_to_program", "sf_to_list", "list_to_sf")
 LABELS = {
@@ -108,10 +109,13 @@ class World:
 @contextmanager
 def world(rule: str, members: int, *, limits: bool) -> Iterator[World]:
     per_window, concurrent = (MK_PER_WINDOW, 10) if limits else (None, None)
+    # Seeding is stamped two hours ago (as in benchmarks.sandboxes), so that the idle run's incremental
+    # Salesforce read (SystemModstamp >= watermark less the look-back) sees no seeded record again.
+    clock = _ShiftedClock(-SEED_AGE)
     with (
         tempfile.TemporaryDirectory() as tmp,
-        SalesforceSandbox(daily_limit=1_000_000) as sf,
-        MarketoSandbox(per_window=per_window, concurrent=concurrent) as mk,
+        SalesforceSandbox(daily_limit=1_000_000, clock=clock) as sf,
+        MarketoSandbox(per_window=per_window, concurrent=concurrent, clock=lambda: clock().timestamp()) as mk,
     ):
         emails = [f"p{i:06d}@x.example" for i in range(members)]
         contacts = sf.state.bulk_add_contacts(list(emails))
@@ -122,9 +126,14 @@ def world(rule: str, members: int, *, limits: bool) -> Iterator[World]:
         else:
             half = members // 2
             sf.state.bulk_add_members(campaign, contacts[:half], "Registered")
-            sf.state.bulk_add_members(campaign, contacts[half:], "Attended")
+            sf.state.bulk_add_members(campaign, contacts[half:-1], "Attended")
+            # The last member joins an hour later: an incremental read from the newest stamp (less the
+            # look-back) then sees only them, as in a real org where members join over time.
+            clock.offset = -SEED_AGE / 2
+            sf.state.add_member(campaign, contacts[-1], "Attended")
             mk.state.add_program("Webinar program", channel="Webinar")
             mk.state.add_list("Webinar list")
+        clock.offset = SEED_AGE * 0  # the run happens now
         creds = sf.credentials
         text = f"""
 client: bench

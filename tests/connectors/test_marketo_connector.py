@@ -154,3 +154,19 @@ connections:
     with pytest.raises(ConfigError) as caught:
         load_config_text(literal, "t.yaml", {})
     assert "hunter2" not in str(caught.value)
+
+
+def test_many_adds_go_as_one_bulk_import_with_the_outcomes_batches_give(harness: MarketoHarness) -> None:
+    cid = harness.add_container("Imported")
+    refs = [harness.add_person(f"i{i}@x.example") for i in range(1000)]
+    harness.add_member(cid, refs[0])  # someone else's member: never claimed
+    harness.sb.state.delete_lead(int(refs[1].id))  # gone before the write
+    conn = harness.connector()
+    container = conn.find_container("list", "Imported")
+    outcomes = conn.apply_bulk(container, [Change(ChangeAction.ADD, r) for r in refs])
+    assert outcomes[0].state is OutcomeState.ALREADY_PRESENT
+    assert (outcomes[1].state, outcomes[1].message) == (OutcomeState.REJECTED, "Lead not found")
+    assert {o.state for o in outcomes[2:]} == {OutcomeState.APPLIED}
+    assert len(harness.members(cid)) == 999
+    # the list's first page, the upload, one status poll and the failed rows: not 1000/300 add calls
+    assert harness.sb.server.calls(r"^/(rest|bulk)/v1/(lists/\d+/leads|leads\.json|leads/batch)") == 4

@@ -211,3 +211,18 @@ def test_saved_state_loads_back_into_an_empty_instance(sandbox: MarketoSandbox) 
         assert other.state.by_email["s@x.example"] == [lead]
         with pytest.raises(ValueError, match="empty sandbox"):
             load_marketo(other, data)
+
+
+def test_bulk_import_adds_to_a_list_and_reports_failed_rows(sandbox: MarketoSandbox, tmp_path: Any) -> None:
+    state = sandbox.state
+    known = state.add_lead("known@x.example")
+    static = state.add_list("Imported")
+    path = tmp_path / "leads.csv"
+    path.write_text(f"id\n{known}\n999999\n")
+    mc = client(sandbox)
+    batch = mc.execute("import_lead", format="csv", file=str(path), lookupField="id", listId=static)[0]
+    status = mc.execute("get_import_lead_status", id=batch["batchId"])[0]
+    assert (status["status"], status["numOfLeadsProcessed"], status["numOfRowsFailed"]) == ("Complete", 1, 1)
+    failures = mc.execute("get_import_failure_file", id=batch["batchId"])
+    assert "999999,Lead not found" in failures
+    assert list(state.lists[static].members) == [known]

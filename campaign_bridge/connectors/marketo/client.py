@@ -131,6 +131,7 @@ class MarketoClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
         first: bool = False,
         idempotent: bool = True,
     ) -> dict[str, Any]:
@@ -139,7 +140,9 @@ class MarketoClient:
         ``first``: the run waits for this call (a write), so it takes the pacer's next free slot before
         calls made ahead of need. ``idempotent=False``: one attempt only (a create)."""
         return self.loop.call(
-            lambda token: self._envelope(self.send(token, method, path, params, json, data, first=first), path),
+            lambda token: self._envelope(
+                self.send(token, method, path, params, json, data, files=files, first=first), path
+            ),
             idempotent=idempotent,
         )
 
@@ -163,6 +166,7 @@ class MarketoClient:
         json: Any,
         data: Mapping[str, Any] | None,
         *,
+        files: Mapping[str, Any] | None = None,
         first: bool = False,
     ) -> requests.Response:
         """One request in a slot of the pacer, no retry, no renewal; transport failures translated."""
@@ -174,6 +178,7 @@ class MarketoClient:
                 params=params,
                 json=json,
                 data=data,
+                files=files,
                 headers={"Authorization": f"Bearer {token.value}"},
             )
         except requests.RequestException as exc:

@@ -16,6 +16,7 @@ code                       becomes
 615                        ``RateLimitedError`` for a moment (10 calls were in flight)
 607                        ``QuotaExhaustedError``: the daily quota is spent; the next run resumes
 1029 (export quota)        ``QuotaExhaustedError``; other 1029 (too many jobs queued) transient
+1014, 1016, 1019, 1022     transient (object not created, too many imports, import in progress, in use)
 609, 610, 1003, 1013 …     ``FatalError`` with Marketo's words
 =========================  ==========================================================================
 """
@@ -79,6 +80,11 @@ TABLE: ErrorTable = DEFAULT_TABLE.extend(
         (ENVELOPE, "615"): lambda f: RateLimitedError(f.text, retry_after=CONCURRENCY_WAIT),
         (ENVELOPE, "607"): _quota,
         (ENVELOPE, "1029"): _export,
+        # marketorestpython retries these too: an import or object busy for a moment
+        (ENVELOPE, "1014"): lambda f: TransientError(f.text),
+        (ENVELOPE, "1016"): lambda f: RateLimitedError(f.text, retry_after=WINDOW_SECONDS),
+        (ENVELOPE, "1019"): lambda f: TransientError(f.text),
+        (ENVELOPE, "1022"): lambda f: TransientError(f.text),
         (ENVELOPE, "610"): lambda f: FatalError(f"{f.text} (no such resource: check the base_url)"),
         (ENVELOPE, "1013"): lambda f: FatalError(f"{f.text} (it may have been deleted in Marketo)"),
         (ENVELOPE, None): lambda f: FatalError(f.text),

@@ -7,6 +7,11 @@ known from then on for the price of one call and kept up to date by our own writ
 with Member of List (``ismember.json``) for each batch of adds instead. Removals answer ``removed`` or
 ``skipped`` 1015 (not in the list) per lead.
 
+Many adds to a static list (``apply_bulk``) go as one bulk lead import (``lookupField=id`` with the list's
+``listId``: every imported lead joins the list): an upload, a status poll or two, and the failed rows when
+some failed. Membership is then learnt for the whole list first (one bulk export when it is more than a
+page), so that a member someone else added is still told apart.
+
 Programs: Sync Program Member Status answers ``created`` (a new member: ours), ``updated`` (a member
 whose status rose: not ours, already there) or ``skipped`` with 1037 (already at or past that step), in
 which case the member's real status is read back (``members.json?filterType=leadId``) so the engine
@@ -15,10 +20,14 @@ records it and never tries to lower it. Delete Program Members removes.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from typing import Any
 
 from campaign_bridge.connectors.marketo.client import MarketoClient
+from campaign_bridge.connectors.marketo.members import MAX_POLLS, POLL_CAP, POLL_FIRST, export
+from campaign_bridge.errors import QuotaExhaustedError, TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 
 BATCH = 300
@@ -92,6 +101,42 @@ class ListWriter:
                 out.append(ChangeOutcome(change, OutcomeState.REJECTED, code or "SKIPPED", message))
         return out
 
+    def learn_all(self) -> None:
+        """Know every member, by one bulk export when the list is more than a page (a large write's check)."""
+        self._learn()
+        if self.known is not None:
+            return
+        try:
+            rows = list(export(self.client, self.client.connection, {"staticListId": int(self.container.id)}))
+        except QuotaExhaustedError as exc:
+            if "export" not in str(exc).lower():
+                raise
+            return  # the export allowance is spent: ask ismember batch by batch instead
+        self.known = {str(r["id"]) for r in rows}
+
+    def bulk_add(self, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        """Add many leads with one bulk import (``lookupField=id``, ``listId``): a CSV of the leads that are
+        not members yet, then status polls, then the failed rows when some failed."""
+        self.learn_all()
+        present: set[str] = set()
+        ids = [c.target.id for c in changes]
+        for i in range(0, len(ids), BATCH):
+            present |= self.members_of(ids[i : i + BATCH])
+        send = list(dict.fromkeys(i for i in ids if i not in present))
+        failed = import_to_list(self.client, self.container.id, send) if send else {}
+        out = []
+        for change in changes:
+            rid = change.target.id
+            if rid in present:
+                out.append(ChangeOutcome(change, OutcomeState.ALREADY_PRESENT))
+            elif rid in failed:
+                out.append(ChangeOutcome(change, OutcomeState.REJECTED, "IMPORT_FAILED", failed[rid]))
+            else:
+                if self.known is not None:
+                    self.known.add(rid)
+                out.append(ChangeOutcome(change, OutcomeState.APPLIED))
+        return out
+
     def remove(self, changes: Sequence[Change]) -> list[ChangeOutcome]:
         body = self.client.call(
             "DELETE",
@@ -113,6 +158,35 @@ class ListWriter:
                 code, message = _reason(result)
                 out.append(ChangeOutcome(change, OutcomeState.REJECTED, code or "SKIPPED", message))
         return out
+
+
+def import_to_list(client: MarketoClient, list_id: str, lead_ids: Sequence[str]) -> dict[str, str]:
+    """Bulk-import ``lead_ids`` into the static list; the ids that failed, with Marketo's reason."""
+    body = client.call(
+        "POST",
+        "/bulk/v1/leads.json",
+        data={"format": "csv", "lookupField": "id", "listId": list_id},
+        files={"file": ("leads.csv", "id\n" + "\n".join(lead_ids) + "\n", "text/csv")},
+        first=True,
+    )
+    batch = (body.get("result") or [{}])[0].get("batchId")
+    if batch is None:
+        raise TransientError(f"{client.connection}: Marketo's import answered no batchId")
+    wait = POLL_FIRST
+    for _ in range(MAX_POLLS):
+        status = (client.call("GET", f"/bulk/v1/leads/batch/{batch}.json").get("result") or [{}])[0]
+        if status.get("status") == "Complete":
+            break
+        if status.get("status") == "Failed":
+            raise TransientError(f"{client.connection}: Marketo's import {batch} failed: {status.get('message')}")
+        client.sleep(wait)
+        wait = min(POLL_CAP, wait * 2)
+    else:
+        raise TransientError(f"{client.connection}: Marketo's import {batch} did not finish; the next run resends")
+    if not int(status.get("numOfRowsFailed") or 0):
+        return {}
+    text = client.text(f"/bulk/v1/leads/batch/{batch}/failures.json")
+    return {row["id"]: row.get("Import Failure Reason") or "failed" for row in csv.DictReader(io.StringIO(text))}
 
 
 def set_status(

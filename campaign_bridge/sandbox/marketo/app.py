@@ -16,7 +16,7 @@ import json
 from urllib.parse import parse_qs, urlencode
 
 from campaign_bridge.sandbox.http import Request, Response, Router
-from campaign_bridge.sandbox.marketo import bulk, routes_leads, routes_programs
+from campaign_bridge.sandbox.marketo import bulk, bulk_import, routes_leads, routes_programs
 from campaign_bridge.sandbox.marketo.state import MarketoState
 from campaign_bridge.sandbox.marketo.wire import MAX_BODY, MAX_URI, MarketoError, failed
 
@@ -33,6 +33,8 @@ class MarketoApp:
         routes_leads.register(self.router, state)
         routes_programs.register(self.router, state)
         bulk.register(self.router, state, self.export_allowance)
+        self.imports: dict[int, bulk_import.ImportBatch] = {}
+        bulk_import.register(self.router, state, self.imports)
 
     def __call__(self, request: Request) -> Response:
         if request.path == TOKEN_PATH:
