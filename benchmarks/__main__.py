@@ -135,7 +135,7 @@ def scale(members: int, as_json: bool, out: Path | None) -> None:
 
 @main.command("marketo")
 @click.option("--members", type=click.IntRange(min=1), default=10_000, show_default=True)
-@click.option("--limit-members", type=click.IntRange(min=1), default=30_000, show_default=True,
+@click.option("--limit-members", type=click.IntRange(min=1), default=60_000, show_default=True,
               help="Members of the limits-on runs (enough calls for 100 per 20 s to bind).")  # fmt: skip
 @click.option("--limits/--no-limits", default=True, show_default=True, help="Also run with Marketo's limits on.")
 @_json

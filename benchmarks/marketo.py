@@ -1,6 +1,6 @@
 """``python -m benchmarks marketo``: API calls and limit-bound time of Marketo rules, against the minimum.
 
-Both sandboxes run in this process (Salesforce over HTTPS with simple-salesforce, Marketo over HTTP); the
+Both sandboxes run in a child process (Salesforce over HTTPS with simple-salesforce, Marketo over HTTP); the
 engine runs each rule once (a first sync) and again (an idle run). Rules:
 
 ``sf_to_program``  a Salesforce campaign (half Registered, half Attended) → a Marketo program with a status map
@@ -16,12 +16,14 @@ the window to roll on.
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from math import ceil
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -101,22 +103,19 @@ def limit_seconds(calls: int) -> float:
 
 @dataclass
 class World:
-    sf: SalesforceSandbox
-    mk: MarketoSandbox
+    host: _Host
     engine: Engine
 
 
-@contextmanager
-def world(rule: str, members: int, *, limits: bool) -> Iterator[World]:
+def _serve(rule: str, members: int, limits: bool, pipe: Connection) -> None:
+    """The child process: both sandboxes, seeded for ``rule``; answers ``marketo`` (its counters) and ``stop``."""
     per_window, concurrent = (MK_PER_WINDOW, 10) if limits else (None, None)
     # Seeding is stamped two hours ago (as in benchmarks.sandboxes), so that the idle run's incremental
     # Salesforce read (SystemModstamp >= watermark less the look-back) sees no seeded record again.
     clock = _ShiftedClock(-SEED_AGE)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        SalesforceSandbox(daily_limit=1_000_000, clock=clock) as sf,
-        MarketoSandbox(per_window=per_window, concurrent=concurrent, clock=lambda: clock().timestamp()) as mk,
-    ):
+    sf = SalesforceSandbox(daily_limit=1_000_000, clock=clock).start()
+    mk = MarketoSandbox(per_window=per_window, concurrent=concurrent, clock=lambda: clock().timestamp()).start()
+    try:
         emails = [f"p{i:06d}@x.example" for i in range(members)]
         contacts = sf.state.bulk_add_contacts(list(emails))
         campaign = sf.state.add_campaign("Webinar", statuses=STATUSES)
@@ -135,40 +134,104 @@ def world(rule: str, members: int, *, limits: bool) -> Iterator[World]:
             mk.state.add_list("Webinar list")
         clock.offset = SEED_AGE * 0  # the run happens now
         creds = sf.credentials
-        text = f"""
+        pipe.send(
+            {
+                "sf_url": sf.instance_url,
+                "sf_ca": str(sf.ca_bundle),
+                "sf_id": creds["client_id"],
+                "sf_secret": creds["client_secret"],
+                "mk_url": mk.url,
+                "mk_id": mk.client_id,
+                "mk_secret": mk.client_secret,
+            }
+        )
+        while True:
+            command = pipe.recv()
+            if command == "stop":
+                pipe.send(None)
+                return
+            limits_seen = mk.state.limits
+            pipe.send(
+                {
+                    "requests": len(mk.server.log),
+                    "api_requests": mk.server.calls(r"^/(rest|bulk)/"),
+                    "refused": dict(limits_seen.refused),
+                    "peak_in_flight": limits_seen.peak_in_flight,
+                }
+            )
+    finally:
+        sf.stop()
+        mk.stop()
+
+
+class _Host:
+    """The sandboxes in a child process (``spawn``), so that the numbers measure campaign-bridge and not
+    the emulators competing with it for the GIL."""
+
+    def __init__(self, rule: str, members: int, limits: bool) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._pipe, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(rule, members, limits, child), daemon=True)
+        self._process.start()
+        self.info: dict[str, str] = self._pipe.recv()
+
+    def marketo(self) -> dict[str, Any]:
+        self._pipe.send("marketo")
+        answer: dict[str, Any] = self._pipe.recv()
+        return answer
+
+    def stop(self) -> None:
+        try:
+            self._pipe.send("stop")
+            self._pipe.recv()
+        finally:
+            self._process.join(timeout=30)
+            if self._process.is_alive():
+                self._process.terminate()
+
+
+@contextmanager
+def world(rule: str, members: int, *, limits: bool) -> Iterator[World]:
+    host = _Host(rule, members, limits)
+    info = host.info
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            text = f"""
 client: bench
 state: sqlite:///{Path(tmp) / "state.db"}
 connections:
   sf:
     type: salesforce
-    instance_url: {sf.instance_url}
-    login_url: {sf.instance_url}
-    ca_bundle: {sf.ca_bundle}
-    auth: {{method: client_credentials, client_id: {creds["client_id"]}, client_secret: "${{SF_SECRET}}"}}
+    instance_url: {info["sf_url"]}
+    login_url: {info["sf_url"]}
+    ca_bundle: {info["sf_ca"]}
+    auth: {{method: client_credentials, client_id: {info["sf_id"]}, client_secret: "${{SF_SECRET}}"}}
   mk:
     type: marketo
-    base_url: {mk.url}
-    auth: {{method: client_credentials, client_id: {mk.client_id}, client_secret: "${{MK_SECRET}}"}}
+    base_url: {info["mk_url"]}
+    auth: {{method: client_credentials, client_id: {info["mk_id"]}, client_secret: "${{MK_SECRET}}"}}
 rules:
   - name: bench
     mode: mirror
     match: {{create_missing: skip}}
     safety: {{max_removals: 100000000, max_removal_fraction: 1.0}}{_RULES[rule]}
 """
-        config = load_config_text(
-            text, "bench.yaml", {"SF_SECRET": creds["client_secret"], "MK_SECRET": mk.client_secret}
-        )
-        store = Store(config.state_url)
-        connectors = {
-            "sf": SalesforceConnector("sf", config.connections["sf"]),
-            "mk": MarketoConnector("mk", config.connections["mk"]),
-        }
-        try:
-            yield World(sf, mk, Engine(config, store, connectors))
-        finally:
-            for c in connectors.values():
-                c.close()
-            store.close()
+            config = load_config_text(
+                text, "bench.yaml", {"SF_SECRET": info["sf_secret"], "MK_SECRET": info["mk_secret"]}
+            )
+            store = Store(config.state_url)
+            connectors = {
+                "sf": SalesforceConnector("sf", config.connections["sf"]),
+                "mk": MarketoConnector("mk", config.connections["mk"]),
+            }
+            try:
+                yield World(host, Engine(config, store, connectors))
+            finally:
+                for c in connectors.values():
+                    c.close()
+                store.close()
+    finally:
+        host.stop()
 
 
 def calls(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]]:
@@ -181,7 +244,7 @@ def calls(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]]:
             seconds = time.perf_counter() - started
             assert first.status == "ok", first.message
             by_endpoint = dict(w.engine.connectors["mk"].usage().by_endpoint)
-            at_sandbox = len(w.mk.server.log)
+            at_sandbox = w.host.marketo()["requests"]
             idle = w.engine.sync("bench")
         least = minimum(rule, members)
         systems = {}
@@ -211,9 +274,8 @@ def limited(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]
             report = w.engine.sync("bench")
             seconds = time.perf_counter() - started
             assert report.status == "ok", report.message
-            rest = w.mk.server.calls(r"^/(rest|bulk)/")
-            refused = dict(w.mk.state.limits.refused)
-            peak = w.mk.state.limits.peak_in_flight
+            seen = w.host.marketo()
+            rest, refused, peak = seen["api_requests"], seen["refused"], seen["peak_in_flight"]
         bound = limit_seconds(rest)
         out.append(
             {
