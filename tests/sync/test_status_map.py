@@ -79,3 +79,15 @@ def test_a_source_status_the_campaign_lacks_is_refused(world: World) -> None:
 def test_status_and_status_map_together_are_a_config_error(world: World) -> None:
     with pytest.raises(ConfigError, match="not both"):
         world.config(RULE.replace("status_map:", "status: Registered, status_map:"))
+
+
+def test_reconcile_finds_a_status_map_rule_in_sync(world: World) -> None:
+    from tests.reconciler.helpers import reconcile
+
+    _seed(world)
+    config = world.config(RULE)
+    world.sync(config, "webinar")
+    report = reconcile(world, config, "webinar")
+    assert report.status == "ok"
+    # ada and grace; ed (Invited) is not in the map, so not wanted: nothing is pending
+    assert (report.counts.get("in_sync"), report.counts.get("pending", 0)) == (2, 0)
