@@ -160,13 +160,26 @@ def marketo_calls(members: int, limit_members: int, limits: bool, as_json: bool,
     _emit(result, as_json, out, table)
     if limits and not as_json:
         lim = Table(title=f"Marketo limits on (100 calls / 20 s, 10 in flight), {limit_members:,} members")
-        for col in ("rule", "seconds", "marketo calls", "limit alone (s)", "ratio", "refused"):
+        for col in (
+            "rule",
+            "seconds",
+            "marketo calls",
+            "limit alone (s)",
+            "ratio",
+            "no limit (s)",
+            "vs max",
+            "refused",
+        ):
             lim.add_column(col, justify="left" if col == "rule" else "right")
         for r in result["limits"]:
             ratio = "limit does not bind" if r["ratio"] is None else str(r["ratio"])
             lim.add_row(r["label"], f"{r['seconds']:.1f}", str(r["marketo_calls"]), f"{r['limit_seconds']:.0f}",
-                        ratio, str(r["refused"] or "none"))  # fmt: skip
-        lim.caption = f"goal: ratio ≤ {marketo.LIMIT_GOAL}"
+                        ratio, f"{r['unpaced_seconds']:.1f}", str(r["ratio_to_floor"]),
+                        str(r["refused"] or "none"))  # fmt: skip
+        lim.caption = (
+            f"goal: ratio ≤ {marketo.LIMIT_GOAL}; no limit: the same sync unpaced, limits off; vs max: seconds over "
+            "the larger of the two bounds"
+        )
         _console.print(lim)
 
 

@@ -220,3 +220,21 @@ def test_validate_refuses_a_smart_campaign_target_a_smart_list_target_and_a_miss
     assert "smart list is computed" in text
     assert "has no member status 'Came'" in text
     store.close()
+
+
+def test_the_daily_quota_stops_a_run_cleanly_and_the_next_run_resumes(world: World) -> None:
+    w = world
+    campaign = w.sf.state.add_campaign("Webinar", statuses=STATUSES)
+    for e in w.sf_ids:
+        w.sf.state.add_member(campaign, w.sf_ids[e], "Registered")
+    program = w.mk.state.add_program("Webinar program", channel="Webinar")
+    w.mk.state.limits.daily = 2  # the token is free; finding the program and its channel spends the day
+    stopped = w.engine.sync("webinar-to-program")
+    assert stopped.status == "stopped"
+    assert "daily API quota" in stopped.message
+    assert w.mk.state.programs[program].members == {}
+    w.mk.state.limits.daily = None  # midnight, US Central
+    resumed = w.engine.sync("webinar-to-program")
+    assert resumed.status == "ok"
+    assert set(_program_statuses(w, program).values()) == {"Registered"}
+    assert len(_program_statuses(w, program)) == 4
