@@ -238,3 +238,33 @@ def test_the_daily_quota_stops_a_run_cleanly_and_the_next_run_resumes(world: Wor
     assert resumed.status == "ok"
     assert set(_program_statuses(w, program).values()) == {"Registered"}
     assert len(_program_statuses(w, program)) == 4
+
+
+def test_a_malformed_lead_is_refused_with_the_reason_and_the_others_sync(world: World, tmp_path: Path) -> None:
+    w = world
+    campaign = w.sf.state.add_campaign("Imported", statuses=[("Sent", False), ("Responded", True)])
+    static = w.mk.state.add_list("Trade show")
+    bad = w.mk.state.add_lead("bad address@x.example")  # Marketo kept an imported address with a space
+    fresh = w.mk.state.add_lead("fresh@x.example")
+    w.mk.state.add_list_members(static, [bad, fresh, w.mk_ids["ada@x.example"]])
+    extra = """  - name: show-to-sf
+    from: {connection: mk, list: "Trade show"}
+    to: {connection: sf, campaign: "Imported", status: Responded}
+    match: {prefer: contact, create_missing: lead}
+"""
+    config = _config(w.sf, w.mk, tmp_path / "m", extra)
+    (tmp_path / "m").mkdir()
+    engine, store = _engine(config)
+    try:
+        report = engine.sync("show-to-sf")
+        assert report.status == "ok"
+        rejected = [d for d in report.decisions if d.kind == "rejected_record"]
+        assert [d.email for d in rejected] == ["bad address@x.example"]
+        assert "email" in rejected[0].detail.lower()
+        members = w.sf.state.members(campaign)
+        assert w.sf_ids["ada@x.example"] in members
+        assert len(members) == 2  # ada, and fresh as a new lead; nothing for the bad address
+    finally:
+        for connector in engine.connectors.values():
+            connector.close()
+        store.close()
