@@ -1,11 +1,15 @@
 """``campaign-bridge demo``: a small, realistic company synced end to end through the real connectors.
 
 It starts every registered sandbox in-process (``campaign_bridge.sandbox``), seeds each with its view of
-the demo company the first time (``sandbox/demo_company.py``), writes the client file it uses next to the SQLite
-state file, runs one CRM→MA rule and four MA→CRM rules through simple-salesforce and hubspot-api-client
-over loopback HTTP(S), and reports what changed and the conflicts it logged. The sandboxes' state is saved
-in the same folder, so a second run on it finds nothing to change. The rules use Salesforce and HubSpot;
-a system added since is started, seeded and saved beside them, ready for rules of its own.
+the demo company the first time (``sandbox/demo_company.py``), writes the client file it uses next to the
+SQLite state file, runs one CRM→MA rule and four MA→CRM rules through the real connectors over loopback
+HTTP(S), and reports what changed and the conflicts it logged. The sandboxes' state is saved in the same
+folder, so a second run on it finds nothing to change.
+
+The rules (``RULES``) run on one CRM and one MA system: Salesforce and HubSpot unless ``--crm``/``--ma``
+pick another pair among the sandboxes that declare a ``DemoPart`` (``sandbox/spec.py``), which says how
+the system connects and how it names the demo's containers. A pair other than the default keeps its own
+folder. A rule the picked system cannot run is left out, with the reason.
 
 The client file names its secrets as ``${ENV}`` references (the loader refuses literal secrets); the demo
 passes their values to the loader itself and writes them to ``demo.env`` for running the file by hand.
@@ -13,22 +17,40 @@ passes their values to the loader itself and writes them to ``demo.env`` for run
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from campaign_bridge.config.loader import load_config
+from campaign_bridge.errors import FatalError
+from campaign_bridge.mapping.semantics import Role
+from campaign_bridge.sandbox.demo_company import (
+    CLICKED_LIST,
+    EMAIL_HEALTH,
+    ENGAGEMENT,
+    NURTURE_LIST,
+    PRICING,
+    PRICING_FORM,
+    WEBINAR,
+    WIN_BACK,
+)
 from campaign_bridge.sandbox.fleet import Sandboxes
+from campaign_bridge.sandbox.registry import discover
+from campaign_bridge.sandbox.spec import DemoPart
 from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import Kind, RunReport
 
 CONFIG_NAME, ENV_NAME, STATE_NAME = "demo.yaml", "demo.env", "state.db"
-SF_SECRET_ENV, HS_TOKEN_ENV = "CB_DEMO_SF_CLIENT_SECRET", "CB_DEMO_HS_TOKEN"
-#: The sandboxes the demo's rules use (``DEMO_CONFIG``): without both saved, the company starts afresh.
-CRM, MA = "salesforce", "hubspot"
+DEFAULT_FOLDER = "campaign-bridge-demo"
+DEFAULT_CRM, DEFAULT_MA = "salesforce", "hubspot"
 #: Decision kinds that are changes made in a target.
 CHANGE_KINDS = {
     Kind.CREATED_PERSON.value: "created",
@@ -37,108 +59,171 @@ CHANGE_KINDS = {
     Kind.STATUS_CHANGED.value: "status",
 }
 
-DEMO_CONFIG = """\
+HEADER = """\
 # The demo company's client file, written by `campaign-bridge demo`. Edit the rules freely: later demo
 # runs keep your edits (they only update the sandbox URLs if those change). Delete it to get this back.
-# Salesforce and HubSpot here are the project's local sandboxes; their state is saved in this folder.
+# {crm_title} (CRM) and {ma_title} (MA) here are the project's local sandboxes; their state is saved in
+# this folder.
 #
-# Run it again: `campaign-bridge demo --dir {folder}`, or by hand against the saved sandboxes:
-#   campaign-bridge sandbox serve --state {folder}         # terminal 1; Ctrl-C saves their state back
-#   set -a; . {env}; set +a                                 # terminal 2: the secrets named below
-#   campaign-bridge plan {config}                           # dry run; then `sync`, `conflicts`, `explain`
+# Run it again: `campaign-bridge demo --dir {folder}{pair_flags}`, or by hand against the saved sandboxes:
+#   terminal 1 (Ctrl-C saves their state back):
+#     campaign-bridge sandbox serve --state {folder}
+#   terminal 2 (the secrets named below, then a dry run; then `sync`, `conflicts`, `explain`):
+#     set -a; . {env}; set +a
+#     campaign-bridge plan {config}
 client: demo
 state: sqlite:///{state}
-connections:
-  sf:
-    type: salesforce
-    instance_url: {sf_url}
-    login_url: {sf_url}                 # the sandbox is its own My Domain
-    ca_bundle: {ca_bundle}              # the sandbox's test CA
-    auth: {{method: client_credentials, client_id: {sf_client_id}, client_secret: "${{{sf_secret_env}}}"}}
-  hs:
-    type: hubspot
-    base_url: {hs_url}
-    auth: {{method: private_app, token: "${{{hs_token_env}}}"}}
-rules:
-  # CRM → MA: people who registered for or attended the webinar go to a nurture list (and leave it
-  # when they leave the campaign: mirror removes only what this rule added).
-  - name: webinar-to-nurture
-    from: {{connection: sf, campaign: "Webinar 2026-Q4", member_status: [Registered, Attended]}}
-    to:   {{connection: hs, list: "Webinar Q4 nurture"}}
-    mode: mirror
-    schedule: {{every: 5m}}
-  # MA → CRM: people who asked for pricing in the last 30 days; unknown people become leads.
-  - name: pricing-requests-to-crm
-    from:
-      connection: hs
-      segment:
-        all:
-          - {{field: last_form_submitted, eq: "Pricing request"}}
-          - {{field: last_form_submitted_at, within: 30d}}
-    to:   {{connection: sf, campaign: "Pricing interest 2026", status: Responded}}
-    match: {{prefer: contact, create_missing: lead}}
-    mode: additive
-    schedule: {{cron: "*/15 * * * *"}}
-  # MA → CRM: hard bounces and four or more bounces, for sales to fix the address.
-  - name: bounces-to-crm
-    from:
-      connection: hs
-      segment:
-        any:
-          - {{field: hard_bounced, eq: true}}
-          - {{field: soft_bounce_count, gte: 4}}
-    to:   {{connection: sf, campaign: "Email health 2026", status: Bounced}}
-    match: {{prefer: contact, create_missing: skip}}
-  # MA → CRM: known contacts with no activity for 60 days, for a win-back sequence.
-  - name: gone-quiet-to-winback
-    from:
-      connection: hs
-      segment:
-        all:
-          - {{field: last_activity_at, exists: true}}
-          - {{field: last_activity_at, not_within: 60d}}
-    to:   {{connection: sf, campaign: "Win-back 2026", status: Gone quiet}}
-    match: {{prefer: contact, create_missing: skip}}
-  # MA → CRM: a DYNAMIC HubSpot list (HubSpot computes it) read as a source. It cannot be a target.
-  - name: clickers-to-crm
-    from: {{connection: hs, list: "Clicked a marketing email"}}
-    to:   {{connection: sf, campaign: "Email engagement 2026", status: Clicked}}
-    match: {{prefer: contact, create_missing: skip}}
-    mode: mirror
 """
 
 
-def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class DemoRule:
+    """One of the demo's rules, in the words of a typical CRM and MA system (``DemoPart`` translates):
+    ``source``/``target`` are ``(role, endpoint)``; ``settings`` the rest of the rule, as written."""
+
+    name: str
+    comment: str
+    source: tuple[Role, dict[str, Any]]
+    target: tuple[Role, dict[str, Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+#: The demo's rules: one CRM → MA rule and four MA → CRM rules, on the demo company's containers.
+RULES = (
+    DemoRule(
+        "webinar-to-nurture",
+        "CRM → MA: people who registered for or attended the webinar go to a nurture list (and leave it\n"
+        "when they leave the campaign: mirror removes only what this rule added).",
+        (Role.CRM, {"campaign": WEBINAR, "member_status": ["Registered", "Attended"]}),
+        (Role.MA, {"list": NURTURE_LIST}),
+        {"mode": "mirror", "schedule": {"every": "5m"}},
+    ),
+    DemoRule(
+        "pricing-requests-to-crm",
+        "MA → CRM: people who asked for pricing in the last 30 days; unknown people become leads.",
+        (
+            Role.MA,
+            {
+                "segment": {
+                    "all": [
+                        {"field": "last_form_submitted", "eq": PRICING_FORM},
+                        {"field": "last_form_submitted_at", "within": "30d"},
+                    ]
+                }
+            },
+        ),
+        (Role.CRM, {"campaign": PRICING, "status": "Responded"}),
+        {
+            "match": {"prefer": "contact", "create_missing": "lead"},
+            "mode": "additive",
+            "schedule": {"cron": "*/15 * * * *"},
+        },
+    ),
+    DemoRule(
+        "bounces-to-crm",
+        "MA → CRM: hard bounces and four or more bounces, for sales to fix the address.",
+        (
+            Role.MA,
+            {"segment": {"any": [{"field": "hard_bounced", "eq": True}, {"field": "soft_bounce_count", "gte": 4}]}},
+        ),
+        (Role.CRM, {"campaign": EMAIL_HEALTH, "status": "Bounced"}),
+        {"match": {"prefer": "contact", "create_missing": "skip"}},
+    ),
+    DemoRule(
+        "gone-quiet-to-winback",
+        "MA → CRM: known contacts with no activity for 60 days, for a win-back sequence.",
+        (
+            Role.MA,
+            {
+                "segment": {
+                    "all": [
+                        {"field": "last_activity_at", "exists": True},
+                        {"field": "last_activity_at", "not_within": "60d"},
+                    ]
+                }
+            },
+        ),
+        (Role.CRM, {"campaign": WIN_BACK, "status": "Gone quiet"}),
+        {"match": {"prefer": "contact", "create_missing": "skip"}},
+    ),
+    DemoRule(
+        "clickers-to-crm",
+        "MA → CRM: a list the MA system computes itself, read as a source. It cannot be a target.",
+        (Role.MA, {"list": CLICKED_LIST}),
+        (Role.CRM, {"campaign": ENGAGEMENT, "status": "Clicked"}),
+        {"match": {"prefer": "contact", "create_missing": "skip"}, "mode": "mirror"},
+    ),
+)
+
+
+class DemoError(Exception):
+    """The demo cannot run as asked (an unknown system, a folder holding another pair's demo)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """The CRM and the MA system the demo runs on (sandbox names, as ``sandbox serve`` prints them)."""
+
+    crm: str = DEFAULT_CRM
+    ma: str = DEFAULT_MA
+
+    @property
+    def is_default(self) -> bool:
+        return (self.crm, self.ma) == (DEFAULT_CRM, DEFAULT_MA)
+
+    def default_folder(self) -> Path:
+        return Path(DEFAULT_FOLDER if self.is_default else f"{DEFAULT_FOLDER}-{self.crm}-{self.ma}")
+
+
+def demo_systems(role: Role) -> list[str]:
+    """The systems of ``role`` the demo can run on: registered sandboxes that declare a ``DemoPart``."""
+    return [spec.name for spec in discover() if spec.role is role and spec.demo is not None]
+
+
+def run_demo(
+    directory: Path | None = None, progress: Callable[[str], None] | None = None, pair: Pair = Pair()
+) -> dict[str, Any]:
     """Seed (first time only), write the client file, run every rule; return what happened.
 
-    ``progress`` receives rich-markup lines for people (None: quiet). The result holds the folder, the
-    client file, ``seeded`` (a new company this run), ``changes`` and ``conflicts`` counts, ``changed``
-    (every change made, by rule) and ``runs`` (each rule's report, as ``campaign-bridge sync --json``).
+    ``directory``: the demo's folder (None: ``pair.default_folder()``). ``progress`` receives rich-markup
+    lines for people (None: quiet). The result holds the folder, the client file, the pair, ``seeded`` (a
+    new company this run), ``left_out`` (rules the pair cannot run, with why), ``changes`` and
+    ``conflicts`` counts, ``changed`` (every change made, by rule) and ``runs`` (each rule's report, as
+    ``campaign-bridge sync --json``). Raises ``DemoError`` when the pair cannot run here.
     """
     say = progress or (lambda _msg: None)
+    directory = pair.default_folder() if directory is None else directory
+    parts = _parts(pair)
+    _check_folder(directory, pair)
     directory.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     with Sandboxes(directory) as sandboxes:
         try:
-            fresh = not {CRM, MA} <= sandboxes.restored
+            fresh = not {pair.crm, pair.ma} <= sandboxes.restored
             if fresh:
                 _forget_state(directory)  # a ledger without its sandboxes (or from an older demo) would mislead
             sandboxes.seed_demo(datetime.now(UTC))  # each sandbox not saved here: a new one is seeded too
-            config_path, environ = write_client_files(directory, sandboxes)
-            urls = {name: sandboxes[name].server.url for name in (CRM, MA)}
+            config_path, environ = write_client_files(directory, sandboxes, pair)
+            urls = {name: sandboxes[name].server.url for name in (pair.crm, pair.ma)}
             say(
                 f"[bold]campaign-bridge demo[/bold]: {'seeded a new' if fresh else 'reusing the'} demo company "
-                f"in {directory}/ (Salesforce {urls[CRM]}, HubSpot {urls[MA]})"
+                f"in {directory}/ ({_title(pair.crm)} {urls[pair.crm]}, {_title(pair.ma)} {urls[pair.ma]})"
             )
             say(
                 f"client file: {config_path} (read it, edit its rules, run `campaign-bridge demo` again: edits are kept)"
             )
+            left_out = _left_out(parts)
+            for name, why in left_out.items():
+                say(f"left out: {name}: {why}")
             config = load_config(config_path, environ={**os.environ, **environ})
             with open_client(config) as client:
                 engine = Engine(config, client.store, client.connectors)
                 for rule in config.rules:
-                    report = engine.sync(rule.name)
+                    try:
+                        report = engine.sync(rule.name)
+                    except FatalError as exc:  # as `sync` reports it: this rule failed, the others run
+                        report = RunReport(rule.name, "sync", status="failed", message=str(exc))
                     mine = _changes(report)
                     runs.append({**report.as_json(), "changed": mine})
                     changed.extend(mine)
@@ -151,11 +236,16 @@ def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> 
         f"{len(changed)} changes applied; {conflicts} conflicts logged. "
         + ("Run `campaign-bridge demo` again: it finds nothing to change." if changed else "Nothing to change.")
     )
-    say(f"Why is someone (not) in a list?  campaign-bridge explain linus@initech.example -c {config_path}")
+    say(
+        "Why is someone (not) in a list?  "
+        f"(set -a; . {directory / ENV_NAME}; set +a; campaign-bridge explain linus@initech.example -c {config_path})"
+    )
     return {
         "directory": str(directory),
         "config": str(config_path),
+        "pair": {"crm": pair.crm, "ma": pair.ma},
         "seeded": fresh,
+        "left_out": left_out,
         "changes": len(changed),
         "conflicts": conflicts,
         "changed": changed,
@@ -163,22 +253,63 @@ def run_demo(directory: Path, progress: Callable[[str], None] | None = None) -> 
     }
 
 
-def write_client_files(directory: Path, sandboxes: Sandboxes) -> tuple[Path, dict[str, str]]:
+def _parts(pair: Pair) -> dict[Role, tuple[str, DemoPart]]:
+    """Each side's sandbox name and ``DemoPart``; ``DemoError`` for a system that cannot take part."""
+    specs = {spec.name: spec for spec in discover()}
+    parts: dict[Role, tuple[str, DemoPart]] = {}
+    for role, name in ((Role.CRM, pair.crm), (Role.MA, pair.ma)):
+        choices = ", ".join(demo_systems(role))
+        spec = specs.get(name)
+        if spec is None or spec.role is not role or spec.demo is None:
+            raise DemoError(f"the demo cannot run on {name!r} as its {role.value.upper()}; choose one of: {choices}")
+        parts[role] = (name, spec.demo)
+    return parts
+
+
+def _check_folder(directory: Path, pair: Pair) -> None:
+    """Refuse a folder whose client file was written for another pair: its state would not fit."""
+    path = directory / CONFIG_NAME
+    if not path.exists():
+        return
+    try:
+        written = yaml.safe_load(path.read_text())
+        types = {c.get("type") for c in written["connections"].values()}
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError):
+        return  # the loader names what is wrong with it, at its line
+    if types != {pair.crm, pair.ma}:
+        held = " + ".join(sorted(str(t) for t in types))
+        raise DemoError(
+            f"{directory}/ holds the demo for {held}, not {pair.crm} + {pair.ma}: "
+            "name another folder with --dir (or delete that one)"
+        )
+
+
+def _left_out(parts: dict[Role, tuple[str, DemoPart]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, part in parts.values():
+        for rule, why in part.cannot.items():
+            out.setdefault(rule, f"{_title(name)}: {why}")
+    return out
+
+
+def write_client_files(directory: Path, sandboxes: Sandboxes, pair: Pair = Pair()) -> tuple[Path, dict[str, str]]:
     """Write ``demo.yaml`` for the sandboxes as they run now, and ``demo.env`` with its secrets."""
+    parts = _parts(pair)
     info = sandboxes.connection_info()
-    sf, hs = info[CRM], info[MA]
-    environ = {
-        SF_SECRET_ENV: sf["auth"]["client_credentials"]["client_secret"],
-        HS_TOKEN_ENV: hs["auth"]["private_app"]["token"],
-    }
+    connections: dict[str, tuple[str, dict[str, Any]]] = {}
+    environ: dict[str, str] = {}
+    for name, part in parts.values():
+        settings, secrets = part.connection(info[name])
+        connections[part.alias] = (name, settings)
+        environ.update(secrets)
     config_path, env_path = directory / CONFIG_NAME, directory / ENV_NAME
-    if config_path.exists() and {CRM, MA} <= sandboxes.restored:
+    if config_path.exists() and {pair.crm, pair.ma} <= sandboxes.restored:
         text = config_path.read_text()
         for old, new in sandboxes.moved_urls():
             text = text.replace(old, new)
         config_path.write_text(text)
     else:
-        _write_config(directory, config_path, env_path, sf, hs)
+        config_path.write_text(_client_file(directory, config_path, env_path, pair, parts, connections))
     env_path.write_text(
         "# Secrets of the demo's local sandboxes, named by demo.yaml. Load with: set -a; . demo.env; set +a\n"
         + "".join(f"{name}={value}\n" for name, value in environ.items())
@@ -187,21 +318,93 @@ def write_client_files(directory: Path, sandboxes: Sandboxes) -> tuple[Path, dic
     return config_path, environ
 
 
-def _write_config(directory: Path, config_path: Path, env_path: Path, sf: dict[str, Any], hs: dict[str, Any]) -> None:
-    config_path.write_text(
-        DEMO_CONFIG.format(
+def _client_file(
+    directory: Path,
+    config_path: Path,
+    env_path: Path,
+    pair: Pair,
+    parts: dict[Role, tuple[str, DemoPart]],
+    connections: dict[str, tuple[str, dict[str, Any]]],
+) -> str:
+    flags = "" if pair.is_default else f" --crm {pair.crm} --ma {pair.ma}"
+    lines = [
+        HEADER.format(
+            crm_title=_title(pair.crm),
+            ma_title=_title(pair.ma),
             folder=directory,
+            pair_flags=flags,
             config=config_path,
             env=env_path,
             state=(directory / STATE_NAME).resolve(),
-            sf_url=sf["instance_url"],
-            ca_bundle=Path(sf["ca_bundle"]).resolve(),
-            sf_client_id=sf["auth"]["client_credentials"]["client_id"],
-            sf_secret_env=SF_SECRET_ENV,
-            hs_url=hs["base_url"],
-            hs_token_env=HS_TOKEN_ENV,
-        )
-    )
+        ).rstrip("\n"),
+        "connections:",
+    ]
+    for alias, (system, settings) in connections.items():
+        lines.append(f"  {alias}:")
+        lines.extend(_block({"type": system, **settings}, 4))
+    lines.append("rules:")
+    left_out = _left_out(parts)
+    for rule in RULES:
+        if rule.name in left_out:
+            continue
+        lines.extend(f"  # {line}" for line in rule.comment.splitlines())
+        body: dict[str, Any] = {"name": rule.name}
+        for key, (role, endpoint) in (("from", rule.source), ("to", rule.target)):
+            name, part = parts[role]
+            body[key] = {"connection": part.alias, **part.endpoint(dict(endpoint))}
+        body.update(rule.settings)
+        block = _block(body, 4)
+        lines.append("  - " + block[0].lstrip())
+        lines.extend(block[1:])
+    return "\n".join(lines) + "\n"
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Strings YAML reads back as the same string when written bare (names, durations such as ``5m``).
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_NOT_PLAIN = re.compile(r"^[0-9._\-+eE]*$|^(?i:true|false|null|yes|no|on|off|y|n|~)$")
+
+
+def _flow(value: Any) -> str:
+    """``value`` as one line of YAML flow style (JSON strings are YAML strings: quoting is always right)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str) and _PLAIN.match(value) and not _NOT_PLAIN.match(value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _key(key: str) -> str:
+    return key if _PLAIN_KEY.match(key) else json.dumps(key)
+
+
+def _nested(value: Any) -> bool:
+    """Whether ``value`` reads better as a block: a mapping holding a mapping or a list of them, or a
+    list of mappings. Everything else is one line."""
+    if isinstance(value, dict):
+        return any(isinstance(v, dict) or isinstance(v, list) and _nested(v) for v in value.values())
+    return isinstance(value, list) and any(isinstance(v, dict) for v in value)
+
+
+def _block(mapping: dict[str, Any], indent: int) -> list[str]:
+    """``mapping`` as block YAML at ``indent``: nested values as blocks, the rest in flow style."""
+    pad, lines = " " * indent, []
+    for key, value in mapping.items():
+        if isinstance(value, dict) and _nested(value):
+            lines.append(f"{pad}{_key(key)}:")
+            lines.extend(_block(value, indent + 2))
+        elif isinstance(value, list) and _nested(value):
+            lines.append(f"{pad}{_key(key)}:")
+            lines.extend(f"{pad}  - {_flow(v)}" for v in value)
+        else:
+            lines.append(f"{pad}{_key(key)}: {_flow(value)}")
+    return lines
+
+
+def _title(system: str) -> str:
+    return {"salesforce": "Salesforce", "hubspot": "HubSpot"}.get(system, system.replace("_", " ").title())
 
 
 def _forget_state(directory: Path) -> None:

@@ -125,13 +125,26 @@ def reconcile(config_file: str, rule: str | None, repair: bool, as_json: bool) -
 
 
 @click.command()
-@click.option("--dir", "directory", default="campaign-bridge-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--dir",
+    "directory",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="The demo's folder.  [default: campaign-bridge-demo, or campaign-bridge-demo-CRM-MA for another pair]",
+)
+@click.option("--crm", default="salesforce", show_default=True, help="The CRM sandbox to run the demo on.")
+@click.option("--ma", default="hubspot", show_default=True, help="The marketing-automation sandbox to run it on.")
 @json_opt
-def demo(directory: str, as_json: bool) -> None:
+def demo(directory: str | None, crm: str, ma: str, as_json: bool) -> None:
     """Seed a small company, write its client file, and run its rules end to end."""
-    from campaign_bridge.demo import run_demo
+    from campaign_bridge.demo import DemoError, Pair, run_demo
 
-    result = run_demo(Path(directory), progress=None if as_json else out.print)
+    try:
+        result = run_demo(
+            None if directory is None else Path(directory), progress=None if as_json else out.print, pair=Pair(crm, ma)
+        )
+    except DemoError as e:
+        raise click.UsageError(str(e)) from None
     if as_json:
         print_json(result)
     code = 0 if all(r["status"] in ("ok",) for r in result["runs"]) else EXIT_FAILED

@@ -68,8 +68,16 @@ def store_errors_exit() -> Iterator[None]:
 
 
 def rule_names(config: ClientConfig, rule: str | None) -> list[str]:
-    """``--rule``'s rule (``ConfigError`` when there is none of that name), else every enabled rule."""
-    return [config.rule(rule).name] if rule else [r.name for r in config.rules if r.enabled]
+    """``--rule``'s rule, else every enabled rule. A ``--rule`` the file lacks is a configuration
+    problem: said as ``FILE: no rule named …`` (with the near names) on standard error, exit 2."""
+    if not rule:
+        return [r.name for r in config.rules if r.enabled]
+    try:
+        return [config.rule(rule).name]
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def run_rules(

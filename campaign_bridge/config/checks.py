@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 
+from campaign_bridge.config.alerts import alert_problems
 from campaign_bridge.config.cycles import Identity, cycle_message, offline_identity, rule_cycles
 from campaign_bridge.config.document import Located, Path_
 from campaign_bridge.config.models import ClientConfig, Endpoint, Rule
@@ -44,6 +45,7 @@ def semantic_problems(
                 )
             )
     problems.extend(_cycle_problems(rules, doc, identity))
+    problems.extend(alert_problems(config.alerts, doc))
     return problems
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from campaign_bridge.config.alerts import AlertSettings
 from campaign_bridge.connectors.base import ConnectionSettings
 from campaign_bridge.mapping.segment import MAX_WINDOW, Segment, parse_segment
 
@@ -273,6 +274,7 @@ class ClientConfig(_Frozen):
     connections: dict[str, ConnectionSettings]
     defaults: Defaults = Defaults()
     rules: tuple[Rule, ...] = ()
+    alerts: AlertSettings | None = Field(default=None, description="Who is told, and when (docs/alerts.md).")
     path: str = Field(default="<memory>", exclude=True)
     rule_lines: dict[str, int] = Field(default_factory=dict, exclude=True)
 

@@ -15,7 +15,7 @@ test can write one for a throw-away emulator in a dozen lines.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +81,9 @@ class SandboxSpec(Generic[S]):
     ``dump(sandbox)`` / ``load(sandbox, data)``: the state a vendor keeps (records, credentials) as
     JSON-ready data with ``"format": saved.FORMAT``, and back into a new, empty sandbox; ``load`` raises
     ``ValueError`` for data it cannot take.
+
+    ``demo``: how ``campaign-bridge demo --crm/--ma <name>`` writes its client file for this system
+    (``DemoPart``); None: the system is started and seeded with the others but cannot be picked.
     """
 
     name: str
@@ -90,3 +93,38 @@ class SandboxSpec(Generic[S]):
     seed_demo: Callable[[S, Company, datetime], None]
     dump: Callable[[S], dict[str, Any]]
     load: Callable[[S, dict[str, Any]], None]
+    demo: DemoPart | None = None
+
+
+def _as_written(endpoint: dict[str, Any]) -> dict[str, Any]:
+    return endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPart:
+    """What ``campaign-bridge demo`` needs to run its rules on a system (``SandboxSpec.demo``).
+
+    The demo's rules (``campaign_bridge/demo.py``) are written once, in the words of a typical CRM and MA
+    system: the CRM side names ``{"campaign": …, "status": …}`` (a target) or ``{"campaign": …,
+    "member_status": [...]}`` (a source), the MA side ``{"list": …}`` or a ``{"segment": …}`` in the
+    canonical segment language; the demo company (``demo_company``) holds containers of those names.
+
+    ``alias``: the connection's name in ``demo.yaml`` (``sf``, ``hs``…): short, it is typed by hand.
+
+    ``connection(info)``: from this sandbox's ``connection_info`` section, the connection's settings for
+    the client file (everything but ``type:``, as a mapping), with each secret written as a
+    ``"${NAME}"`` reference, and ``{NAME: value}`` for those references (``demo.env``). Name variables
+    ``CB_DEMO_<SYSTEM>_<WHAT>``.
+
+    ``endpoint(written)``: one of the rule's endpoints as the demo writes it (without ``connection``), in
+    this system's own terms: a system whose campaign members live elsewhere (Dynamics 365: a marketing
+    list linked to the campaign) or whose status comes from a table rewrites it here. Default: as written.
+
+    ``cannot``: demo rules (by name) this system cannot run, each with the reason; the demo leaves them out
+    of the client file and says why.
+    """
+
+    alias: str
+    connection: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, str]]]
+    endpoint: Callable[[dict[str, Any]], dict[str, Any]] = _as_written
+    cannot: Mapping[str, str] = field(default_factory=dict)

@@ -7,7 +7,9 @@ Parts and who owns what:
   ``RuleExecutor`` thread pool;
 * per client, a ``Store`` kept open for fire-time claims (``claims.py``) and the last successful run;
 * per run, what ``campaign-bridge sync`` does: ``open_client`` and ``Engine.sync`` (the engine's lease
-  keeps two workers off one rule), or the reconciler's ``run_reconcile`` for the nightly job.
+  keeps two workers off one rule), or the reconciler's ``run_reconcile`` for the nightly job;
+* per client with an ``alerts:`` section, a ``Notifier``, handed each finished run on the
+  ``AlertDispatcher``'s thread (no run waits for a delivery).
 
 ``reload()`` re-reads every file; if any is invalid nothing changes. ``stop()`` lets the runs in flight
 finish their current batch (the engine's ``should_stop``) and starts no new one.
@@ -28,6 +30,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from campaign_bridge.alerts import AlertDispatcher, Notifier, Observation
 from campaign_bridge.config.loader import load_config
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, LeaseHeldError, Problem
@@ -135,6 +138,8 @@ class Service:
         self.started_at: datetime | None = None
         self.last: dict[tuple[str, str], LastRun] = {}
         self._clients: dict[str, _Client] = {}
+        self._notifiers: dict[str, Notifier] = {}
+        self.alerts = AlertDispatcher()
         self._lock = threading.Lock()
         self.scheduler = ClockedScheduler(self.clock, timezone=self.timezone)
         self.executor = RuleExecutor(self, self.clock, self.workers)
@@ -184,6 +189,7 @@ class Service:
             self.scheduler.pause()
             self.executor.drain(timeout)
             self.scheduler.shutdown(wait=True)
+        self.alerts.stop(timeout)
         for client in self._clients.values():
             client.store.close()
         log.info("stopped")
@@ -192,6 +198,7 @@ class Service:
         """Submit every job due at ``now`` (default: the clock) and wait until those runs have finished."""
         self.scheduler.process_due(now or self.clock())
         self.executor.drain()
+        self.alerts.drain()
 
     # -- configuration -------------------------------------------------------------------------
     def _apply(self, configs: dict[str, tuple[str, ClientConfig]]) -> None:
@@ -293,6 +300,7 @@ class Service:
                 log.exception("%s for %s failed unexpectedly", kind, stamp, extra={"fire_time": stamp})
                 self.metrics.record_other(client_name, rule_name, kind, "error")
                 self._remember(client_name, rule_name, LastRun(kind, "error", fire_time, self.clock()))
+                self._alert(client.config, Observation(rule_name, kind, "failed", message="an unexpected error"))
 
     def _sync(self, config: ClientConfig, rule: str, fire_time: datetime) -> None:
         from campaign_bridge.sync.client import open_client
@@ -316,6 +324,8 @@ class Service:
                 return
             except CampaignBridgeError as exc:
                 report = RunReport(rule, "sync", status="failed", message=str(exc))
+            usage = {name: c.usage() for name, c in client.connectors.items()} if config.alerts else {}
+        self._alert(config, Observation.of_sync(report, usage))
         finished = self.clock()
         self.metrics.record_sync(config.client, report, finished)
         self._remember(
@@ -354,6 +364,7 @@ class Service:
             status, report = "failed", None
             log.warning("reconcile for %s failed: %s", stamp, exc, extra={"fire_time": stamp})
         self.metrics.record_other(config.client, rule, RECONCILE, status)
+        self._alert(config, Observation.of_reconcile(rule, status, report))
         self._remember(config.client, rule, LastRun(RECONCILE, status, fire_time, self.clock()))
         if report is not None:
             log.info(
@@ -362,6 +373,23 @@ class Service:
                 status,
                 extra={"fire_time": stamp, "kind": RECONCILE, "report": report.as_json()},
             )
+
+    def _alert(self, config: ClientConfig, seen: Observation) -> None:
+        """Hand a finished run to the client's alerts, if it has any; returns at once, and never raises:
+        the alerts must not break a run or the scheduler."""
+        if config.alerts is None:
+            return
+        try:
+            with self._lock:
+                notifier = self._notifiers.get(config.client)
+                if notifier is None or notifier.config is not config:
+                    client = self._clients.get(config.client)
+                    if client is None:
+                        return
+                    notifier = self._notifiers[config.client] = Notifier(config, client.store, clock=self.clock)
+            self.alerts.submit(notifier, seen)
+        except Exception as exc:
+            log.error("alerts of the %s of %s not judged: %s", seen.kind, seen.rule, type(exc).__name__)
 
     def _remember(self, client: str, rule: str, last: LastRun) -> None:
         with self._lock:

@@ -16,10 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from campaign_bridge.cli import main
-from campaign_bridge.demo import HS_TOKEN_ENV, SF_SECRET_ENV, run_demo, write_client_files
+from campaign_bridge.demo import run_demo, write_client_files
 from campaign_bridge.sandbox.fleet import Sandboxes
 from campaign_bridge.sandbox.hubspot import HubSpotSandbox
+from campaign_bridge.sandbox.hubspot.spec import DEMO_TOKEN_ENV as HS_TOKEN_ENV
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from campaign_bridge.sandbox.salesforce.spec import DEMO_SECRET_ENV as SF_SECRET_ENV
 
 
 @dataclass
@@ -192,7 +194,7 @@ def test_a_later_run_keeps_the_users_edits_to_the_rules(demo: Demo, tmp_path: Pa
     shutil.copytree(demo.folder, folder)
     config = folder / "demo.yaml"
     text = config.read_text().replace(str(demo.folder.resolve()), str(folder.resolve()))  # its own state file
-    start = text.index("  # MA → CRM: a DYNAMIC HubSpot list")
+    start = text.index("  # MA → CRM: a list the MA system computes")
     config.write_text(text[:start])  # the user drops the last rule
     result = run_demo(folder)
     assert [r["rule"] for r in result["runs"]] == [

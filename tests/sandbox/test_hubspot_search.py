@@ -91,6 +91,9 @@ def f(name: str, operator: str, value: Any = None, **more: Any) -> dict[str, Any
         ([f("hs_analytics_last_url", "CONTAINS_TOKEN", "pricing")], {"ada@acme.com", "bob@acme.com"}),
         ([f("email", "CONTAINS_TOKEN", "*@acme.com")], {"ada@acme.com", "bob@acme.com"}),
         ([f("email", "NOT_CONTAINS_TOKEN", "*@acme.com")], {"cy@other.org", "di@other.org"}),
+        # Only ``*`` is a wildcard: ``?`` and ``[`` match themselves, so these match nobody.
+        ([f("email", "CONTAINS_TOKEN", "*@acme.co?")], set()),
+        ([f("email", "CONTAINS_TOKEN", "[ab]*@acme.com")], set()),
         ([f("lifecyclestage", "EQ", "lead"), f("hubspotscore", "GT", "50")], {"cy@other.org"}),
     ],
 )

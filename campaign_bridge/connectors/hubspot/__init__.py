@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark, settings_as
 from campaign_bridge.connectors.hubspot import contacts, lists, search
 from campaign_bridge.connectors.hubspot.client import HubSpotClient
+from campaign_bridge.connectors.hubspot.discovery import HubSpotDiscovery
 from campaign_bridge.connectors.hubspot.pacing import Monotonic, Sleep
 from campaign_bridge.connectors.hubspot.settings import HubSpotSettings
 from campaign_bridge.connectors.policy import CallPolicy
@@ -58,7 +59,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(HubSpotDiscovery, Connector):
     """One HubSpot portal. ``policy``, ``now``, ``monotonic`` and ``sleep`` are injectable for tests."""
 
     system: ClassVar[str] = "hubspot"

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark
 from campaign_bridge.connectors.memory.data import MemoryContainer, MemoryData, MemoryPerson, memory_store
+from campaign_bridge.connectors.memory.discovery import MemoryDiscovery
 from campaign_bridge.mapping.model import (
     ApiUsage,
     Change,
@@ -49,7 +50,7 @@ class MemorySettings(ConnectionSettings):
 ADDED_BY = "campaign-bridge"
 
 
-class _MemoryConnector(Connector):
+class _MemoryConnector(MemoryDiscovery, Connector):
     Settings = MemorySettings
     reads_incrementally = True
     sees_removals_incrementally = True

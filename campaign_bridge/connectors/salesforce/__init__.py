@@ -31,6 +31,7 @@ from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.connectors.salesforce import bulk, reads, segments, writes
 from campaign_bridge.connectors.salesforce.client import ORG_RESERVE_FRACTION, SalesforceClient
 from campaign_bridge.connectors.salesforce.costs import BulkChoice
+from campaign_bridge.connectors.salesforce.discovery import SalesforceDiscovery
 from campaign_bridge.connectors.salesforce.settings import SalesforceSettings
 from campaign_bridge.connectors.salesforce.soql import soql_quote
 from campaign_bridge.mapping.model import (
@@ -62,7 +63,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SalesforceConnector(Connector):
+class SalesforceConnector(SalesforceDiscovery, Connector):
     """A Salesforce org. Parts are passed in for tests: ``policy`` (retries; inject a no-op sleep),
     ``session`` (a ``requests.Session`` whose adapters are wrapped, never replaced), ``clock`` (segment
     windows such as ``within: 30d``) and ``bulk_poll_seconds`` (Bulk API job polling interval)."""

@@ -17,6 +17,7 @@ from campaign_bridge.sandbox.http import Request, Response, Router
 from campaign_bridge.sandbox.hubspot import routes_contacts, routes_lists
 from campaign_bridge.sandbox.hubspot.errors import HubSpotError, bad_json, correlation_id, envelope
 from campaign_bridge.sandbox.hubspot.state import OAUTH_TOKEN_SECONDS, HubSpotState
+from campaign_bridge.sandbox.hubspot.token_info import PRIVATE_APP_TOKEN_INFO, private_app_token_info
 from campaign_bridge.sandbox.hubspot.values import iso_ms
 
 TOKEN_PATH = "/oauth/v1/token"
@@ -41,6 +42,8 @@ class HubSpotApp:
             return self._oauth_token(request)
         if request.path.startswith(ACCESS_TOKEN_INFO) and request.method == "GET":
             return self._token_info(request.path[len(ACCESS_TOKEN_INFO) :])
+        if request.path == PRIVATE_APP_TOKEN_INFO and request.method == "POST":
+            return private_app_token_info(self.state, request)
         state = self.state
         with state.lock:
             token = self._authenticate(request)
@@ -118,7 +121,7 @@ class HubSpotApp:
             "app_id": self.state.limits.app_id,
             "expires_in": remaining,
             "token_type": "access",
-            "scopes": ["oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.lists.read"],
+            "scopes": ["oauth", *self.state.scopes],
         }
         return Response(200, body)
 

@@ -11,7 +11,6 @@ Results of one query are cached until the portal changes, so paging a large resu
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections import OrderedDict
@@ -242,14 +241,17 @@ def _token_matcher(pattern: str) -> Callable[[str | None], bool]:
     pattern's tokens must appear consecutively among the value's tokens (case-insensitive)."""
     pattern = pattern.lower()
     wanted = _TOKEN.findall(pattern)
+    # Only ``*`` is a wildcard: ``?``, ``[`` and the rest match themselves (fnmatch would take them as
+    # wildcards too, and an address with a ``?`` in it would match what HubSpot does not).
+    wildcard = re.compile(".*".join(map(re.escape, pattern.split("*"))), re.DOTALL) if "*" in pattern else None
 
     def matches(value: str | None) -> bool:
         if not value:
             return False
         text = value.lower()
         tokens = _TOKEN.findall(text)
-        if "*" in pattern:
-            return fnmatch.fnmatchcase(text, pattern) or any(fnmatch.fnmatchcase(t, pattern) for t in tokens)
+        if wildcard is not None:
+            return wildcard.fullmatch(text) is not None or any(wildcard.fullmatch(t) is not None for t in tokens)
         n = len(wanted)
         return n > 0 and any(tokens[i : i + n] == wanted for i in range(len(tokens) - n + 1))
 

@@ -11,7 +11,7 @@ from typing import Any
 from campaign_bridge.mapping.semantics import Role
 
 from ..demo_company import Company, MaList, MaRecord
-from ..spec import SandboxFiles, SandboxSpec
+from ..spec import DemoPart, SandboxFiles, SandboxSpec
 from .sandbox import HubSpotSandbox
 from .saved import dump_hubspot, load_hubspot
 
@@ -92,6 +92,16 @@ def _properties(rec: MaRecord, now: datetime) -> dict[str, object]:
     return props
 
 
+#: The variable ``demo.yaml`` names the private app's token by (its value is in ``demo.env``).
+DEMO_TOKEN_ENV = "CB_DEMO_HS_TOKEN"
+
+
+def demo_connection(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's connection: a private app's token against the sandbox."""
+    settings = {"base_url": info["base_url"], "auth": {"method": "private_app", "token": f"${{{DEMO_TOKEN_ENV}}}"}}
+    return settings, {DEMO_TOKEN_ENV: info["auth"]["private_app"]["token"]}
+
+
 SANDBOX: SandboxSpec[HubSpotSandbox] = SandboxSpec(
     name="hubspot",
     role=Role.MA,
@@ -100,4 +110,5 @@ SANDBOX: SandboxSpec[HubSpotSandbox] = SandboxSpec(
     seed_demo=seed_demo,
     dump=dump_hubspot,
     load=load_hubspot,
+    demo=DemoPart(alias="hs", connection=demo_connection),
 )

@@ -21,6 +21,8 @@ from campaign_bridge.sandbox.hubspot.lists import HubList, ListStore
 from campaign_bridge.sandbox.hubspot.search import SearchEngine
 
 OAUTH_TOKEN_SECONDS = 1800
+#: The scopes the portal granted the sandbox's apps: what campaign-bridge needs (``token_info.py``).
+GRANTED_SCOPES = ("crm.objects.contacts.read", "crm.objects.contacts.write", "crm.lists.read", "crm.lists.write")
 
 
 @dataclass(slots=True)
@@ -42,6 +44,8 @@ class HubSpotState:
         self.tokens: dict[str, Token] = {}
         self.oauth_client = {"client_id": _uuid(), "client_secret": _uuid()}
         self.refresh_tokens: set[str] = {_uuid()}
+        #: Scopes every token of the portal was granted, as the token-info endpoints report them.
+        self.scopes: list[str] = list(GRANTED_SCOPES)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

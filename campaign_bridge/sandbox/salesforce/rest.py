@@ -10,6 +10,7 @@ from typing import Any
 
 from ..http import Request, Response, Router
 from . import dml
+from .access import as_permitted
 from .errors import ApiError, RecordError, not_found
 from .ids import to_18
 from .query import compile_query
@@ -114,29 +115,34 @@ class RestApi:
     def describe_global(self, request: Request) -> Response:
         v = request.params["version"]
         sobjects = [
-            {
-                "name": o.name,
-                "label": o.name,
-                "keyPrefix": o.prefix,
-                "queryable": True,
-                "createable": True,
-                "updateable": True,
-                "deletable": True,
-                "custom": False,
-                "urls": {"sobject": f"/services/data/v{v}/sobjects/{o.name}"},
-            }
+            as_permitted(
+                self.state.revoked,
+                o.name,
+                {
+                    "name": o.name,
+                    "label": o.name,
+                    "keyPrefix": o.prefix,
+                    "queryable": True,
+                    "createable": True,
+                    "updateable": True,
+                    "deletable": True,
+                    "custom": False,
+                    "urls": {"sobject": f"/services/data/v{v}/sobjects/{o.name}"},
+                },
+            )
             for o in OBJECTS.values()
         ]
         return Response(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
 
     def sobject_info(self, request: Request) -> Response:
         obj = _object(request)
-        description = obj.describe()
+        description = as_permitted(self.state.revoked, obj.name, obj.describe())
         info = {k: v for k, v in description.items() if k not in ("fields", "childRelationships")}
         return Response(200, {"objectDescribe": info, "recentItems": []})
 
     def describe(self, request: Request) -> Response:
-        return Response(200, _object(request).describe())
+        obj = _object(request)
+        return Response(200, as_permitted(self.state.revoked, obj.name, obj.describe()))
 
     def create(self, request: Request) -> Response:
         obj = _object(request)

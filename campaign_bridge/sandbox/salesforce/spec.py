@@ -13,7 +13,7 @@ from typing import Any
 from campaign_bridge.mapping.semantics import Role
 
 from ..demo_company import Company, CrmAs
-from ..spec import SandboxFiles, SandboxSpec
+from ..spec import DemoPart, SandboxFiles, SandboxSpec
 from .sandbox import SalesforceSandbox
 from .saved import dump_salesforce, load_salesforce
 
@@ -97,6 +97,27 @@ def seed_demo(sandbox: SalesforceSandbox, company: Company, now: datetime) -> No
             org.convert_lead(record_id)  # after joining: the memberships follow the new Contact
 
 
+#: The variable ``demo.yaml`` names the client secret by (its value is in ``demo.env``).
+DEMO_SECRET_ENV = "CB_DEMO_SF_CLIENT_SECRET"
+
+
+def demo_connection(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's connection: the client-credentials flow against the sandbox, its own login host (the
+    sandbox is its own My Domain) and its test CA."""
+    flow = info["auth"]["client_credentials"]
+    settings = {
+        "instance_url": info["instance_url"],
+        "login_url": info["instance_url"],
+        "ca_bundle": str(Path(info["ca_bundle"]).resolve()),
+        "auth": {
+            "method": "client_credentials",
+            "client_id": flow["client_id"],
+            "client_secret": f"${{{DEMO_SECRET_ENV}}}",
+        },
+    }
+    return settings, {DEMO_SECRET_ENV: flow["client_secret"]}
+
+
 SANDBOX: SandboxSpec[SalesforceSandbox] = SandboxSpec(
     name="salesforce",
     role=Role.CRM,
@@ -105,4 +126,5 @@ SANDBOX: SandboxSpec[SalesforceSandbox] = SandboxSpec(
     seed_demo=seed_demo,
     dump=lambda sandbox: dump_salesforce(sandbox.state),
     load=lambda sandbox, data: load_salesforce(sandbox.state, data),
+    demo=DemoPart(alias="sf", connection=demo_connection),
 )

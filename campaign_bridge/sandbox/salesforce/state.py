@@ -79,6 +79,8 @@ class SalesforceState(Store):
         )
         self.person_id = person["Id"]  # who the sandbox's own edits (a person in the UI) are made by
         self.credentials = _make_credentials()
+        #: Object name → permissions the integration user lacks, as describe reports them (``access.py``).
+        self.revoked: dict[str, set[str]] = {}
 
     # ---- sessions and limits -----------------------------------------------------------------------
 

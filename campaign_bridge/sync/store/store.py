@@ -12,12 +12,14 @@ crosswalk.py  persons, and which record in which connection is which person
 snapshot.py   what each rule last read from its source, and its watermark
 ledger.py     what each rule wants in its target and has written there
 runs.py       runs, held plans, the decision log, reconcile findings
+alerts.py     which alerts are firing, and what each target was last told
 base.py       the engine, and the bulk writer the others share
 ============  =========================================================================
 """
 
 from __future__ import annotations
 
+from campaign_bridge.sync.store.alerts import AlertStore
 from campaign_bridge.sync.store.base import CHUNK
 from campaign_bridge.sync.store.crosswalk import CrosswalkStore, new_person_keys
 from campaign_bridge.sync.store.leases import LeaseStore
@@ -27,7 +29,7 @@ from campaign_bridge.sync.store.runs import RunStore
 from campaign_bridge.sync.store.snapshot import SnapshotStore
 
 
-class Store(LeaseStore, CrosswalkStore, SnapshotStore, LedgerStore, RunStore):
+class Store(LeaseStore, CrosswalkStore, SnapshotStore, LedgerStore, RunStore, AlertStore):
     """Open (and migrate) the state database at ``url``."""
 
 

@@ -173,3 +173,23 @@ reconcile_findings = Table(
     Column("action", String(40)),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+#: One row per alert a client's file can raise (``campaign_bridge/alerts/``): whether it is firing, what
+#: each target was last told, and why the last delivery failed. It holds no URL and no secret: a target
+#: is known by a digest of its URL.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("client", String(100), primary_key=True),
+    Column("rule", String(200), primary_key=True),  # "" for a connection's alert (the API allowance)
+    Column("kind", String(40), primary_key=True),  # an ``alerts.AlertKind``
+    Column("subject", String(200), primary_key=True),  # the connection of an API allowance alert, else ""
+    # what the condition is now (None: not firing); a changed fingerprint is a new alert
+    Column("fingerprint", Text),
+    Column("summary", Text),  # what happened, as the firing alert said it (the resolved notice repeats it)
+    # target digest → the fingerprint that target was last told of ("" once told it was resolved)
+    Column("delivered", JSON, nullable=False, default=dict),
+    Column("attempts", Integer, nullable=False, default=0),  # deliveries failed since the last that worked
+    Column("last_error", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
