@@ -12,7 +12,7 @@ from typing import Any
 from campaign_bridge.mapping.semantics import Role
 
 from ..demo_company import WEBINAR, Company, MaRecord
-from ..spec import SandboxFiles, SandboxSpec
+from ..spec import DemoPart, SandboxFiles, SandboxSpec
 from .sandbox import MarketoSandbox
 from .saved import dump_marketo, load_marketo
 from .state import (
@@ -95,6 +95,34 @@ def _add(sandbox: MarketoSandbox, rec: MaRecord, now: datetime, *, duplicate: bo
     return lead
 
 
+#: The variables ``demo.yaml`` names the API user's client credentials by (their values are in ``demo.env``).
+DEMO_ID_ENV, DEMO_SECRET_ENV = "CB_DEMO_MK_CLIENT_ID", "CB_DEMO_MK_CLIENT_SECRET"
+
+#: Demo rules Marketo cannot read server-side: segments with no activity window to select by.
+_NO_DRIVER = (
+    "Marketo can only select a segment by an activity within a window (its activities API); {what} would "
+    "need every lead of the instance. In Marketo, build it as a smart list and use that as the source"
+)
+CANNOT = {
+    "bounces-to-crm": _NO_DRIVER.format(what="hard bounces and bounce counts"),
+    "gone-quiet-to-winback": _NO_DRIVER.format(what="'no activity for 60 days'"),
+}
+
+
+def demo_connection(info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The demo's connection: the API user's client credentials against the sandbox."""
+    creds = info["auth"]["client_credentials"]
+    settings = {
+        "base_url": info["base_url"],
+        "auth": {
+            "method": "client_credentials",
+            "client_id": f"${{{DEMO_ID_ENV}}}",
+            "client_secret": f"${{{DEMO_SECRET_ENV}}}",
+        },
+    }
+    return settings, {DEMO_ID_ENV: creds["client_id"], DEMO_SECRET_ENV: creds["client_secret"]}
+
+
 SANDBOX: SandboxSpec[MarketoSandbox] = SandboxSpec(
     name="marketo",
     role=Role.MA,
@@ -103,4 +131,5 @@ SANDBOX: SandboxSpec[MarketoSandbox] = SandboxSpec(
     seed_demo=seed_demo,
     dump=dump_marketo,
     load=load_marketo,
+    demo=DemoPart(alias="mk", connection=demo_connection, cannot=CANNOT),
 )
