@@ -170,3 +170,27 @@ def test_many_adds_go_as_one_bulk_import_with_the_outcomes_batches_give(harness:
     assert len(harness.members(cid)) == 999
     # the list's first page, the upload, one status poll and the failed rows: not 1000/300 add calls
     assert harness.sb.server.calls(r"^/(rest|bulk)/v1/(lists/\d+/leads|leads\.json|leads/batch)") == 4
+
+
+def test_a_token_is_renewed_before_its_announced_lifetime_runs_out(harness: MarketoHarness) -> None:
+    conn = harness.connector()
+    conn.lookup_people(["a@x.example"])
+    harness.pace.advance(3600)  # the connector's clock: the hour the identity endpoint announced has passed
+    harness.wall.advance(3600)  # and Marketo's
+    conn.lookup_people(["a@x.example"])
+    assert harness.sb.server.calls(r"^/identity/oauth/token$") == 2
+    assert conn.client.refusals == {}  # renewed before Marketo had to say 602
+
+
+def test_a_program_is_found_by_id_or_name_with_its_channel_statuses(harness: MarketoHarness) -> None:
+    harness.sb.state.add_channel("Roadshow", [("Invited", False), ("Visited", True)])
+    program = harness.sb.state.add_program("Spring roadshow", channel="Roadshow", type="Event")
+    conn = harness.connector()
+    by_id = conn.find_container("program", str(program))
+    by_name = conn.find_container("program", "Spring roadshow")
+    assert by_id == by_name
+    assert [(s.label, s.responded, s.rank) for s in by_id.statuses] == [("Invited", False, 1), ("Visited", True, 2)]
+    assert by_id.default_status is not None
+    assert by_id.default_status.label == "Invited"
+    with pytest.raises(FatalError, match="did you mean 'Spring roadshow'"):
+        conn.find_container("program", "Spring roadshw")

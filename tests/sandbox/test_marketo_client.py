@@ -226,3 +226,15 @@ def test_bulk_import_adds_to_a_list_and_reports_failed_rows(sandbox: MarketoSand
     failures = mc.execute("get_import_failure_file", id=batch["batchId"])
     assert "999999,Lead not found" in failures
     assert list(state.lists[static].members) == [known]
+
+
+def test_more_than_ten_calls_in_flight_are_refused_with_615() -> None:
+    from campaign_bridge.sandbox.marketo.limits import Limits
+
+    limits = Limits(concurrent=10)
+    assert all(limits.enter(0.0) is None for _ in range(10))
+    refusal = limits.enter(0.0)
+    assert refusal is not None
+    assert (refusal.code, refusal.message) == ("615", "Concurrent access limit reached")
+    limits.leave()
+    assert limits.enter(0.0) is None

@@ -32,7 +32,6 @@ from campaign_bridge.mapping.segment import (
     All,
     AnyOf,
     Condition,
-    FieldType,
     Not,
     Op,
     Segment,
@@ -150,7 +149,5 @@ def read(client: MarketoClient, connection: str, segment: Segment, now: datetime
         if row is None:
             continue  # deleted since its activity
         canonical = {**{name: row.get(field) for name, field in LEAD_FIELDS.items()}, **known}
-        if CANONICAL_FIELDS["created_at"] is FieldType.DATETIME and canonical.get("created_at"):
-            canonical["created_at"] = str(canonical["created_at"])
         if evaluate(segment, canonical, now):
             yield MemberRecord(person(connection, row), tie_id=lead_id)

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaign_bridge.sandbox.http import Request, Response, Router
-from campaign_bridge.sandbox.marketo.state import ACTIVITY_TYPES, Lead, MarketoState
+from campaign_bridge.sandbox.marketo.state import ACTIVITY_TYPES, Lead, MarketoState, StaticList
 from campaign_bridge.sandbox.marketo.wire import (
     MAX_BATCH,
     MAX_FILTER_VALUES,
@@ -219,7 +219,7 @@ def register(router: Router, state: MarketoState) -> None:
         return ok(rows or None, **extra)
 
 
-def _static(state: MarketoState, raw: str) -> Any:
+def _static(state: MarketoState, raw: str) -> StaticList:
     if not raw.isdigit() or int(raw) not in state.lists:
         raise MarketoError("1013", f"List '{raw}' not found")
     return state.lists[int(raw)]
