@@ -121,6 +121,9 @@ def _endpoint_problems(
                 doc.problem((*path, "member_status"), "member_status filters a source; on a target use 'status'")
             )
     else:
+        kinds = kinds_for(system, key)
+        if not any(k.holds_membership for k in kinds):
+            out.append(doc.problem((*path, key), f"cannot read members of this {key}: {kinds[0].why_not}"))
         if ep.status is not None:
             out.append(
                 doc.problem((*path, "status"), "'status' sets a target's member status; on a source use member_status")

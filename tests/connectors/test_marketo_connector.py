@@ -194,3 +194,17 @@ def test_a_program_is_found_by_id_or_name_with_its_channel_statuses(harness: Mar
     assert by_id.default_status.label == "Invited"
     with pytest.raises(FatalError, match="did you mean 'Spring roadshow'"):
         conn.find_container("program", "Spring roadshw")
+
+
+def test_a_smart_campaign_is_refused_as_a_source_too() -> None:
+    text = """client: t
+connections:
+  mk: {type: marketo, base_url: "https://x.mktorest.com", auth: {method: client_credentials, client_id: a, client_secret: "${S}"}}
+  hs: {type: hubspot, auth: {method: private_app, token: "${S}"}}
+rules:
+  - name: flow
+    from: {connection: mk, smart_campaign: Welcome}
+    to: {connection: hs, list: L}
+"""
+    with pytest.raises(ConfigError, match=r"t\.yaml:7: cannot read members of this smart_campaign: .* flow"):
+        load_config_text(text, "t.yaml", {"S": "x"})
