@@ -32,6 +32,7 @@ from campaign_bridge.connectors.kit import SlidingWindowPacer
 from campaign_bridge.connectors.marketo import MarketoConnector
 from campaign_bridge.connectors.salesforce import SalesforceConnector
 from campaign_bridge.sandbox.marketo import MarketoSandbox
+from campaign_bridge.sandbox.marketo.state import CLICK_EMAIL
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.store.store import Store
@@ -39,11 +40,15 @@ from campaign_bridge.sync.store.store import Store
 from .minimum import SF_FIND_CAMPAIGN, SF_LOGIN, SF_LOOKUP_BATCH, Minimum, sf_read, sf_write
 from .sandboxes import SEED_AGE, _ShiftedClock
 
-RULES = ("sf_to_program", "sf_to_list", "list_to_sf")
+RULES = ("sf_to_program", "sf_to_list", "list_to_sf", "segment_to_sf")
+#: The segment rule's instance: this share of the leads clicked an e-mail in the last 30 days, as many
+#: more clicked 31 to 90 days ago (read past by the activities call, never selected).
+CLICKED_SHARE = 0.3
 LABELS = {
     "sf_to_program": "Salesforce campaign → Marketo program (status map)",
     "sf_to_list": "Salesforce campaign → Marketo static list",
     "list_to_sf": "Marketo static list → Salesforce campaign",
+    "segment_to_sf": "Marketo segment (clicked an e-mail in 30 days) → Salesforce campaign",
 }
 #: Marketo's batch: 300 leads per lookup, list write, status write and list page.
 MK_BATCH = 300
@@ -66,6 +71,9 @@ _RULES = {
     "list_to_sf": """
     from: {connection: mk, list: "Webinar list"}
     to: {connection: sf, campaign: "Webinar", status: Registered}""",
+    "segment_to_sf": """
+    from: {connection: mk, segment: {field: last_email_click_at, within: 30d}}
+    to: {connection: sf, campaign: "Webinar", status: Registered}""",
 }
 
 
@@ -79,6 +87,14 @@ def minimum(rule: str, members: int) -> Minimum:
     m.add("sf", "login", SF_LOGIN)
     m.add("sf", "find campaign", SF_FIND_CAMPAIGN)
     m.add("mk", "login", MK_LOGIN)
+    if rule == "segment_to_sf":
+        clicked = int(members * CLICKED_SHARE)
+        m.add("mk", "paging token", 1)
+        m.add("mk", "click activities in the window", max(1, ceil(clicked / MK_BATCH)))
+        m.add("mk", "the clickers by id", ceil(clicked / MK_BATCH))
+        m.add("sf", "lookup by email", 2 * ceil(clicked / SF_LOOKUP_BATCH))
+        m.add("sf", "add members", sf_write(clicked))
+        return m
     if rule == "list_to_sf":
         m.add("mk", "find list", MK_FIND_LIST)
         m.add("mk", "read members", max(1, ceil(members / MK_BATCH)))
@@ -123,6 +139,11 @@ def _serve(rule: str, members: int, limits: bool, pipe: Connection) -> None:
         leads = [mk.state.add_lead(e) for e in emails]
         if rule == "list_to_sf":
             mk.state.add_list_members(mk.state.add_list("Webinar list"), leads)
+        elif rule == "segment_to_sf":
+            now, clicked = clock().timestamp() + SEED_AGE.total_seconds(), int(members * CLICKED_SHARE)
+            for i, lead in enumerate(leads[: 2 * clicked]):
+                days = 1 + i % 29 if i < clicked else 31 + i % 59
+                mk.state.log_activity(lead, CLICK_EMAIL, "Newsletter", at=now - days * 86_400)
         else:
             half = members // 2
             sf.state.bulk_add_members(campaign, contacts[:half], "Registered")

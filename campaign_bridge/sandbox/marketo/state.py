@@ -13,6 +13,7 @@ program channel's ``progressionStatuses``; a lead already at that step or past i
 
 from __future__ import annotations
 
+import bisect
 import secrets
 import threading
 import time
@@ -227,9 +228,7 @@ class MarketoState:
         with self.lock:
             stamp = self.clock() if at is None else at
             activity = Activity(self._id("activity"), lead_id, stamp, type_id, primary, primary_id)
-            self.activities.append(activity)
-            if len(self.activities) > 1 and self.activities[-2].at > stamp:
-                self.activities.sort(key=lambda a: (a.at, a.id))
+            bisect.insort(self.activities, activity, key=lambda a: (a.at, a.id))
             return activity.id
 
     # ---- static and smart lists ---------------------------------------------------------------
