@@ -208,3 +208,23 @@ rules:
 """
     with pytest.raises(ConfigError, match=r"t\.yaml:7: cannot read members of this smart_campaign: .* flow"):
         load_config_text(text, "t.yaml", {"S": "x"})
+
+
+def test_an_export_enqueued_twice_after_a_lost_answer_is_read_once(harness: MarketoHarness) -> None:
+    harness.sb.state.add_smart_list("Everyone", {"field": "leadScore", "gte": 0})
+    refs = [harness.add_person(f"e{i}@x.example", score=1) for i in range(3)]
+    conn = harness.connector()
+    smart = conn.find_container("list", "Everyone")
+    app = harness.sb.app
+    original = app.router.dispatch
+
+    def lose_first_enqueue_answer(request):  # type: ignore[no-untyped-def]
+        response = original(request)
+        if request.path.endswith("/enqueue.json") and not getattr(app, "lost", False):
+            app.lost = True  # type: ignore[attr-defined]
+            raise ConnectionResetError("answer lost")  # the sandbox answers 500 after enqueueing
+        return response
+
+    app.router.dispatch = lose_first_enqueue_answer  # type: ignore[method-assign]
+    rows = list(conn.read_members(smart))
+    assert sorted(r.person.ref.id for r in rows) == sorted(r.id for r in refs)

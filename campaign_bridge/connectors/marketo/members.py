@@ -110,7 +110,11 @@ def export(client: MarketoClient, connection: str, filter: dict[str, Any]) -> It
     job = str((created.get("result") or [{}])[0].get("exportId") or "")
     if not job:
         raise TransientError(f"{connection}: Marketo created no export job")
-    client.call("POST", f"/bulk/v1/leads/export/{job}/enqueue.json", first=True)
+    try:
+        client.call("POST", f"/bulk/v1/leads/export/{job}/enqueue.json", first=True)
+    except TransientError as exc:
+        if "already" not in str(exc):  # an enqueue repeated after a lost answer finds its job queued: go on
+            raise
     wait = POLL_FIRST
     for _ in range(MAX_POLLS):
         status = (client.call("GET", f"/bulk/v1/leads/export/{job}/status.json").get("result") or [{}])[0]
