@@ -268,3 +268,34 @@ def test_a_malformed_lead_is_refused_with_the_reason_and_the_others_sync(world: 
         for connector in engine.connectors.values():
             connector.close()
         store.close()
+
+
+def test_program_to_salesforce_campaign_maps_statuses_back(world: World, tmp_path: Path) -> None:
+    w = world
+    campaign = w.sf.state.add_campaign("Webinar followers", statuses=[("Sent", False), ("Came", True)])
+    program = w.mk.state.add_program("Webinar program", channel="Webinar")
+    for e, status in (("ada@x.example", "Attended"), ("grace@x.example", "Registered"), ("ed@x.example", "Invited")):
+        w.mk.state.set_member_status(program, w.mk_ids[e], status)
+    extra = """  - name: program-to-sf
+    from: {connection: mk, program: "Webinar program"}
+    to: {connection: sf, campaign: "Webinar followers", status_map: {Attended: Came, Registered: Sent}}
+    match: {prefer: contact, create_missing: skip}
+    mode: mirror
+"""
+    config = _config(w.sf, w.mk, tmp_path / "p", extra)
+    (tmp_path / "p").mkdir()
+    engine, store = _engine(config)
+    try:
+        assert engine.sync("program-to-sf").status == "ok"
+        by_email = {v: k for k, v in w.sf_ids.items()}
+        assert {by_email[i]: s for i, s in w.sf.state.members(campaign).items()} == {
+            "ada@x.example": "Came",
+            "grace@x.example": "Sent",
+        }
+        w.mk.state.set_member_status(program, w.mk_ids["grace@x.example"], "Attended")  # grace came after all
+        assert engine.sync("program-to-sf").status == "ok"
+        assert w.sf.state.members(campaign)[w.sf_ids["grace@x.example"]] == "Came"
+    finally:
+        for connector in engine.connectors.values():
+            connector.close()
+        store.close()
