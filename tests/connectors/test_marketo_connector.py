@@ -228,3 +228,22 @@ def test_an_export_enqueued_twice_after_a_lost_answer_is_read_once(harness: Mark
     app.router.dispatch = lose_first_enqueue_answer  # type: ignore[method-assign]
     rows = list(conn.read_members(smart))
     assert sorted(r.person.ref.id for r in rows) == sorted(r.id for r in refs)
+
+
+def test_discovery_says_what_marketo_can_and_cannot_tell() -> None:
+    from campaign_bridge.connectors.discovery import Need, SupportsDiscovery
+
+    h = MarketoHarness(daily=50_000)
+    try:
+        conn = h.connector(h.settings(daily_quota=20_000))
+        assert isinstance(conn, SupportsDiscovery)
+        conn.lookup_people(["a@x.example"])
+        allowance = conn.allowance()
+        assert allowance is not None
+        assert (allowance.used, allowance.limit) == (2, 20_000)  # the lookup and this very call
+        grants = conn.check_access([Need.WRITE_MEMBERS])
+        assert grants[0].granted is None
+        assert "Read-Write Lead" in grants[0].fix
+        assert conn.server_time() is not None
+    finally:
+        h.close()

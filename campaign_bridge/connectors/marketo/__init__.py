@@ -26,6 +26,7 @@ from typing import ClassVar
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark, settings_as
 from campaign_bridge.connectors.marketo import containers, leads, members, segments, writes
 from campaign_bridge.connectors.marketo.client import MarketoClient, Monotonic, Sleep
+from campaign_bridge.connectors.marketo.discovery import MarketoDiscovery
 from campaign_bridge.connectors.marketo.settings import MarketoSettings
 from campaign_bridge.connectors.policy import CallPolicy
 from campaign_bridge.errors import FatalError
@@ -59,7 +60,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class MarketoConnector(Connector):
+class MarketoConnector(MarketoDiscovery, Connector):
     """One Marketo instance. ``policy``, ``now``, ``monotonic`` and ``sleep`` are injectable for tests."""
 
     system: ClassVar[str] = "marketo"

@@ -25,6 +25,8 @@ from campaign_bridge.connectors.base import ConnectionSettings
 #: Marketo's documented limits: 100 calls per 20 seconds and 10 concurrent calls per instance.
 CALLS_PER_20S = 100
 CONCURRENT_CALLS = 10
+#: Marketo's default daily quota of API calls per instance (subscriptions may buy more).
+DAILY_QUOTA = 50_000
 
 
 class ClientCredentials(BaseModel):
@@ -57,6 +59,11 @@ class MarketoSettings(ConnectionSettings):
         default=True,
         description="Read a static list of more than one page (300 leads) with a bulk lead extract, four calls "
         "whatever its size (it spends the daily export allowance); smart lists are always read that way.",
+    )
+    daily_quota: int = Field(
+        default=DAILY_QUOTA,
+        gt=0,
+        description="The instance's daily API quota (Marketo does not report it; 50,000 unless Adobe raised it).",
     )
     ca_bundle: str | None = Field(default=None, description="CA bundle to trust for this connection's TLS.")
     verify_tls: bool = Field(default=True, description="Check the server's TLS certificate (keep on in production).")

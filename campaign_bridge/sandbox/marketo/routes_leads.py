@@ -20,6 +20,7 @@ Checked against swagger-mapi (AdobeDocs/marketo-apis ``static/swagger-mapi.json`
   ``nextPageToken`` always (the next call resumes there); ``result`` is absent when there are none. Adding
   a lead to a static list logs "Add to List" (24), removing it "Remove from List" (25), with the list's id
   as ``primaryAttributeValueId`` and its name as ``primaryAttributeValue``.
+* ``GET /rest/v1/stats/usage.json``: today's calls, ``[{date, total, users: [{userId, count}]}]``.
 
 [U] Not documented, chosen here: adding a lead already in the list answers ``added`` again (the call is
 idempotent and says nothing about who was there); more than 300 ids in one list call is ``1003``.
@@ -153,6 +154,13 @@ def register(router: Router, state: MarketoState) -> None:
 
     router.add("GET", r"/rest/v1/lists/(?P<list>[^/]+)/leads/ismember\.json", ismember)
     router.add("POST", r"/rest/v1/lists/(?P<list>[^/]+)/leads/ismember\.json", ismember)
+
+    # -- usage ----------------------------------------------------------------------------------------
+    @router.route("GET", r"/rest/v1/stats/usage\.json")
+    def usage(request: Request) -> Response:
+        used = state.limits.used_today
+        day = datetime.fromtimestamp(state.clock(), UTC).strftime("%Y-%m-%d")
+        return ok([{"date": day, "total": used, "users": [{"userId": "api@sandbox", "count": used}]}])
 
     # -- activities -------------------------------------------------------------------------------
     @router.route("GET", r"/rest/v1/activities/pagingtoken\.json")
