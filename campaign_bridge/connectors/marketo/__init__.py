@@ -52,7 +52,9 @@ __all__ = ["CONNECTOR", "MarketoConnector", "MarketoSettings"]
 #: Above this many changes ``apply_bulk`` is used: a bulk import is about three calls, 300-lead calls one
 #: per 300 changes.
 BULK_THRESHOLD = 900
-#: Changes per ``apply_bulk`` call: 25,000 lead ids make a CSV far below an import's 10 MB.
+#: Changes per ``apply_bulk`` call: 25,000 lead ids make a CSV far below an import's 10 MB. (5,000 was tried
+#: to shorten the last import a run waits for once its source is read: under Marketo's window the extra
+#: uploads and polls cost more than that saved, 52.7 s against 46.6 s for 60,000 members.)
 BULK_BATCH = 25_000
 
 

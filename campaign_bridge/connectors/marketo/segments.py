@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from campaign_bridge.connectors.marketo.client import MarketoClient
-from campaign_bridge.connectors.marketo.leads import by_ids, person
+from campaign_bridge.connectors.marketo.leads import BATCH_SIZE, by_ids, person
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import MemberRecord
 from campaign_bridge.mapping.segment import (
@@ -143,11 +143,15 @@ def read(client: MarketoClient, connection: str, segment: Segment, now: datetime
             if type_id == type_named:
                 lead[name] = activity.get("primaryAttributeValue")
     fields = ",".join(dict.fromkeys(["id", "email", *LEAD_FIELDS.values()]))
-    rows = by_ids(client, connection, sorted(facts, key=int), fields)
-    for lead_id, known in facts.items():
-        row = rows.get(lead_id)
-        if row is None:
-            continue  # deleted since its activity
-        canonical = {**{name: row.get(field) for name, field in LEAD_FIELDS.items()}, **known}
-        if evaluate(segment, canonical, now):
-            yield MemberRecord(person(connection, row), tie_id=lead_id)
+    candidates = sorted(facts, key=int)
+    # 300 candidates at a time, each batch's members yielded before the next is asked for: the run looks
+    # them up in the target while Marketo's window makes the next call wait.
+    for i in range(0, len(candidates), BATCH_SIZE):
+        rows = by_ids(client, connection, candidates[i : i + BATCH_SIZE], fields)
+        for lead_id in candidates[i : i + BATCH_SIZE]:
+            row = rows.get(lead_id)
+            if row is None:
+                continue  # deleted since its activity
+            canonical = {**{name: row.get(field) for name, field in LEAD_FIELDS.items()}, **facts[lead_id]}
+            if evaluate(segment, canonical, now):
+                yield MemberRecord(person(connection, row), tie_id=lead_id)
