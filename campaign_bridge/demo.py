@@ -240,6 +240,12 @@ def run_demo(
         "Why is someone (not) in a list?  "
         f"(set -a; . {directory / ENV_NAME}; set +a; campaign-bridge explain linus@initech.example -c {config_path})"
     )
+    say(
+        "Open the admin console on this state (it prints its address; log in with the token you chose):  "
+        f"(set -a; . {directory / ENV_NAME}; set +a; CAMPAIGN_BRIDGE_CONSOLE_TOKEN=<choose a token> "
+        f"campaign-bridge ui {config_path})  (for its plan previews and 'run now', keep "
+        f"`campaign-bridge sandbox serve --state {directory}` running)"
+    )
     return {
         "directory": str(directory),
         "config": str(config_path),

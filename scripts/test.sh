@@ -10,6 +10,7 @@ venv=.venv
 step() { printf '\n=== %s\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
+have_browser() { [ -x "${CB_CHROMIUM:-/usr/bin/chromium}" ] && [ -x "${CB_CHROMEDRIVER:-/usr/bin/chromedriver}" ]; }
 have_postgres() { command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
 
 step "virtualenv ($venv)"
@@ -43,6 +44,19 @@ else
   Fedora: sudo dnf install postgresql-server; macOS: brew install postgresql), or set CB_TEST_POSTGRES_URL"
 fi
 
+step "chromium and chromedriver (the console's browser tests)"
+if have_browser; then
+    echo "found ${CB_CHROMIUM:-/usr/bin/chromium} and ${CB_CHROMEDRIVER:-/usr/bin/chromedriver}"
+elif is_root; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver || \
+        die "apt-get install chromium chromium-driver failed"
+    have_browser || die "chromium installed but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+else
+    die "Chromium and its driver not found: install them (Debian/Ubuntu: sudo apt-get install chromium chromium-driver),
+  or set CB_CHROMIUM and CB_CHROMEDRIVER to their paths"
+fi
+
 failed=()
 check() {
     local name=$1
@@ -52,6 +66,7 @@ check() {
 }
 
 export CB_REQUIRE_POSTGRES=1
+export CB_REQUIRE_BROWSER=1
 check "ruff check" "$venv/bin/ruff" check .
 check "ruff format --check" "$venv/bin/ruff" format --check .
 check "mypy" "$venv/bin/mypy"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import click
 
 from campaign_bridge.cli.alerts import alerts
+from campaign_bridge.cli.console import ui
 from campaign_bridge.cli.history import conflicts, explain, retry, runs
 from campaign_bridge.cli.onboarding import discover, doctor, init, recipes_command
 from campaign_bridge.cli.rules import demo, plan, reconcile, schema, sync, validate
@@ -31,7 +32,7 @@ def main() -> None:
     """Keep campaign membership consistent between CRM and marketing-automation systems."""
 
 
-for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, demo, reconcile, sandbox, serve):
+for command in (validate, schema, plan, sync, runs, conflicts, explain, retry, demo, reconcile, sandbox, serve, ui):
     main.add_command(command)
 for command in (discover, init, doctor, recipes_command):
     main.add_command(command)

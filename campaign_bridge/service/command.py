@@ -50,6 +50,12 @@ def _zone(_ctx: click.Context, _param: click.Parameter, value: str) -> ZoneInfo:
     help="When each rule's nightly reconcile runs (crontab; default '30 2 * * *'). 'off' disables it.",
 )
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64), help="Rules run at once.")
+@click.option("--no-console", is_flag=True, help="Serve only /healthz and /metrics, not the admin console.")
+@click.option(
+    "--auth-header",
+    default=None,
+    help="Console: trust this header (set by an authenticating reverse proxy) to name the user.",
+)
 def serve(
     config_files: tuple[str, ...],
     host: str,
@@ -58,12 +64,14 @@ def serve(
     zone: ZoneInfo,
     reconcile_cron: str | None,
     workers: int,
+    no_console: bool,
+    auth_header: str | None,
 ) -> None:
-    """Run every rule of the client files on its schedule; /healthz and /metrics on HOST:PORT."""
+    """Run every rule of the client files on its schedule; /healthz, /metrics and the console on HOST:PORT."""
     from apscheduler.triggers.cron import CronTrigger
 
     from campaign_bridge.service import logs
-    from campaign_bridge.service.http import HealthServer
+    from campaign_bridge.service.http import HealthServer, ServiceScheduling
     from campaign_bridge.service.jobs import NIGHTLY_RECONCILE
     from campaign_bridge.service.service import Service
 
@@ -94,9 +102,27 @@ def serve(
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(EXIT_CONFIG)
-    server = HealthServer(service, host, port)
+    console = None
+    auth = None
+    if not no_console:
+        from campaign_bridge.console.auth import AuthSettings
+        from campaign_bridge.console.state import Console
+
+        console = Console(list(config_files), scheduling=ServiceScheduling(service))
+        auth = AuthSettings.from_environment(header=auth_header)
+        if auth.token is None and auth.header is None and not console.store.users():
+            log.warning(
+                "the console has no way to log in: set CAMPAIGN_BRIDGE_CONSOLE_TOKEN or add a user (campaign-bridge ui FILE --add-user NAME)"
+            )
+    try:
+        server = HealthServer(service, host, port, console=console, auth=auth)
+    except OSError as exc:
+        service.stop()
+        click.echo(f"cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
     server.start()
-    log.info("serving /healthz and /metrics on %s", server.url, extra={"url": server.url})
+    what = "/healthz and /metrics" if console is None else "the console, /healthz and /metrics"
+    log.info("serving %s on %s", what, server.url, extra={"url": server.url})
     while True:
         what = requests.get()
         if what == "reload":
@@ -106,3 +132,5 @@ def serve(
             break
     service.stop()
     server.stop()
+    if console is not None:
+        console.close()

@@ -153,7 +153,9 @@ class Engine:
         # Adds went out while reading; only removals need the whole plan, so only they are held.
         held = self.guard.holds(rule, report)
         if held and writer is not None and report.run_id is not None:
-            self.store.save_plan(report.run_id, rule.name, True, report.as_json())
+            # the held removals' person keys: what a person's approval of this plan covers (guard.py)
+            summary = {**report.as_json(), "held_removals": self.guard.held_keys(report)}
+            self.store.save_plan(report.run_id, rule.name, True, summary)
         if writer is None:
             report.status = "held" if held else "planned"
             return

@@ -6,6 +6,11 @@ the source is read, so that a run killed every few minutes still makes progress.
 Two limits, from the rule's ``safety`` (or the file's defaults): ``max_removals``, a count, and
 ``max_removal_fraction``, a share of the members the rule owns. The share is only judged on plans that
 remove at least ``MIN_REMOVALS_FOR_FRACTION`` members: on a small list, one leaver is already a large share.
+
+A held plan may be approved by a person (the admin console records it: ``Store.decide_plan``). One sync then
+applies its removals over the limits, if they are all among the removals approved (``held_keys`` of the held
+plan); a plan that grew since is held again, a discarded plan changes nothing, and so does an approval of a
+plan that a later sync went through.
 """
 
 from __future__ import annotations
@@ -45,13 +50,31 @@ class SafetyGuard:
         over_share = (
             removing >= MIN_REMOVALS_FOR_FRACTION and owned > 0 and removing / owned > safety.max_removal_fraction
         )
-        if not (over_count or over_share):
+        if not (over_count or over_share) or self._approved(rule, report):
             return False
         why = (
             f"the plan removes {removing} members, more than max_removals={safety.max_removals}"
             if over_count
             else f"the plan removes {removing} of {owned} members, more than max_removal_fraction={safety.max_removal_fraction}"
         )
-        report.message = f"removals held, not applied: {why}; check the source, then raise the limit or run with --full"
+        report.message = f"removals held, not applied: {why}; check the source, then approve these removals in the console (campaign-bridge ui), raise the limit, or run with --full"
         report.decisions.append(Decision(Kind.HELD_PLAN, None, None, report.message, rule.target.container_name))
+        return True
+
+    def held_keys(self, report: RunReport) -> list[str]:
+        """The person keys of the removals a held plan holds (what an approval covers), sorted."""
+        return sorted(i.person_key for i in report.removals if i.owned)
+
+    def _approved(self, rule: Rule, report: RunReport) -> bool:
+        """Whether a person approved these removals: a sync (never a plan), an approval not yet used, of
+        the newest held plan, covering every removal now planned. Marks the approval used by this run."""
+        if report.mode != "sync" or report.run_id is None:
+            return False
+        found = self.store.approved_removals(rule.name)
+        if found is None:
+            return False
+        approval, by, keys = found
+        if not set(self.held_keys(report)) <= keys or not self.store.use_approval(approval, report.run_id):
+            return False
+        report.message = f"removals over the safety limits applied as approved by {by}"
         return True

@@ -13,6 +13,7 @@ snapshot.py   what each rule last read from its source, and its watermark
 ledger.py     what each rule wants in its target and has written there
 runs.py       runs, held plans, the decision log, reconcile findings
 alerts.py     which alerts are firing, and what each target was last told
+console.py    the admin console's users, sessions, audit log, decisions on held plans, paged reads
 base.py       the engine, and the bulk writer the others share
 ============  =========================================================================
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from campaign_bridge.sync.store.alerts import AlertStore
 from campaign_bridge.sync.store.base import CHUNK
+from campaign_bridge.sync.store.console import ConsoleStore
 from campaign_bridge.sync.store.crosswalk import CrosswalkStore, new_person_keys
 from campaign_bridge.sync.store.leases import LeaseStore
 from campaign_bridge.sync.store.ledger import LedgerStore
@@ -29,7 +31,7 @@ from campaign_bridge.sync.store.runs import RunStore
 from campaign_bridge.sync.store.snapshot import SnapshotStore
 
 
-class Store(LeaseStore, CrosswalkStore, SnapshotStore, LedgerStore, RunStore, AlertStore):
+class Store(LeaseStore, CrosswalkStore, SnapshotStore, LedgerStore, RunStore, ConsoleStore, AlertStore):
     """Open (and migrate) the state database at ``url``."""
 
 

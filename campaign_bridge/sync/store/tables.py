@@ -193,3 +193,69 @@ alert_state = Table(
     Column("last_error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# -- the admin console (revision 0006; ``console_store.py``) -------------------------------------------
+
+#: Console users: a name, an Argon2 hash of the password (never the password), a role.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # viewer | operator | admin
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Console sessions: the SHA-256 of the session cookie (never the cookie), whose it is and until when.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Every change made through the console: who, when, what.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("user", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("client", String(100)),
+    Column("action", String(40), nullable=False),
+    Column("target", String(300)),
+    Column("detail", Text, nullable=False),
+)
+
+#: A person's decision on a held plan: ``approved`` (the next sync may apply exactly those removals,
+#: ``used_by_run`` then names it) or ``discarded`` (nothing changes). ``fingerprint``: SHA-256 of the held
+#: removals' person keys, as the plan (``plans.summary["held_removals"]``) recorded them.
+plan_approvals = Table(
+    "plan_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("rule", String(200), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),  # approved | discarded
+    Column("removals", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("decided_by", String(100), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("used_by_run", Integer),
+)
+
+#: Earlier versions of client files saved from the console (the text as it was, ``${ENV}`` references
+#: and all: the loader refuses a file holding a literal secret, so none is stored).
+client_file_versions = Table(
+    "client_file_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("path", String(1000), nullable=False, index=True),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Column("saved_by", String(100), nullable=False),
+    Column("text", Text, nullable=False),
+)
