@@ -15,7 +15,8 @@ page), so that a member someone else added is still told apart.
 Programs: Sync Program Member Status answers ``created`` (a new member: ours), ``updated`` (a member
 whose status rose: not ours, already there) or ``skipped`` with 1037 (already at or past that step), in
 which case the member's real status is read back (``members.json?filterType=leadId``) so the engine
-records it and never tries to lower it. Delete Program Members removes.
+records it and never tries to lower it. Delete Program Members removes (``skipped`` 1037: not a member).
+Their answers are matched to the input by ``seq``: a skipped record names no ``leadId``.
 """
 
 from __future__ import annotations
@@ -199,13 +200,12 @@ def set_status(
         json={"statusName": status, "input": [{"leadId": int(c.target.id)} for c in changes]},
         first=True,
     )
-    results = body.get("result") or []
-    by_lead = {str(r.get("leadId")): r for r in results}
-    past = [c.target.id for c in changes if _reason(by_lead.get(c.target.id, {}))[0] == PAST_STATUS]
+    answers = by_seq(body.get("result") or [])
+    past = [c.target.id for k, c in enumerate(changes) if _reason(answers.get(k, {}))[0] == PAST_STATUS]
     current = member_statuses(client, container, past) if past else {}
     out = []
-    for change in changes:
-        result = by_lead.get(change.target.id, {})
+    for k, change in enumerate(changes):
+        result = answers.get(k, {})
         answer = result.get("status")
         if answer == "created" or (answer == "updated" and change.action is ChangeAction.SET_STATUS):
             out.append(ChangeOutcome(change, OutcomeState.APPLIED))
@@ -241,13 +241,21 @@ def delete_members(client: MarketoClient, container: Container, changes: Sequenc
         json={"input": [{"leadId": int(c.target.id)} for c in changes]},
         first=True,
     )
-    by_lead = {str(r.get("leadId")): r for r in body.get("result") or []}
+    answers = by_seq(body.get("result") or [])
     return [
         ChangeOutcome(
-            c,
-            OutcomeState.APPLIED
-            if by_lead.get(c.target.id, {}).get("status") == "deleted"
-            else OutcomeState.ALREADY_ABSENT,
+            c, OutcomeState.APPLIED if answers.get(k, {}).get("status") == "deleted" else OutcomeState.ALREADY_ABSENT
         )
-        for c in changes
+        for k, c in enumerate(changes)
     ]
+
+
+def by_seq(results: list[Any]) -> dict[int, dict[str, Any]]:
+    """Program member results by ``seq``, the index of the input record they answer: a skipped record
+    carries no ``leadId`` (AdobeDocs program-members.md), so ``seq`` is the only key; position when absent."""
+    out: dict[int, dict[str, Any]] = {}
+    for i, r in enumerate(results):
+        if isinstance(r, dict):
+            seq = r.get("seq")
+            out[int(seq) if isinstance(seq, int | str) and str(seq).isdigit() else i] = r
+    return out

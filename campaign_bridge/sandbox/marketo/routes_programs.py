@@ -15,10 +15,11 @@ Checked against swagger-asset / swagger-mapi (AdobeDocs/marketo-apis) and the do
   (≤300)&nextPageToken``: ``filterType`` is required; default fields acquiredBy, leadId, membershipDate,
   programId, reachedSuccess; ``moreResult``.
 * ``POST /rest/v1/programs/{id}/members/status.json`` ``{"statusName", "input": [{"leadId"}]}`` (≤300):
-  ``created``/``updated``, or ``skipped`` with 1037 (already in or past this status) or 1004; a status the
-  channel lacks is 1025 "Program status not found" for the call.
-* ``POST /rest/v1/programs/{id}/members/delete.json`` ``{"input": [{"leadId"}]}``: ``deleted`` or ``skipped``
-  [U: reason for a lead that is not a member chosen as 1004].
+  ``created``/``updated`` with ``seq`` and ``leadId``, or ``skipped`` with ``seq`` and ``reasons`` only (no
+  ``leadId``: correlate by ``seq``), 1037 "Lead skipped because it is already in or past this status"
+  (docs' example) or 1004 [U]; a status the channel lacks is 1025 "Program status not found" for the call.
+* ``POST /rest/v1/programs/{id}/members/delete.json`` ``{"input": [{"leadId"}]}``: ``deleted`` with ``seq``
+  and ``leadId``, or ``skipped`` with ``seq`` and 1037 "Lead not in program" (docs' example).
 * ``GET /rest/v1/leads/programs/{id}.json?fields&batchSize&nextPageToken`` ("Get Leads by Program"): leads,
   each with ``membership: {progressionStatus, acquiredBy, reachedSuccess, membershipDate, …}``.
 * ``POST /rest/v1/leads/programs/{id}/status.json`` ``{"status", "input": [{"id"}]}``: the older status
@@ -161,7 +162,7 @@ def register(router: Router, state: MarketoState) -> None:
         program = _program(state, request.params["program"])
         data = json_body(request)
         result = _set_status(state, program, data.get("status"), _lead_ids(data, "id"))
-        return ok([{**{k: v for k, v in r.items() if k != "leadId"}, "id": r.get("leadId")} for r in result])
+        return ok([{("id" if k == "leadId" else k): v for k, v in r.items()} for r in result])
 
     @router.route("POST", r"/rest/v1/programs/(?P<program>[^/]+)/members/delete\.json")
     def delete_members(request: Request) -> Response:
@@ -169,7 +170,7 @@ def register(router: Router, state: MarketoState) -> None:
         result: list[dict[str, Any]] = []
         for seq, lead_id in enumerate(_lead_ids(json_body(request), "leadId")):
             if program.members.pop(lead_id, None) is None:
-                result.append(skipped("1004", "Lead not found", seq=seq, leadId=lead_id))
+                result.append(skipped("1037", "Lead not in program", seq=seq))
             else:
                 result.append({"seq": seq, "leadId": lead_id, "status": "deleted"})
         return ok(result)
@@ -222,11 +223,11 @@ def _set_status(state: MarketoState, program: Program, status: Any, lead_ids: li
     result: list[dict[str, Any]] = []
     for seq, lead_id in enumerate(lead_ids):
         if lead_id not in state.leads:
-            result.append(skipped("1004", "Lead not found", seq=seq, leadId=lead_id))
+            result.append(skipped("1004", "Lead not found", seq=seq))
             continue
         answer = state.set_member_status(program.id, lead_id, status)
         if answer == "skipped":
-            result.append(skipped("1037", "Lead already in or past this status", seq=seq, leadId=lead_id))
+            result.append(skipped("1037", "Lead skipped because it is already in or past this status", seq=seq))
         else:
             result.append({"seq": seq, "leadId": lead_id, "status": answer})
     program.updated = state.clock()
