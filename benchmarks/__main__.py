@@ -133,6 +133,41 @@ def scale(members: int, as_json: bool, out: Path | None) -> None:
     _emit(result, as_json, out, table)
 
 
+@main.command("pardot")
+@click.option("--members", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--limits", type=click.Choice(["on", "off"]), default="off", show_default=True)
+@click.option("--read-export", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
+@_json
+@_out
+def pardot_calls(members: int, limits: str, read_export: str, as_json: bool, out: Path | None) -> None:
+    """Account Engagement: calls against the minimum (limits off), or time against v5's 5-request cap (on)."""
+    from . import pardot
+
+    if limits == "on":
+        result = pardot.limits_on(members)
+        table = Table(title=f"Salesforce → Pardot, {members:,} members, limits on")
+        for col in ("rule", "seconds", "pardot calls", "limit alone (s)", "ratio", "refused"):
+            table.add_column(col, justify="left" if col == "rule" else "right")
+        for r in result["results"]:
+            mark = "" if r["ratio"] is None or r["ratio"] <= pardot.LIMIT_GOAL else " ✗"
+            table.add_row(r["label"], f"{r['seconds']:.1f}", str(r["pardot_calls"]), f"{r['limit_seconds']:.1f}",
+                          f"{r['ratio']}{mark}", str(r["refused_by_cap"]))  # fmt: skip
+        table.caption = f"5 requests in flight, {pardot.LATENCY}s per request; goal ratio ≤ {pardot.LIMIT_GOAL}"
+    else:
+        result = pardot.calls(members, read_export=read_export)
+        table = Table(title=f"API calls, first sync of {members:,} members (read_export: {read_export})")
+        for col in ("rule", "system", "calls", "minimum", "ratio", "idle run"):
+            table.add_column(col, justify="left" if col in ("rule", "system") else "right")
+        for r in result["results"]:
+            for system, s in r["systems"].items():
+                ratio = s["ratio"]
+                mark = "" if ratio is None or ratio <= pardot.RATIO_GOAL else " ✗"
+                idle = f"{s['idle_calls']}{'' if s['idle_calls'] <= pardot.IDLE_GOAL else ' ✗'}"
+                table.add_row(r["label"], system, str(s["calls"]), str(s["minimum"]), f"{ratio}{mark}", idle)
+        table.caption = f"goals: ratio ≤ {pardot.RATIO_GOAL}, idle run ≤ {pardot.IDLE_GOAL} calls per system"
+    _emit(result, as_json, out, table)
+
+
 @main.command("marketo")
 @click.option("--members", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--limit-members", type=click.IntRange(min=1), default=60_000, show_default=True,

@@ -211,7 +211,7 @@ def run_demo(
                 f"in {directory}/ ({_title(pair.crm)} {urls[pair.crm]}, {_title(pair.ma)} {urls[pair.ma]})"
             )
             say(
-                f"client file: {config_path} (read it, edit its rules, run `campaign-bridge demo` again: edits are kept)"
+                f"client file: {config_path} (read it, edit its rules, run `{_again(directory, pair)}` again: edits are kept)"
             )
             left_out = _left_out(parts)
             for name, why in left_out.items():
@@ -234,7 +234,7 @@ def run_demo(
     conflicts = sum(len(r["conflicts"]) for r in runs)
     say(
         f"{len(changed)} changes applied; {conflicts} conflicts logged. "
-        + ("Run `campaign-bridge demo` again: it finds nothing to change." if changed else "Nothing to change.")
+        + (f"Run `{_again(directory, pair)}` again: it finds nothing to change." if changed else "Nothing to change.")
     )
     say(
         "Why is someone (not) in a list?  "
@@ -257,6 +257,16 @@ def run_demo(
         "changed": changed,
         "runs": runs,
     }
+
+
+def _again(directory: Path, pair: Pair) -> str:
+    """The command that runs this demo again."""
+    words = ["campaign-bridge demo"]
+    if directory != pair.default_folder():
+        words.append(f"--dir {directory}")
+    if not pair.is_default:
+        words.append(f"--crm {pair.crm} --ma {pair.ma}")
+    return " ".join(words)
 
 
 def _parts(pair: Pair) -> dict[Role, tuple[str, DemoPart]]:
@@ -437,4 +447,5 @@ def _show(report: RunReport, changes: list[dict[str, Any]]) -> None:
 
     print_run_report(report)
     for c in changes:
-        out.print(f"  {c['change']:<8} {c['email']}: {c['detail']} in {c['in']}", markup=False, highlight=False)
+        where = f" in {c['in']}" if c["in"] else ""  # a person created is in no container yet
+        out.print(f"  {c['change']:<8} {c['email']}: {c['detail']}{where}", markup=False, highlight=False)

@@ -38,7 +38,8 @@ def validate(config_file: str, offline: bool) -> None:
         from campaign_bridge.sync.live import check_live
 
         try:
-            check_live(config, config.rule_lines)
+            for note in check_live(config, config.rule_lines):
+                click.echo(f"note: {note}")
         except ConfigError as exc:
             for p in exc.problems:
                 click.echo(str(p), err=True)

@@ -102,10 +102,21 @@ SEMANTICS: dict[str, SystemSemantics] = {
         "pardot",
         Role.MA,
         "a required attribute of every prospect: one campaign per prospect (first touch), "
-        "paired 1:1 with a Salesforce campaign when connected",
+        "paired 1:1 with a Salesforce campaign when connected. As a target the campaign is exclusive: "
+        "the rule's exclusive policy decides whether a prospect moves from the campaign it has, and a "
+        "removal never leaves a prospect campaign-less: it moves the prospect to the connection's "
+        "removal_campaign, or, when none is set, leaves it where it is and reports the removal refused. "
+        "A static list membership carries optedOut; removing it deletes the membership, never opts out",
         ("prospect",),
         {
-            "list": (_STATIC, _dynamic("an Account Engagement dynamic list", "a static list")),
+            "list": (
+                _STATIC,
+                _dynamic(
+                    "an Account Engagement dynamic list (its members follow its criteria, and v5 refuses to "
+                    "create or delete its memberships)",
+                    "a static list",
+                ),
+            ),
             "campaign": (
                 KindSemantics(ContainerKind.EXCLUSIVE_CAMPAIGN, holds_membership=True, writable=True, exclusive=True),
             ),

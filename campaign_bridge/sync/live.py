@@ -7,7 +7,8 @@
   lacks would select nobody, and a mirror rule would then remove every member it added;
 * no rules feed each other in a loop, with containers told apart by their ids rather than by how the file
   spells them (``to: {list: "12"}`` and ``from: {list: Nurture}`` are one list when 12 is Nurture's id),
-  and no rule reads and writes one container.
+  and no rule reads and writes one container. A campaign an MA system mirrors onto a Salesforce campaign
+  (an Account Engagement connected campaign) counts as that Salesforce campaign.
 
 Unlike a run, it goes on after a problem and reports them all. Each connection's containers are listed
 once (``_Containers``), so a file of hundreds of rules costs one listing per connection, not one lookup
@@ -22,7 +23,7 @@ from campaign_bridge.config.cycles import cycle_message, offline_identity, rule_
 from campaign_bridge.config.models import ClientConfig, Endpoint
 from campaign_bridge.connectors.base import Connector
 from campaign_bridge.errors import CampaignBridgeError, ConfigError, Problem
-from campaign_bridge.mapping.model import Container
+from campaign_bridge.mapping.model import Container, ContainerKind
 from campaign_bridge.sync.client import open_client
 from campaign_bridge.sync.source import source_problems
 from campaign_bridge.sync.target import target_problem
@@ -54,6 +55,9 @@ class _Containers:
             raise found
         return found
 
+    def connector(self, connection: str) -> Connector:
+        return self._connectors[connection]
+
     def found(self, ep: Endpoint) -> Container | None:
         """The endpoint's container if ``find`` found it already, else None."""
         found = self._found.get((ep.connection, ep.key, ep.container_name))
@@ -75,11 +79,17 @@ class _Containers:
         return conn.find_container(ep.key, ep.container_name)
 
 
-def live_problems(config: ClientConfig, connectors: Mapping[str, Connector], lines: dict[str, int]) -> list[Problem]:
+def live_problems(
+    config: ClientConfig,
+    connectors: Mapping[str, Connector],
+    lines: dict[str, int],
+    notes: list[Problem] | None = None,
+) -> list[Problem]:
     """Check every rule against the live systems (see the module's docstring for what is checked).
 
     ``lines`` maps rule names to the line of the rule in the file (for messages). A connector's error
-    while looking a container up is a problem of that rule, not a failure of the check.
+    while looking a container up is a problem of that rule, not a failure of the check. ``notes``, when
+    given, receives what is worth knowing but not wrong: a target that mirrors a Salesforce campaign.
     """
     problems: list[Problem] = []
     containers = _Containers(connectors)
@@ -97,6 +107,16 @@ def live_problems(config: ClientConfig, connectors: Mapping[str, Connector], lin
             if side == "to":
                 target = target_problem(rule, conn.system, container)
                 reasons = [target] if target else []
+                mirrored = _mirrored(conn, container)
+                if notes is not None and mirrored is not None:
+                    notes.append(
+                        Problem(
+                            config.path,
+                            where,
+                            f"rule {rule.name!r} to: {container.name!r} is connected to Salesforce campaign "
+                            f"{mirrored}; {conn.system}'s own connector also writes its members there",
+                        )
+                    )
             else:
                 reasons = source_problems(rule, container)
             problems += [Problem(config.path, where, f"rule {rule.name!r} {side}: {reason}") for reason in reasons]
@@ -113,7 +133,17 @@ def _cycle_problems(config: ClientConfig, containers: _Containers, lines: dict[s
 
     def identity(ep: Endpoint) -> Hashable:
         container = containers.found(ep)
-        return offline(ep) if container is None else (ep.connection, container.kind, container.id)
+        if container is None:
+            return offline(ep)
+        # A campaign an MA system mirrors onto a Salesforce campaign (an Account Engagement connected
+        # campaign, ``Connector.mirrors``) is that Salesforce campaign: the vendor's own connector copies
+        # its membership there, so a rule writing it also writes the Salesforce campaign.
+        mirrored = _mirrored(containers.connector(ep.connection), container)
+        if mirrored is not None:
+            return ("salesforce campaign", mirrored[:15])
+        if config.connections[ep.connection].type == "salesforce" and container.kind is ContainerKind.CAMPAIGN:
+            return ("salesforce campaign", container.id[:15])
+        return (ep.connection, container.kind, container.id)
 
     rules = config.rules
     names = [rule.name for rule in rules]
@@ -127,12 +157,21 @@ def _cycle_problems(config: ClientConfig, containers: _Containers, lines: dict[s
     return problems
 
 
-def check_live(config: ClientConfig, lines: dict[str, int]) -> None:
-    """Raise ``ConfigError`` with every live problem (see ``live_problems``).
+def _mirrored(conn: Connector, container: Container) -> str | None:
+    """The Salesforce campaign ``container`` mirrors (an optional ``mirrors`` of the connector), or None."""
+    mirrors = getattr(conn, "mirrors", None)
+    mirrored = mirrors(container) if callable(mirrors) else None
+    return mirrored if isinstance(mirrored, str) else None
+
+
+def check_live(config: ClientConfig, lines: dict[str, int]) -> list[Problem]:
+    """Raise ``ConfigError`` with every live problem (see ``live_problems``); else return the notes.
 
     Opening the connectors may raise any ``CampaignBridgeError`` (credentials refused, a system down).
     """
+    notes: list[Problem] = []
     with open_client(config) as client:
-        problems = live_problems(config, client.connectors, lines)
+        problems = live_problems(config, client.connectors, lines, notes)
     if problems:
         raise ConfigError(problems)
+    return notes

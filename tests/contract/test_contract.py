@@ -10,6 +10,7 @@ from campaign_bridge.testing import contract_suite
 from tests.contract.harness_hubspot import HubSpotHarness
 from tests.contract.harness_marketo import MarketoHarness
 from tests.contract.harness_memory import MemoryHarness
+from tests.contract.harness_pardot import PardotHarness
 from tests.contract.harness_salesforce import SalesforceHarness
 
 TestContract = contract_suite(
@@ -19,5 +20,6 @@ TestContract = contract_suite(
         "salesforce": SalesforceHarness,
         "hubspot": HubSpotHarness,
         "marketo": MarketoHarness,
+        "pardot": PardotHarness,
     }
 )
