@@ -170,5 +170,56 @@ def pardot_calls(members: int, limits: str, read_export: str, as_json: bool, out
 
 main.add_command(dynamics.main)  # python -m benchmarks dynamics calls|limits
 
+
+@main.command("marketo")
+@click.option("--members", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--limit-members", type=click.IntRange(min=1), default=60_000, show_default=True,
+              help="Members of the limits-on runs (enough calls for 100 per 20 s to bind).")  # fmt: skip
+@click.option("--limits/--no-limits", default=True, show_default=True, help="Also run with Marketo's limits on.")
+@_json
+@_out
+def marketo_calls(members: int, limit_members: int, limits: bool, as_json: bool, out: Path | None) -> None:
+    """Marketo rules: calls of a first sync and an idle run against the minimum; time under 100 calls / 20 s."""
+    from . import marketo
+
+    result: dict[str, Any] = {"benchmark": "marketo", "machine": runs.machine(), "calls": marketo.calls(members)}
+    table = Table(title=f"Marketo: API calls, first sync of {members:,} members")
+    for col in ("rule", "system", "calls", "minimum", "ratio", "idle run"):
+        table.add_column(col, justify="left" if col in ("rule", "system") else "right")
+    for r in result["calls"]:
+        for system, s in r["systems"].items():
+            ratio = s["ratio"]
+            mark = "" if ratio is None or ratio <= marketo.RATIO_GOAL else " ✗"
+            idle = f"{s['idle_calls']}{'' if s['idle_calls'] <= marketo.IDLE_GOAL else ' ✗'}"
+            table.add_row(r["label"], system, str(s["calls"]), str(s["minimum"]), f"{ratio}{mark}", idle)
+    table.caption = f"goals: ratio ≤ {marketo.RATIO_GOAL}, idle run ≤ {marketo.IDLE_GOAL} calls per system"
+    if limits:
+        result["limits"] = marketo.limited(limit_members)
+    _emit(result, as_json, out, table)
+    if limits and not as_json:
+        lim = Table(title=f"Marketo limits on (100 calls / 20 s, 10 in flight), {limit_members:,} members")
+        for col in (
+            "rule",
+            "seconds",
+            "marketo calls",
+            "limit alone (s)",
+            "ratio",
+            "no limit (s)",
+            "vs max",
+            "refused",
+        ):
+            lim.add_column(col, justify="left" if col == "rule" else "right")
+        for r in result["limits"]:
+            ratio = "limit does not bind" if r["ratio"] is None else str(r["ratio"])
+            lim.add_row(r["label"], f"{r['seconds']:.1f}", str(r["marketo_calls"]), f"{r['limit_seconds']:.0f}",
+                        ratio, f"{r['unpaced_seconds']:.1f}", str(r["ratio_to_floor"]),
+                        str(r["refused"] or "none"))  # fmt: skip
+        lim.caption = (
+            f"goal: ratio ≤ {marketo.LIMIT_GOAL}; no limit: the same sync unpaced, limits off; vs max: seconds over "
+            "the larger of the two bounds"
+        )
+        _console.print(lim)
+
+
 if __name__ == "__main__":
     main()

@@ -108,19 +108,28 @@ def _endpoint_problems(
         if refusal:
             out.append(doc.problem((*path, key), f"cannot write to this {key}: {refusal}"))
         has_status = any(k.has_status for k in kinds_for(system, key))
-        if has_status and ep.status is None:
+        if has_status and ep.status is None and ep.status_map is None:
             out.append(doc.problem((*path, key), f"a {system} {key} target needs 'status': the member status to set"))
         if not has_status and ep.status is not None:
             out.append(doc.problem((*path, "status"), f"a {system} {key} has no member status; remove 'status'"))
+        if not has_status and ep.status_map is not None:
+            out.append(
+                doc.problem((*path, "status_map"), f"a {system} {key} has no member status; remove 'status_map'")
+            )
         if ep.member_status is not None:
             out.append(
                 doc.problem((*path, "member_status"), "member_status filters a source; on a target use 'status'")
             )
     else:
+        kinds = kinds_for(system, key)
+        if not any(k.holds_membership for k in kinds):
+            out.append(doc.problem((*path, key), f"cannot read members of this {key}: {kinds[0].why_not}"))
         if ep.status is not None:
             out.append(
                 doc.problem((*path, "status"), "'status' sets a target's member status; on a source use member_status")
             )
+        if ep.status_map is not None:
+            out.append(doc.problem((*path, "status_map"), "status_map belongs on the rule's target ('to:')"))
         if ep.member_status is not None and not any(k.has_status for k in kinds_for(system, key)):
             out.append(doc.problem((*path, "member_status"), f"a {system} {key} has no member statuses to filter on"))
     return out

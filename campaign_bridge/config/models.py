@@ -195,6 +195,11 @@ class Endpoint(_Frozen):
         description="A target naming a campaign and a list (Dynamics): create the static list and link it to the "
         "campaign when the campaign has no list of that name.",
     )
+    status_map: dict[str, str] | None = Field(
+        default=None,
+        description="Target campaigns/programs: the member status to set for each source member status "
+        "(source status → target status); members whose status is not in the map are not selected.",
+    )
 
     @property
     def key(self) -> str:
@@ -234,6 +239,10 @@ class Endpoint(_Frozen):
             options = ", ".join((*CONTAINER_KEYS, "segment"))
             got = ", ".join(named) or "none"
             raise ValueError(f"name exactly one of {options} (got {got})")
+        if self.status is not None and self.status_map is not None:
+            raise ValueError("give 'status' (one status for everyone) or 'status_map' (per source status), not both")
+        if self.status_map is not None and not self.status_map:
+            raise ValueError("status_map is empty: map at least one source status to a target status")
         if self.segment is not None:
             # Every value is checked by its field's type here, at load; a ``SegmentError`` says where in
             # the segment, which the loader turns into the line.

@@ -145,11 +145,18 @@ SEMANTICS: dict[str, SystemSemantics] = {
     "marketo": SystemSemantics(
         "marketo",
         Role.MA,
-        "programs (members with a program status such as Invited → Registered → Attended) and smart "
-        "campaigns (flows triggered by behaviour)",
+        "programs, whose members each hold one program status from the program's channel (ordered steps "
+        "such as Invited → Registered → Attended, some marked success; a status never moves down a step), "
+        "and smart campaigns (flows triggered by behaviour, with no members); people are leads keyed by "
+        "email, duplicates allowed",
         ("lead",),
         {
-            "list": (_STATIC, _dynamic("a Marketo smart list", "a static list")),
+            "list": (
+                _STATIC,
+                _dynamic("a Marketo smart list", "a static list (or a program, to carry a status)"),
+            ),
+            # Removing a program member deletes its membership and status history (Delete Program
+            # Members); a mirror rule only ever removes members it added itself.
             "program": (KindSemantics(ContainerKind.PROGRAM, holds_membership=True, writable=True, has_status=True),),
             "smart_campaign": (
                 KindSemantics(
@@ -157,7 +164,7 @@ SEMANTICS: dict[str, SystemSemantics] = {
                     holds_membership=False,
                     writable=False,
                     why_not="a Marketo smart campaign is a flow that runs when someone does something; it has "
-                    "no members to write; target a static list or a program",
+                    "no members to write; target a static list, or a program with a status",
                 ),
             ),
         },

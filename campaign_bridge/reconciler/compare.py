@@ -49,7 +49,7 @@ class Side:
 
 def desired_people(rule: Rule, resolved: list[Resolved]) -> dict[str, str | None]:
     """{person key: email} of the people the rule wants in its target (the engine's test, on a full read)."""
-    wanted_statuses = {s.casefold() for s in rule.source.member_status or ()}
+    wanted_statuses = {s.casefold() for s in rule.source.member_status or rule.target.status_map or ()}
     out: dict[str, str | None] = {}
     for r in resolved:
         if r.record.removed or r.record.person.deleted:

@@ -36,23 +36,37 @@ class Differ:
         self.rank = {s.label: s.rank for s in target.container.statuses}
         self.where = f"{target.connector.name}:{target.container.name}"
 
+    def higher(self, a: str | None, b: str | None) -> str | None:
+        """The higher ranked of two target statuses (either may be None)."""
+        if a is None or b is None:
+            return a or b
+        return a if self.rank.get(a, 0) >= self.rank.get(b, 0) else b
+
     def diff(
         self,
         keys: Iterable[str],
         desired: Collection[str],
         ledger: Mapping[str, LedgerRow],
         emails: Mapping[str, str | None],
+        statuses: Mapping[str, str] | None = None,
     ) -> None:
-        """Plan the persons ``keys``: ``desired`` are those the target should hold, ``ledger`` their rows."""
-        report, want = self.report, self.target.status
+        """Plan the persons ``keys``: ``desired`` are those the target should hold, ``ledger`` their rows.
+
+        With a ``status_map`` target, ``statuses`` gives each desired person's target status (from their
+        source status); a desired person without one this run (still in the source through a record this
+        read did not see) is left as they are."""
+        report, mapped = self.report, bool(self.target.status_map)
         adds: list[Item] = []
         changes: list[Item] = []
         removals: list[Item] = []
         for key in sorted(keys):
             row = ledger.get(key)
             email = emails.get(key)
+            want = (statuses or {}).get(key) if mapped else self.target.status
             if row is not None and row.state in TERMINAL and key in desired:
                 continue  # terminal until `campaign-bridge retry` or a change of rule
+            if key in desired and mapped and want is None:
+                continue
             if key in desired:
                 # A pending row is an add whose outcome was never recorded (the run died mid-batch) and
                 # that the target could not settle (sync/intents.py): send it again. An intent is not

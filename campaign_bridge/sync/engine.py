@@ -116,7 +116,7 @@ class Engine:
             differ=Differ(self.config, self.store, rule, target, report),
             sources=SourceResolver(self.store, rule.source.connection, now, persist=not dry),
             token=uuid.uuid4().hex if read.full and not dry else None,
-            wanted={s.casefold() for s in rule.source.member_status or ()},
+            wanted={s.casefold() for s in rule.source.member_status or rule.target.status_map or ()},
             chunk_size=tuning.chunk,
             progress=self.progress,
         )

@@ -90,14 +90,16 @@ class Sources:
 
 
 def source_problems(rule: Rule, container: Container) -> list[str]:
-    """Why ``rule``'s ``member_status`` cannot select members of its source ``container``: one reason per
+    """Why ``rule``'s ``member_status`` (or the source statuses its target's ``status_map`` names) cannot
+    select members of its source ``container``: one reason per
     status the container does not have, compared as a run compares them (case-insensitively), naming the
     container's own labels. The text does not name the rule: callers put it in front."""
-    wanted = rule.source.member_status
+    wanted = tuple(dict.fromkeys((*(rule.source.member_status or ()), *(rule.target.status_map or ()))))
     if not wanted:
         return []
     if not container.statuses:
-        return [f"{container.name!r} has no member statuses to filter on; remove member_status"]
+        what = "member_status" if rule.source.member_status else "to.status_map"
+        return [f"{container.name!r} has no member statuses to filter on; remove {what}"]
     labels = [s.label for s in container.statuses]
     folded = {label.casefold(): label for label in labels}
     out = []

@@ -9,7 +9,7 @@ accepts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from campaign_bridge.config.models import Endpoint, Rule
 from campaign_bridge.connectors.base import Connector, SupportsCampaignLists
@@ -20,11 +20,20 @@ from campaign_bridge.mapping.semantics import target_refusal
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where a rule writes: the target connector, its container, and the member status to set (if any)."""
+    """Where a rule writes: the target connector, its container, and the member status to set (if any):
+    one for everyone (``status``), or one per source member status (``status_map``: the source's label
+    case-folded → the target's label as the system spells it)."""
 
     connector: Connector
     container: Container
     status: str | None
+    status_map: Mapping[str, str] = field(default_factory=dict)
+
+    def status_for(self, source_status: str | None) -> str | None:
+        """The status to set for a source member of ``source_status``."""
+        if not self.status_map:
+            return self.status
+        return self.status_map.get((source_status or "").casefold())
 
 
 def connector_of(connectors: Mapping[str, Connector], name: str) -> Connector:
@@ -58,10 +67,16 @@ def target_problem(rule: Rule, system: str, container: Container) -> str | None:
         return f"{container.name!r} holds only {kind} records; the rule would create {creates}s (create_missing)"
     status = rule.target.status
     if container.has_status:
+        labels = ", ".join(s.label for s in container.statuses)
+        if rule.target.status_map is not None:
+            missing = [s for s in rule.target.status_map.values() if container.status(s) is None]
+            if missing:
+                names = ", ".join(repr(s) for s in dict.fromkeys(missing))
+                return f"status_map: {container.name!r} has no member status {names}; it has {labels}"
+            return None
         if status is None:
             return f"{container.name!r} needs a member status ('status:')"
         if container.status(status) is None:
-            labels = ", ".join(s.label for s in container.statuses)
             return f"{container.name!r} has no member status {status!r}; it has {labels}"
     return None
 
@@ -93,4 +108,9 @@ def resolve_target(rule: Rule, connectors: Mapping[str, Connector]) -> Target:
         # target_problem refused a status the container does not have.
         assert found is not None
         status = found.label
-    return Target(conn, container, status)
+    spelled: dict[str, str] = {}
+    for source_status, target_status in (rule.target.status_map or {}).items():
+        found = container.status(target_status)
+        assert found is not None  # target_problem refused a status the container does not have
+        spelled[source_status.casefold()] = found.label
+    return Target(conn, container, status, spelled)

@@ -40,6 +40,8 @@ class Walk:
     present: set[str] = field(default_factory=set)  # persons the source holds
     gone: set[str] = field(default_factory=set)  # persons of records that left (or, full: may have)
     removed_records: set[str] = field(default_factory=set)
+    #: With a ``status_map`` target: each person's target status, the highest their source records map to.
+    statuses: dict[str, str] = field(default_factory=dict)
     newest: tuple[datetime, str] | None = None
 
     def read_chunk(self, chunk: list[MemberRecord]) -> list[Item]:
@@ -101,7 +103,7 @@ class Walk:
     def _plan(self, keys: Collection[str], desired: Collection[str], emails: Mapping[str, str | None]) -> list[Item]:
         """Diff ``keys`` against their ledger rows; returns the new adds."""
         first = len(self.report.adds)
-        self.differ.diff(keys, desired, self.store.ledger(self.rule.name, keys), emails)
+        self.differ.diff(keys, desired, self.store.ledger(self.rule.name, keys), emails, self.statuses)
         return self.report.adds[first:]
 
     def _sort(self, resolved: list[Resolved]) -> tuple[list[SnapshotRow], list[str], dict[str, str | None]]:
@@ -116,6 +118,12 @@ class Walk:
             qualifies = not r.record.removed and not person.deleted
             if qualifies and self.wanted:
                 qualifies = (r.record.status or "").casefold() in self.wanted
+            target = self.differ.target
+            if qualifies and target.status_map:
+                mapped = target.status_for(r.record.status)
+                qualifies = mapped is not None
+                if mapped is not None:
+                    self.statuses[r.person_key] = self.differ.higher(self.statuses.get(r.person_key), mapped) or mapped
             if qualifies:
                 upserts.append(SnapshotRow(rid, r.person_key, r.record.status, r.record.modified_at))
                 emails[r.person_key] = r.email

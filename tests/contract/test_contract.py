@@ -9,6 +9,7 @@ from campaign_bridge.mapping.semantics import Role
 from campaign_bridge.testing import contract_suite
 from tests.contract.harness_dynamics import DynamicsHarness
 from tests.contract.harness_hubspot import HubSpotHarness
+from tests.contract.harness_marketo import MarketoHarness
 from tests.contract.harness_memory import MemoryHarness
 from tests.contract.harness_pardot import PardotHarness
 from tests.contract.harness_salesforce import SalesforceHarness
@@ -20,6 +21,7 @@ TestContract = contract_suite(
         "salesforce": SalesforceHarness,
         "hubspot": HubSpotHarness,
         "dynamics": DynamicsHarness,
+        "marketo": MarketoHarness,
         "pardot": PardotHarness,
     }
 )
