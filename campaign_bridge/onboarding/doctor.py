@@ -166,7 +166,8 @@ def _access(conn: SupportsDiscovery, needs: Mapping[Need, list[str]]) -> list[Fi
             fixes = "; ".join(dict.fromkeys(g.fix for g in given if g.granted is False and g.fix))
             findings.append(Finding(name, "access", Status.PROBLEM, what, fixes))
         elif any(g.granted is None for g in given):
-            findings.append(Finding(name, "access", Status.UNKNOWN, what))
+            fixes = "; ".join(dict.fromkeys(g.fix for g in given if g.granted is None and g.fix))
+            findings.append(Finding(name, "access", Status.UNKNOWN, what, fixes))
         else:
             findings.append(Finding(name, "access", Status.OK, what))
     return findings

@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, MemberOrigin, Watermark, settings_as
+from campaign_bridge.connectors.discovery import watch_dates
 from campaign_bridge.connectors.pardot import segments
 from campaign_bridge.connectors.pardot.client import PardotClient
+from campaign_bridge.connectors.pardot.discovery import PardotDiscovery
 from campaign_bridge.connectors.pardot.origin import Origins
 from campaign_bridge.connectors.pardot.people import People
 from campaign_bridge.connectors.pardot.reads import Reader
@@ -52,7 +54,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class PardotConnector(Connector):
+class PardotConnector(PardotDiscovery, Connector):
     """One business unit. ``policy``, ``now``, ``monotonic`` and ``sleep`` are injectable for tests."""
 
     system: ClassVar[str] = "pardot"
@@ -86,6 +88,7 @@ class PardotConnector(Connector):
         self.client = PardotClient(
             name, pardot, policy=policy or CallPolicy(sleep=sleep), monotonic=monotonic, sleep=sleep
         )
+        watch_dates(self.client.meter)  # the server's clock from every answer, for doctor (no call of its own)
         self.reader = Reader(name, self.client, pardot)
         self.people = People(name, self.client, self.reader)
         self.origins = Origins(self.client)
