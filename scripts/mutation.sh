@@ -26,8 +26,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 started=$(date +%s)
-# mutmut's progress line redraws itself; keep its last state only
+# mutmut's progress line redraws itself: print every 200th state of it
 nice -n "${NICE:-10}" "$python" -c 'import sys; from mutmut.__main__ import cli; sys.exit(cli())' \
-    run --max-children "$jobs" "${args[@]}" | tr '\r' '\n' | grep -v '^\s*$' | grep -v '^⠋\|^⠙\|^⠹\|^⠸\|^⠼\|^⠴\|^⠦\|^⠧\|^⠇\|^⠏' || true
+    run --max-children "$jobs" "${args[@]}" | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^\s*$' \
+    | awk '{ if ($0 ~ /[0-9]+\/[0-9]+ / && (++n % 200)) next; print; fflush() }' || true
 echo "mutation run took $(( $(date +%s) - started ))s with $jobs worker(s)"
 "$python" scripts/mutation_summary.py

@@ -71,7 +71,8 @@ def test_a_hubspot_segment_fills_a_crm_campaign_with_exactly_the_people_it_selec
         camp = crm.add_container("Engaged", ContainerKind.CAMPAIGN, [("Sent", False), ("Responded", True)])
         now = hs.now()
         hs_ids = {}
-        for email, fields in PEOPLE.items():
+        for email, wanted in PEOPLE.items():
+            fields = dict(wanted)
             days = fields.pop("last_form_submitted_at", None)
             if days is not None:
                 fields["last_form_submitted_at"] = now - timedelta(days=days)

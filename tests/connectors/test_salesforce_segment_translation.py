@@ -1,0 +1,71 @@
+"""Salesforce segment translation where a field lives on one object only (``lead_status`` on Leads,
+``opportunity_stage`` on Contacts): the people read are exactly those ``evaluate`` picks, and the stage's
+inlining limit is refused with the cure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.errors import FatalError
+from campaign_bridge.mapping.segment import evaluate, parse_segment
+from campaign_bridge.sandbox.salesforce import SalesforceSandbox
+from tests.connectors.test_salesforce_segments import NOW, Org, org
+from tests.contract.harness_salesforce import no_wait_policy, settings_for
+
+__all__ = ["org"]  # the seeded org fixture, shared with test_salesforce_segments
+
+ONE_OBJECT_SEGMENTS = [
+    {"field": "lead_status", "exists": False},
+    {"field": "lead_status", "exists": True},
+    {"any": [{"field": "lead_status", "ne": "Open - Not Contacted"}, {"field": "email", "contains": "open"}]},
+    {"any": [{"field": "lead_status", "eq": "Open - Not Contacted"}, {"field": "company", "eq": "Globex"}]},
+    {
+        "not": {
+            "any": [
+                {"field": "lead_status", "eq": "Working - Contacted"},
+                {"field": "opportunity_stage", "exists": True},
+            ]
+        }
+    },
+    {"field": "opportunity_stage", "exists": True},
+    {"field": "opportunity_stage", "exists": False},
+    {"field": "opportunity_stage", "not_in": ["Closed Won"]},
+    {"field": "opportunity_stage", "in": ["Closed Won", "Closed Lost"]},
+    {
+        "all": [
+            {"field": "lead_status", "eq": "Open - Not Contacted"},
+            {"field": "opportunity_stage", "eq": "Closed Won"},
+        ]
+    },
+]
+
+
+@pytest.mark.parametrize("raw", ONE_OBJECT_SEGMENTS, ids=[str(i) for i in range(len(ONE_OBJECT_SEGMENTS))])
+def test_a_field_one_object_lacks_selects_as_evaluate_does(org: Org, raw: dict[str, Any]) -> None:
+    segment = parse_segment(raw)
+    conn = SalesforceConnector("sf", settings_for(org.sandbox), policy=no_wait_policy(), clock=lambda: NOW)
+    got = {r.person.ref.id for r in conn.read_segment(segment)}
+    assert got == {pid for pid, view in org.people.items() if evaluate(segment, view, NOW)}
+
+
+@pytest.mark.parametrize(("contacts", "refused"), [(300, False), (301, True)])
+def test_a_stage_matching_more_contacts_than_a_query_can_inline_is_refused(contacts: int, refused: bool) -> None:
+    with SalesforceSandbox() as sandbox:
+        state = sandbox.state
+        deal = state.add_opportunity("Big deal", "Negotiation", "2026-06-30")
+        for i in range(contacts):
+            state.add_contact_role(deal, state.add_contact(f"c{i}@example.com"))
+        conn = SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), clock=lambda: NOW)
+        segment = parse_segment({"field": "opportunity_stage", "eq": "Negotiation"})
+        if not refused:
+            assert len(list(conn.read_segment(segment))) == contacts
+            return
+        with pytest.raises(FatalError) as caught:
+            list(conn.read_segment(segment))
+    assert str(caught.value) == (
+        "the segment's opportunity_stage condition matches 301 contacts; at most 300 can be inlined into a "
+        "Salesforce query. Narrow the stage, or combine it with a source campaign instead"
+    )

@@ -1,0 +1,105 @@
+"""The segment language as an admin writes it and the reference evaluator reads it: windows in hours,
+days and weeks up to the limit, dates as YAML writes them, people with no value, and the messages and
+lines a refused condition is reported at."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from campaign_bridge.config.loader import load_config_text
+from campaign_bridge.errors import ConfigError
+from campaign_bridge.mapping.segment import SegmentError, evaluate, parse_segment
+
+NOW = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
+
+
+def _picks(raw: dict[str, Any], value: Any) -> bool:
+    return evaluate(parse_segment(raw), {"last_activity_at": value}, NOW)
+
+
+@pytest.mark.parametrize(
+    ("window", "inside", "outside"),
+    [
+        ("12h", NOW - timedelta(hours=11), NOW - timedelta(hours=13)),
+        ("2w", NOW - timedelta(days=13), NOW - timedelta(days=15)),
+        ("30d", NOW - timedelta(days=29), NOW - timedelta(days=31)),
+        ("0000000030d", NOW - timedelta(days=29), NOW - timedelta(days=31)),  # leading zeros are just zeros
+        ("3650d", NOW - timedelta(days=3649), NOW - timedelta(days=3651)),  # the longest window there is
+    ],
+)
+def test_a_window_in_hours_days_or_weeks_picks_who_it_says(window: str, inside: datetime, outside: datetime) -> None:
+    assert _picks({"field": "last_activity_at", "within": window}, inside)
+    assert not _picks({"field": "last_activity_at", "within": window}, outside)
+    assert _picks({"field": "last_activity_at", "not_within": window}, outside)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [date(2026, 1, 15), "2026-01-15", "2026-01-15T09:00:00Z", "2026-01-15T09:00:00+00:00", datetime(2026, 1, 15, 9)],
+)
+def test_a_stamp_written_as_a_date_or_iso_text_is_read_as_that_moment(value: Any) -> None:
+    assert _picks({"field": "last_activity_at", "within": "7d"}, value)
+    assert not _picks({"field": "last_activity_at", "within": "4d"}, value)
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_person_with_no_stamp_is_outside_every_window(value: Any) -> None:
+    assert not _picks({"field": "last_activity_at", "within": "3650d"}, value)
+    assert _picks({"field": "last_activity_at", "not_within": "1h"}, value)
+
+
+def test_a_date_comparison_reads_dates_written_either_way() -> None:
+    segment = parse_segment({"field": "created_at", "gte": "2026-01-10"})
+    assert evaluate(segment, {"created_at": date(2026, 1, 10)}, NOW)
+    assert evaluate(segment, {"created_at": "2026-01-12"}, NOW)
+    assert not evaluate(segment, {"created_at": date(2026, 1, 9)}, NOW)
+
+
+@pytest.mark.parametrize(
+    ("window", "says"),
+    [
+        ("soon", "'soon' is not a duration; write e.g. 30d, 12h or 2w"),
+        ("3651d", "a within/not_within window is longer than 3650d"),
+        ("1000000000h", "a within/not_within window is longer than 3650d"),
+        ("0h", "a window of 0h matches nobody (within) or everybody (not_within); the shortest is 1h"),
+    ],
+)
+def test_a_window_out_of_range_is_refused_with_the_reason(window: str, says: str) -> None:
+    with pytest.raises(SegmentError) as refused:
+        parse_segment({"field": "last_activity_at", "within": window})
+    assert str(refused.value) == f"segment.within: {says}"
+
+
+FILE = """\
+client: x
+connections:
+  crm: {type: memory-crm}
+  hs: {type: hubspot, auth: {method: private_app, token: "${HS_TOKEN}"}}
+rules:
+  - name: a
+    from:
+      connection: hs
+      segment:
+        any:
+          - {field: opportunity_stage, eq: Won}
+          - not:
+              all:
+                - {field: country, eq: France}
+                - {field: last_purchase_at, within: 30d}
+    to: {connection: crm, campaign: C, status: Sent}
+"""
+
+
+def test_a_field_the_source_cannot_filter_on_is_reported_at_its_own_line_however_deep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HS_TOKEN", "pat-test")
+    with pytest.raises(ConfigError) as refused:
+        load_config_text(FILE, "c.yaml")
+    lines = [str(p) for p in refused.value.problems]
+    assert [line.split(": ", 1)[0] for line in lines] == ["c.yaml:11", "c.yaml:15"]
+    assert "hubspot cannot filter people on opportunity_stage" in lines[0]
+    assert "hubspot cannot filter people on last_purchase_at" in lines[1]
