@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+"$python" -c 'import mutmut' 2>/dev/null || "$python" -m pip install -q -e '.[dev,mutation]'
 started=$(date +%s)
 # mutmut's progress line redraws itself: print every 200th state of it
 nice -n "${NICE:-10}" "$python" -c 'import sys; from mutmut.__main__ import cli; sys.exit(cli())' \
