@@ -8,6 +8,7 @@
 #   scripts/mutation.sh --jobs 1             # one worker (a shared machine)
 #   scripts/mutation.sh --fresh              # forget earlier results first
 #   scripts/mutation.sh 'campaign_bridge.sync.guard*'   # only these mutants
+#   scripts/mutation.sh --retry-survivors    # after adding tests: run the survivors again
 #   scripts/mutation.sh --summary            # only print the last result, with every survivor
 #
 # Show one mutant: .venv/bin/mutmut show NAME (names as the summary lists them).
@@ -21,6 +22,8 @@ while [ $# -gt 0 ]; do
         --fresh) rm -rf mutants ;;
         --jobs) jobs=$2; shift ;;
         --summary) exec "$python" scripts/mutation_summary.py --survivors ;;
+        # after adding tests: check again the mutants that survived (a plain run keeps earlier verdicts)
+        --retry-survivors) mapfile -t -O "${#args[@]}" args < <("$python" scripts/mutation_summary.py --names) ;;
         *) args+=("$1") ;;
     esac
     shift

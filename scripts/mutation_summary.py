@@ -1,7 +1,7 @@
 """Print the last mutation run's result per module, then every surviving mutant by module.
 
 Reads what mutmut leaves in ``mutants/`` (a ``.meta`` file per mutated module: each mutant's exit code).
-``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``.
+``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``; ``--names`` only those.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ def main(argv: list[str]) -> int:
     if not metas:
         print("no mutation results: run scripts/mutation.sh first", file=sys.stderr)
         return 1
+    if "--names" in argv:  # the survivors' names, one a line (for ``mutation.sh --retry-survivors``)
+        for meta in metas:
+            codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+            for name in sorted(k for k, code in codes.items() if verdict(code) == "survived"):
+                print(name)
+        return 0
     rows: list[tuple[str, Counter[str]]] = []
     survivors: dict[str, list[str]] = defaultdict(list)
     for meta in metas:

@@ -47,6 +47,11 @@ def _limit(policy: str | None, message: str) -> dict[str, str]:
             {"X-HubSpot-RateLimit-Interval-Milliseconds": "soon"},
             10.0,
         ),
+        (
+            _limit("TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit."),
+            {"Retry-After": "0"},
+            0.0,
+        ),
         (_limit("SECONDLY", "You have reached your secondly limit."), {}, 1.0),
         (_limit(None, "You have reached your secondly limit."), {}, 1.0),
     ],

@@ -40,6 +40,9 @@ ONE_OBJECT_SEGMENTS = [
             {"field": "opportunity_stage", "eq": "Closed Won"},
         ]
     },
+    {"all": [{"field": "lead_status", "exists": False}, {"field": "opportunity_stage", "ne": "Nope"}]},
+    {"any": [{"field": "lead_status", "eq": "Nope"}, {"field": "opportunity_stage", "eq": "Nope"}]},
+    {"all": [{"field": "lead_status", "ne": "Closed"}, {"field": "company", "eq": "Globex"}]},
 ]
 
 

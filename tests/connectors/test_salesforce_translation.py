@@ -3,10 +3,15 @@ member stamped in the watermark's own second, and a quoted value matches exactly
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from campaign_bridge.connectors.base import Watermark
 from campaign_bridge.connectors.salesforce import SalesforceConnector
+from campaign_bridge.connectors.salesforce.errors import translate_status
+from campaign_bridge.connectors.salesforce.soql import first_day_at_or_after
+from campaign_bridge.errors import FatalError, RateLimitedError, TransientError
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
 
 
@@ -56,3 +61,64 @@ def test_people_whose_emails_carry_soql_quote_characters_are_found_exactly(
     assert {email: [r.ref.id for r in records] for email, records in found.items()} == {
         email: [ids[email]] for email in odd
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "kind", "says"),
+    [
+        (
+            400,
+            [{"message": "No such column 'Foo' on entity 'Contact'.", "errorCode": "INVALID_FIELD", "fields": []}],
+            FatalError,
+            "sf: Salesforce query answered 400 INVALID_FIELD: No such column 'Foo' on entity 'Contact'. The query "
+            "names a field or object this org does not have, or is malformed.",
+        ),
+        (
+            400,
+            [{"statusCode": "DUPLICATE_VALUE", "message": "duplicate value found"}],  # a composite result's form
+            FatalError,
+            "sf: Salesforce query answered 400 DUPLICATE_VALUE: duplicate value found.",
+        ),
+        (
+            400,
+            {"error": "invalid_grant", "error_description": "authentication failure"},  # the OAuth form
+            FatalError,
+            "sf: Salesforce query answered 400 invalid_grant: authentication failure.",
+        ),
+        (
+            404,
+            {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"},
+            FatalError,
+            "sf: Salesforce query answered 404 NOT_FOUND: The requested resource does not exist.",
+        ),
+        (500, {"unexpected": True}, TransientError, "sf: Salesforce query answered 500: no details."),
+        (
+            403,
+            [{"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+            RateLimitedError,
+            "sf: Salesforce query answered 403 REQUEST_LIMIT_EXCEEDED: ConcurrentPerOrgLongTxn Limit exceeded. "
+            "(too many concurrent long-running requests in the org; retrying)",
+        ),
+    ],
+)
+def test_salesforces_error_bodies_become_the_error_and_message_a_user_reads(
+    status: int, content: object, kind: type[Exception], says: str
+) -> None:
+    error = translate_status(status, content, connection="sf", endpoint="query")
+    assert type(error) is kind
+    assert str(error) == says
+
+
+@pytest.mark.parametrize(
+    ("start", "first_day"),
+    [
+        (datetime(2026, 1, 5, 0, 0, tzinfo=UTC), date(2026, 1, 5)),  # a window starting at midnight holds that day
+        (datetime(2026, 1, 5, 9, 0, tzinfo=UTC), date(2026, 1, 6)),  # any later start: the next day
+        (datetime(2026, 1, 5, 0, 17, tzinfo=UTC), date(2026, 1, 6)),
+        (datetime(2026, 1, 5, 0, 0, 23, tzinfo=UTC), date(2026, 1, 6)),
+        (datetime(2026, 1, 5, 0, 0, 0, 500_000, tzinfo=UTC), date(2026, 1, 6)),
+    ],
+)
+def test_a_date_only_field_is_in_a_window_only_for_days_wholly_inside_it(start: datetime, first_day: date) -> None:
+    # LastActivityDate holds a day, not a moment: a day is inside "within" only when its midnight is.
+    assert first_day_at_or_after(start) == first_day

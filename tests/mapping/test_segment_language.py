@@ -103,3 +103,32 @@ def test_a_field_the_source_cannot_filter_on_is_reported_at_its_own_line_however
     assert [line.split(": ", 1)[0] for line in lines] == ["c.yaml:11", "c.yaml:15"]
     assert "hubspot cannot filter people on opportunity_stage" in lines[0]
     assert "hubspot cannot filter people on last_purchase_at" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "person", "picked"),
+    [
+        ({"field": "score", "lte": 50}, {"score": 50}, True),
+        ({"field": "score", "lt": 50}, {"score": 50}, False),
+        ({"field": "score", "gt": 50}, {"score": 50}, False),
+        ({"field": "score", "gte": 50}, {"score": 50}, True),
+        ({"field": "score", "gte": 50}, {"score": "high"}, False),  # a value that cannot be compared
+        ({"field": "score", "lt": 50}, {"score": "high"}, False),
+        ({"field": "company", "in": ["Acme Inc", "Globex"]}, {"company": "Acme"}, False),  # whole names only
+        ({"field": "company", "in": ["Acme Inc", "Globex"]}, {"company": "GLOBEX"}, True),
+        ({"field": "company", "exists": True}, {"company": ""}, False),  # an empty text is no value
+        ({"field": "company", "exists": False}, {"company": ""}, True),
+        ({"field": "created_at", "in": ["2026-01-10", "2026-01-12"]}, {"created_at": "2026-01-12"}, True),
+        ({"field": "created_at", "in": ["2026-01-10", "2026-01-12"]}, {"created_at": date(2026, 1, 11)}, False),
+        ({"field": "created_at", "eq": "2026-01-12T00:00:00"}, {"created_at": "2026-01-12T00:00:00"}, True),
+        (
+            {"any": [{"field": "last_activity_at", "within": "7d"}, {"field": "score", "gte": 90}]},
+            {"last_activity_at": NOW - timedelta(days=2), "score": 10},
+            True,
+        ),
+    ],
+)
+def test_the_reference_evaluator_compares_as_the_language_says(
+    raw: dict[str, Any], person: dict[str, Any], picked: bool
+) -> None:
+    assert evaluate(parse_segment(raw), person, NOW) is picked

@@ -26,6 +26,9 @@ def test_a_member_stamped_just_behind_the_watermark_is_added_by_the_next_increme
     # committed after the run, stamped half a minute before the watermark (the last run's newest stamp)
     world.crm.containers[camp].members[late].modified_at = world.clock() - timedelta(seconds=90)
 
+    planned = world.engine(cfg).plan("web")  # `plan` reads as the next run would: incrementally
+    assert not planned.full_read
+    assert [i.email for i in planned.adds] == ["late@x.com"]
     second = world.sync(cfg, "web")
 
     assert not second.full_read
