@@ -89,7 +89,7 @@ def test_the_json_report_of_a_sync_counts_what_it_did_and_names_each_conflict(wo
             "kind": "unmatched_person",
             "email": "stranger@x.com",
             "detail": "no record with this email in the target, and the rule says create_missing: skip",
-            "container": None,
+            "container": "",
         }
     ]
     assert out["api_calls"] == report.api_calls
