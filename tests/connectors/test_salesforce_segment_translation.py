@@ -4,6 +4,7 @@ inlining limit is refused with the cure."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -44,9 +45,23 @@ ONE_OBJECT_SEGMENTS = [
     {"any": [{"field": "lead_status", "eq": "Nope"}, {"field": "opportunity_stage", "eq": "Nope"}]},
     {"all": [{"field": "lead_status", "ne": "Closed"}, {"field": "company", "eq": "Globex"}]},
 ]
+#: Dates and moments written in the rule, against CreatedDate (NOW is 2026-01-05 09:00 UTC).
+DATE_SEGMENTS = [
+    {"field": "created_at", "gte": "2025-12-20"},
+    {"field": "created_at", "lt": "2025-12-26T09:00:00Z"},  # exactly one person was created then: not before
+    {"field": "created_at", "lte": "2025-12-26T09:00:00Z"},
+    {"field": "created_at", "gt": "2025-12-26T09:00:00Z"},
+    {"field": "created_at", "eq": "2025-12-26T09:00:00Z"},
+    {"field": "created_at", "ne": "2025-12-26T09:00:00Z"},
+    {"field": "created_at", "in": ["2025-12-26T09:00:00Z", "2026-01-04T09:00:00Z"]},
+    {"field": "created_at", "not_in": ["2025-12-26T09:00:00Z"]},
+    {"not": {"field": "created_at", "lte": "2025-12-31"}},
+]
 
 
-@pytest.mark.parametrize("raw", ONE_OBJECT_SEGMENTS, ids=[str(i) for i in range(len(ONE_OBJECT_SEGMENTS))])
+@pytest.mark.parametrize(
+    "raw", ONE_OBJECT_SEGMENTS + DATE_SEGMENTS, ids=[str(i) for i in range(len(ONE_OBJECT_SEGMENTS + DATE_SEGMENTS))]
+)
 def test_a_field_one_object_lacks_selects_as_evaluate_does(org: Org, raw: dict[str, Any]) -> None:
     segment = parse_segment(raw)
     conn = SalesforceConnector("sf", settings_for(org.sandbox), policy=no_wait_policy(), clock=lambda: NOW)
@@ -72,3 +87,32 @@ def test_a_stage_matching_more_contacts_than_a_query_can_inline_is_refused(conta
         "the segment's opportunity_stage condition matches 301 contacts; at most 300 can be inlined into a "
         "Salesforce query. Narrow the stage, or combine it with a source campaign instead"
     )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"field": "last_activity_at", "gte": "2025-12-20"},
+        {"field": "last_activity_at", "lt": "2025-12-20"},
+        {"field": "last_activity_at", "in": ["2025-12-20", "2025-11-01"]},
+        {"field": "last_activity_at", "within": "30d"},
+        {"field": "last_activity_at", "not_within": "30d"},
+    ],
+)
+def test_a_date_only_field_selects_by_calendar_day(raw: dict[str, Any]) -> None:
+    days = {"a@example.com": date(2025, 12, 20), "b@example.com": date(2025, 11, 1), "c@example.com": date(2025, 12, 6)}
+    days["d@example.com"] = date(2025, 12, 5)
+    with SalesforceSandbox() as sandbox:
+        state = sandbox.state
+        views = {}
+        for email, day in days.items():
+            ident = state.add_contact(email)
+            state.set_last_activity(ident, day)
+            views[ident] = {"email": email, "last_activity_at": day}
+        views[state.add_contact("never@example.com")] = {"email": "never@example.com"}
+        conn = SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), clock=lambda: NOW)
+        segment = parse_segment(raw)
+        got = {r.person.ref.id for r in conn.read_segment(segment)}
+    expected = {pid for pid, view in views.items() if evaluate(segment, view, NOW)}
+    assert expected
+    assert got == expected

@@ -132,3 +132,19 @@ def test_the_reference_evaluator_compares_as_the_language_says(
     raw: dict[str, Any], person: dict[str, Any], picked: bool
 ) -> None:
     assert evaluate(parse_segment(raw), person, NOW) is picked
+
+
+@pytest.mark.parametrize(
+    ("stamp", "picked"),
+    [
+        (datetime(2026, 1, 12, 8, 30, tzinfo=UTC), True),  # a system's stamped moment (with its zone)
+        ("2026-01-12T08:30:00Z", True),
+        (datetime(2026, 1, 9, 23, 59, tzinfo=UTC), False),
+    ],
+)
+def test_a_date_written_in_the_rule_compares_with_a_stamped_moment_as_utc(stamp: Any, picked: bool) -> None:
+    # "created on or after 2026-01-10": the rule's date is midnight UTC, as Salesforce's and HubSpot's
+    # translations read it; the reference evaluator used to find no one (a moment with a zone and one
+    # without do not compare).
+    segment = parse_segment({"field": "created_at", "gte": "2026-01-10"})
+    assert evaluate(segment, {"created_at": stamp}, NOW) is picked
