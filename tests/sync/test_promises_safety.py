@@ -161,3 +161,42 @@ def test_lowering_max_attempts_stops_retrying_what_already_failed_that_often(wor
     report = lowered.sync("web", full=True)
     assert report.counts.get("failed", 0) == 0
     assert report.counts.get("added", 0) == 0  # not sent again: two failures already reached the limit
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "says"),
+    [
+        ("UNAVAILABLE", "try again later", "UNAVAILABLE: try again later"),
+        (None, "try again later", "try again later"),
+        (None, None, "failed"),
+    ],
+)
+def test_a_dead_lettered_member_shows_in_the_conflicts_with_its_list_and_error(
+    world: World, code: str | None, message: str | None, says: str
+) -> None:
+    _seeded(world, 1)
+    world.ma_person("p0@x.com")
+    engine = world.engine(world.config(MIRROR, defaults="defaults: {max_attempts: 1}"))
+    real = engine.connectors["ma"].apply_changes
+    engine.connectors["ma"].apply_changes = lambda container, changes: [  # type: ignore[method-assign]
+        ChangeOutcome(c, OutcomeState.FAILED, code, message) for c in changes
+    ]
+    engine.sync("web")
+    engine.connectors["ma"].apply_changes = real  # type: ignore[method-assign]
+    conflicts = world.store.decisions(rule="web", conflicts_only=True)
+    assert [(c["kind"], c["email"], c["container"], c["detail"]) for c in conflicts] == [
+        ("dead_letter", "p0@x.com", "ma:Nurture", f"gave up after 1 attempts: {says}")
+    ]
+    assert conflicts[0]["person_key"] == world.store.persons_by_emails(["p0@x.com"])["p0@x.com"]
+
+
+def test_a_refused_member_shows_in_the_conflicts_with_its_list_and_the_refusal(world: World) -> None:
+    _, lst, _ = _seeded(world, 1)
+    world.ma_person("p0@x.com")
+    world.ma.containers[lst].reject["p0@x.com"] = ("INVALID_EMAIL", "blocked by a validation rule")
+    world.sync(world.config(MIRROR), "web")
+    conflicts = world.store.decisions(rule="web", conflicts_only=True)
+    assert [(c["kind"], c["container"], c["detail"]) for c in conflicts] == [
+        ("rejected_record", "ma:Nurture", "add refused by the target: INVALID_EMAIL: blocked by a validation rule")
+    ]
+    assert conflicts[0]["person_key"] == world.store.persons_by_emails(["p0@x.com"])["p0@x.com"]
