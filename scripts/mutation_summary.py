@@ -47,11 +47,15 @@ def main(argv: list[str]) -> int:
     if not metas:
         print("no mutation results: run scripts/mutation.sh first", file=sys.stderr)
         return 1
-    if "--names" in argv:  # the survivors' names, one a line (for ``mutation.sh --retry-survivors``)
+    if "--names" in argv or "--not-run" in argv:
+        # the survivors' names (or those not checked yet), one a line, for ``mutation.sh``
+        wanted = "not run" if "--not-run" in argv else "survived"
+        prefixes = [a for a in argv if not a.startswith("--")]
         for meta in metas:
             codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-            for name in sorted(k for k, code in codes.items() if verdict(code) == "survived"):
-                print(name)
+            for name in sorted(k for k, code in codes.items() if verdict(code) == wanted):
+                if not prefixes or name.startswith(tuple(prefixes)):
+                    print(name)
         return 0
     rows: list[tuple[str, Counter[str]]] = []
     survivors: dict[str, list[str]] = defaultdict(list)
@@ -63,6 +67,19 @@ def main(argv: list[str]) -> int:
         counts = Counter(verdict(code) for code in codes.values())
         rows.append((module, counts))
         survivors[module] = sorted(k for k, code in codes.items() if verdict(code) in ("survived", "no tests"))
+    if "--markdown" in argv:  # the table docs/testing.md keeps
+        print("| module | checked | killed | survived | no tests | killed % |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for module, counts in rows:
+            checked = sum(counts.values()) - counts["not run"]
+            caught = counts["killed"] + counts["timeout"]
+            share = f"{100 * caught / checked:.1f}%" if checked else "-"
+            late = f" ({counts['not run']} not run)" if counts["not run"] else ""
+            print(
+                f"| `{module.removeprefix('campaign_bridge/')}` | {checked}{late} | {caught} | {counts['survived']} "
+                f"| {counts['no tests']} | {share} |"
+            )
+        return 0
     print(f"{'module':58} {'checked':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}")
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for module, counts in rows:
