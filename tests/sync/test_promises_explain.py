@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from campaign_bridge.mapping.model import ChangeOutcome, OutcomeState
 from campaign_bridge.sync.explain import explain
+from campaign_bridge.sync.store.states import LedgerState
 from tests.sync.world import World
 
 RULES = """
@@ -100,3 +101,47 @@ def test_explain_says_why_a_person_with_no_target_record_is_not_there(world: Wor
         "not in crm:Event: rejected (no record with this email in the target, and the rule says create_missing: skip)"
     )
     assert [d["kind"] for d in entry["decisions"]] == ["unmatched_person"]
+
+
+def test_explain_tells_a_run_stopped_mid_change_and_a_person_kept_out_by_another_rule(world: World) -> None:
+    camp = world.campaign("Event", [("Invited", False), ("Registered", False), ("Attended", True)])
+    reg, att = world.ma_list("Registrants"), world.ma_list("Attendees")
+    for email in ("ada@x.com", "bob@x.com"):
+        person = world.ma_person(email)
+        world.ma.add_member(reg, person)
+        world.ma.add_member(att, person)
+        world.crm_person(email)
+    cfg = world.config(
+        """
+  - name: attended
+    from: {connection: ma, list: Attendees}
+    to: {connection: crm, campaign: Event, status: Attended}
+  - name: registered
+    from: {connection: ma, list: Registrants}
+    to: {connection: crm, campaign: Event, status: Registered}
+"""
+    )
+    world.sync(cfg, "attended")
+    world.sync(cfg, "registered")
+    assert camp
+    verdicts = _verdicts(world, cfg, "ada@x.com")
+    assert verdicts["registered"] == "not in crm:Event: see the decisions below"
+    (_, entry) = explain(world.store, cfg, "ada@x.com")
+    assert [d["kind"] for d in entry["decisions"]] == ["status_collision"]
+    assert entry["decisions"][0]["at"] == world.store.decisions(rule="registered")[0]["at"].isoformat()
+    assert isinstance(entry["decisions"][0]["run_id"], int)
+
+    rows = world.store.ledger("attended", world.store.ledger_keys("attended"))
+    by_email = {world.crm.people[r.target_record_id].email: r for r in rows.values()}
+    world.store.write_ledger(
+        [
+            by_email["ada@x.com"]._replace(state=LedgerState.PENDING),
+            by_email["bob@x.com"]._replace(state=LedgerState.REMOVING),
+        ]
+    )
+    assert _verdicts(world, cfg, "ada@x.com")["attended"] == (
+        "maybe in crm:Event: a run stopped while adding this person; the next run confirms it"
+    )
+    assert _verdicts(world, cfg, "bob@x.com")["attended"] == (
+        "maybe in crm:Event: a run stopped while removing this person; the next run finishes it"
+    )

@@ -78,3 +78,27 @@ def test_an_incremental_run_removes_a_member_whose_removal_it_reads(world: World
     report = world.sync(cfg, "web")
     assert not report.full_read
     assert world.ma_emails(lst) == {"b@x.com"}
+
+
+def test_a_first_run_of_an_empty_source_still_reads_what_arrives_later(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    cfg = world.config(MIRROR)
+    assert world.sync(cfg, "web").status == "ok"
+    world.crm.add_member(camp, world.crm_person("first@x.com"), "Sent")
+    report = world.sync(cfg, "web")
+    assert report.status == "ok"
+    assert not report.full_read
+    assert world.ma_emails(lst) == {"first@x.com"}
+
+
+def test_a_source_stamp_ahead_of_our_clock_does_not_carry_the_watermark_past_the_run(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ahead = world.crm_person("ahead@x.com")
+    world.crm.add_member(camp, ahead, "Sent")
+    world.crm.containers[camp].members[ahead].modified_at = world.clock() + timedelta(hours=1)  # a skewed clock
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    world.crm.add_member(camp, world.crm_person("next@x.com"), "Sent")  # stamped a minute later, by our clock
+    report = world.sync(cfg, "web")
+    assert not report.full_read
+    assert world.ma_emails(lst) == {"ahead@x.com", "next@x.com"}

@@ -10,7 +10,7 @@ from tests.sync.world import World
 RULES = """
   - name: seg
     from: {connection: ma, segment: {field: score, gte: 50}}
-    to: {connection: crm, campaign: Webinar, status: Sent}
+    to: {connection: crm, campaign: Gone, status: Sent}
   - name: lost
     from: {connection: crm, campaign: Nowhere}
     to: {connection: ma, list: Missing}
@@ -30,12 +30,14 @@ def test_every_rule_is_checked_and_each_problem_names_its_rule_side_and_line(wor
     problems = live_problems(cfg, world.engine(cfg).connectors, LINES)
     said = [(p.file, p.line, p.message.split(":")[0]) for p in problems]
     assert said == [
+        (cfg.path, 10, "rule 'seg' to"),  # a segment source has no container to look up; its target does
         (cfg.path, 13, "rule 'lost' from"),
         (cfg.path, 13, "rule 'lost' to"),
         (cfg.path, 19, "rule 'loop' reads and writes the same container"),
     ]
-    assert "Nowhere" in problems[0].message
-    assert "Missing" in problems[1].message
+    assert "Gone" in problems[0].message
+    assert "Nowhere" in problems[1].message
+    assert "Missing" in problems[2].message
 
 
 def test_a_connection_that_cannot_list_its_containers_fails_each_of_its_rules_once_asked(world: World) -> None:
