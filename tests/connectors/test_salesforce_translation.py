@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import requests
+from simple_salesforce.exceptions import SalesforceOperationError
 
 from campaign_bridge.connectors.base import Watermark
 from campaign_bridge.connectors.salesforce import SalesforceConnector
-from campaign_bridge.connectors.salesforce.errors import translate_status
+from campaign_bridge.connectors.salesforce.errors import translate, translate_status
 from campaign_bridge.connectors.salesforce.soql import first_day_at_or_after
 from campaign_bridge.errors import FatalError, RateLimitedError, TransientError
 from campaign_bridge.sandbox.salesforce import SalesforceSandbox
@@ -122,3 +124,47 @@ def test_salesforces_error_bodies_become_the_error_and_message_a_user_reads(
 def test_a_date_only_field_is_in_a_window_only_for_days_wholly_inside_it(start: datetime, first_day: date) -> None:
     # LastActivityDate holds a day, not a moment: a day is inside "within" only when its midnight is.
     assert first_day_at_or_after(start) == first_day
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"<html><body>Service Unavailable</body></html>", "<html><body>Service Unavailable</body></html>"),
+        (b"\xff\xfe broken bytes", "\ufffd\ufffd broken bytes"),
+        ("  " + "x" * 300, "x" * 200),
+        (None, "no details"),
+        ([{"errorCode": "UNKNOWN_EXCEPTION"}], None),
+    ],
+)
+def test_an_error_answer_that_is_not_salesforces_envelope_is_kept_short_and_readable(
+    content: object, says: str | None
+) -> None:
+    error = translate_status(503, content, connection="sf", endpoint="query")
+    assert type(error) is TransientError
+    expected = (
+        "sf: Salesforce query answered 503 UNKNOWN_EXCEPTION: no details."
+        if says is None
+        else (f"sf: Salesforce query answered 503: {says}.")
+    )
+    assert str(error) == expected
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "says"),
+    [
+        (requests.Timeout("read timed out"), TransientError, "sf: Salesforce query timed out"),
+        (requests.ConnectionError("reset"), TransientError, "sf: connection to Salesforce failed during query"),
+        (
+            SalesforceOperationError("Job 750xx failed: InvalidBatch"),
+            FatalError,
+            "sf: a Salesforce Bulk API job failed: Job 750xx failed: InvalidBatch",
+        ),
+        (KeyError("records"), TransientError, "sf: Salesforce query failed: KeyError"),
+    ],
+)
+def test_a_failure_without_an_answer_names_the_connection_and_what_was_asked(
+    exc: BaseException, kind: type[Exception], says: str
+) -> None:
+    error = translate(exc, connection="sf", endpoint="query")
+    assert type(error) is kind
+    assert str(error) == says
