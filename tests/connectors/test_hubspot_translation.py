@@ -89,3 +89,28 @@ def test_a_star_in_a_contains_is_refused_with_the_whole_reason() -> None:
         "segment field 'last_page_visited': HubSpot's search reads * in 'a*b' as a wildcard and cannot escape "
         "it, so it would match far more than the text; look for the text without it"
     )
+
+
+FOUR = {"all": FIVE["all"][:4]}  # with the read's window and the id cursor: exactly six filters, room for the id cursor
+#: three different groups: 3 × (4 + 2) = 18 filters, HubSpot's whole allowance
+THREE_BY_FOUR = {"any": [{"all": [{"field": "score", "gte": n}, *FIVE["all"][1:4]]} for n in (50, 60, 65)]}
+
+
+@pytest.mark.parametrize(("segment", "count"), [(FOUR, 10_050), (THREE_BY_FOUR, 10_050), (FIVE, 9_900)])
+def test_a_bulk_import_sharing_one_timestamp_is_read_whole_up_to_what_hubspot_can_page(
+    hs: HubSpotHarness, segment: dict[str, object], count: int
+) -> None:
+    ids = _import(hs, count, hs.now() - timedelta(hours=1))
+    found = [r.person.ref.id for r in hs.connector().read_segment(parse_segment(segment))]
+    assert len(found) == len(set(found)) == count
+    assert set(found) == set(ids)
+
+
+def test_a_shared_timestamp_is_walked_by_id_a_page_at_a_time(hs: HubSpotHarness) -> None:
+    ids = _import(hs, 1_000, hs.now() - timedelta(hours=1))
+    found = [r.person.ref.id for r in hs.connector().read_segment(parse_segment(FOUR))]
+    assert sorted(found) == sorted(ids)
+    searches = [e for e in hs.sb.server.log if e.path.endswith("/search")]
+    # a page, a page past it (all on the same stamp), five pages by id and their empty end, then the one
+    # millisecond after the stamp: nothing is read twice
+    assert len(searches) == 2 + 5 + 1 + 1
