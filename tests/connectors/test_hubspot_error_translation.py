@@ -143,3 +143,15 @@ def test_an_answer_that_is_not_hubspots_envelope_is_kept_short(status: int, body
     error = _error(status, body)
     assert isinstance(error, TransientError)
     assert str(error) == f"{WHERE}: HubSpot answered {status}: {said}"
+
+
+def test_a_rate_limit_answered_without_hubspots_envelope_still_waits_what_it_asks() -> None:
+    error = _error(429, "<html>Too Many Requests</html>", {"Retry-After": "7"})
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after == 7.0
+    assert str(error) == f"{WHERE}: HubSpot answered 429: <html>Too Many Requests</html>"
+
+
+def test_an_answer_in_broken_bytes_is_still_reported() -> None:
+    error = _error(502, b"\xff\xfeBad Gateway")
+    assert str(error) == f"{WHERE}: HubSpot answered 502: \ufffd\ufffdBad Gateway"

@@ -168,3 +168,15 @@ def test_a_failure_without_an_answer_names_the_connection_and_what_was_asked(
     error = translate(exc, connection="sf", endpoint="query")
     assert type(error) is kind
     assert str(error) == says
+
+
+def test_people_whose_emails_hold_like_wildcards_are_found_exactly(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector
+) -> None:
+    state = sandbox.state
+    ids = {email: state.add_contact(email) for email in ("first_last@x.com", "100%real@x.com")}
+    state.add_contact("firstXlast@x.com")
+    found = conn.lookup_people(list(ids))
+    assert {email: [r.ref.id for r in records] for email, records in found.items()} == {
+        email: [ident] for email, ident in ids.items()
+    }

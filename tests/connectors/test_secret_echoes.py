@@ -70,3 +70,13 @@ def test_words_after_basic_are_not_taken_for_a_credential() -> None:
     vendor = "Basic authentication is disabled for this org"
     error = DEFAULT_TABLE.translate(Failure(403, None, vendor, f"sf: Salesforce answered 403: {vendor}"))
     assert str(error) == f"sf: Salesforce answered 403: {vendor}"
+
+
+def test_hubspots_own_words_kept_for_a_refused_record_are_redacted_too() -> None:
+    from campaign_bridge.connectors.hubspot.errors import HubSpotValidationError, parse_failure, translate
+
+    body = '{"status": "error", "category": "VALIDATION_ERROR", "message": "bad request, Authorization: Bearer pat-na1-7d3b5a90-secret"}'
+    error = translate(parse_failure("hs: POST /lists", 400, body, {}))
+    assert isinstance(error, HubSpotValidationError)
+    assert error.hubspot_message == "bad request, Authorization: Bearer [redacted]"
+    assert "pat-na1-7d3b5a90-secret" not in str(error)

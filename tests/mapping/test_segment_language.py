@@ -148,3 +148,25 @@ def test_a_date_written_in_the_rule_compares_with_a_stamped_moment_as_utc(stamp:
     # without do not compare).
     segment = parse_segment({"field": "created_at", "gte": "2026-01-10"})
     assert evaluate(segment, {"created_at": stamp}, NOW) is picked
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("score above 50", "segment: a segment is a mapping such as {field: score, gte: 50}"),
+        ({"field": "hard_bounced", "eq": "maybe"}, "segment.eq: expected true or false, got 'maybe'"),
+        ({"field": "company", "eq": ["Acme"]}, "segment.eq: expected a text value, got ['Acme']"),
+        ({"field": "company", "eq": True}, "segment.eq: expected a text value, got True"),
+    ],
+)
+def test_a_value_the_field_cannot_hold_is_refused_saying_where_and_what(raw: Any, says: str) -> None:
+    with pytest.raises(SegmentError) as refused:
+        parse_segment(raw)
+    assert str(refused.value) == says
+    assert refused.value.where == (() if isinstance(raw, str) else ("eq",))
+
+
+def test_a_moment_with_its_own_zone_keeps_it() -> None:
+    segment = parse_segment({"field": "created_at", "gte": "2026-01-12T05:00:00Z"})
+    assert not evaluate(segment, {"created_at": "2026-01-12T08:30:00+05:00"}, NOW)  # 03:30 UTC
+    assert evaluate(segment, {"created_at": "2026-01-12T08:30:00-05:00"}, NOW)  # 13:30 UTC
