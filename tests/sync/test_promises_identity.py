@@ -42,3 +42,12 @@ def test_prefer_lead_writes_the_contact_once_a_known_lead_is_converted(world: Wo
     world.crm.convert(lead, contact)
     world.sync(cfg, "second")
     assert world.crm.members(second) == {contact: "Attended"}
+
+
+def test_prefer_lead_puts_the_lead_in_when_a_lead_and_a_contact_share_the_email(world: World) -> None:
+    camp, att = _event(world), world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("dup@x.com"))
+    world.crm_person("dup@x.com", "Contact")  # created first: the lower id
+    lead = world.crm_person("dup@x.com", "Lead")
+    world.sync(world.config(RULE.format(name="r", source="Attendees", campaign="Event")), "r")
+    assert world.crm.members(camp) == {lead: "Attended"}
