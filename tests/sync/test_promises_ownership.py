@@ -35,3 +35,5 @@ def test_a_member_two_rules_want_is_handed_over_then_removed_when_neither_does(w
     gone = world.sync(cfg, "event", full=True)
     assert world.ma_emails(lst) == set()  # event now owns her, so it removes her
     assert gone.counts.get("removed") == 1
+    removed = [(d.detail, d.container) for d in gone.decisions if d.kind.value == "removed"]
+    assert removed == [("removed: no longer in the source", "ma:Nurture")]

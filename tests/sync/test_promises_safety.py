@@ -45,7 +45,8 @@ def test_a_plan_removing_too_large_a_share_is_held_on_the_fraction_alone(world: 
     assert "removes 10 of 20 members, more than max_removal_fraction=0.3" in report.message
     assert len(world.ma.members(lst)) == 20
     assert report.counts.get("removed", 0) == 0
-    assert [d.kind for d in report.decisions if d.kind is Kind.HELD_PLAN] == [Kind.HELD_PLAN]
+    held = [(d.detail, d.container) for d in report.decisions if d.kind is Kind.HELD_PLAN]
+    assert held == [(report.message, "Nurture")]
 
 
 def test_plan_shows_a_plan_held_on_the_fraction_and_writes_nothing(world: World) -> None:
