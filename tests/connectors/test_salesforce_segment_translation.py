@@ -116,3 +116,18 @@ def test_a_date_only_field_selects_by_calendar_day(raw: dict[str, Any]) -> None:
     expected = {pid for pid, view in views.items() if evaluate(segment, view, NOW)}
     assert expected
     assert got == expected
+
+
+def test_a_field_salesforce_cannot_filter_on_is_refused_listing_those_it_can() -> None:
+    with SalesforceSandbox() as sandbox:
+        conn = SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy())
+        with pytest.raises(FatalError) as refused:
+            list(
+                conn.read_segment(
+                    parse_segment({"all": [{"field": "score", "gte": 10}, {"field": "hard_bounced", "eq": True}]})
+                )
+            )
+    assert str(refused.value) == (
+        "Salesforce cannot filter people on hard_bounced, score; it can filter on: company, country, created_at, "
+        "email, first_name, last_activity_at, last_name, lead_status, opportunity_stage, owner"
+    )
