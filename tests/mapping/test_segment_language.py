@@ -170,3 +170,29 @@ def test_a_moment_with_its_own_zone_keeps_it() -> None:
     segment = parse_segment({"field": "created_at", "gte": "2026-01-12T05:00:00Z"})
     assert not evaluate(segment, {"created_at": "2026-01-12T08:30:00+05:00"}, NOW)  # 03:30 UTC
     assert evaluate(segment, {"created_at": "2026-01-12T08:30:00-05:00"}, NOW)  # 13:30 UTC
+
+
+@pytest.mark.parametrize(
+    ("raw", "says", "where"),
+    [
+        (
+            {"all": [{"field": "score", "gte": 1}], "field": "score"},
+            "segment: 'all' stands alone; nest other conditions inside it",
+            (),
+        ),
+        (
+            {"any": [{"field": "score", "gte": 1}, "x"]},
+            "segment.any[1]: a segment is a mapping such as {field: score, gte: 50}",
+            ("any", 1),
+        ),
+        (
+            {"not": {"field": "score", "gte": 1}, "any": []},
+            "segment: 'any' stands alone; nest other conditions inside it",
+            (),
+        ),
+    ],
+)
+def test_a_malformed_segment_is_refused_at_its_path(raw: Any, says: str, where: tuple[object, ...]) -> None:
+    with pytest.raises(SegmentError) as refused:
+        parse_segment(raw)
+    assert (str(refused.value), refused.value.where) == (says, where)
