@@ -180,3 +180,15 @@ def test_people_whose_emails_hold_like_wildcards_are_found_exactly(
     assert {email: [r.ref.id for r in records] for email, records in found.items()} == {
         email: [ident] for email, ident in ids.items()
     }
+
+
+def test_a_refusal_raised_by_simple_salesforce_names_the_connection_and_endpoint() -> None:
+    from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+    body = [{"message": "unexpected token: FROM", "errorCode": "MALFORMED_QUERY"}]
+    exc = SalesforceMalformedRequest("https://x/services/data/v59.0/query", 400, "query", body)  # type: ignore[arg-type]
+    error = translate(exc, connection="sf", endpoint="query")
+    assert str(error) == (
+        "sf: Salesforce query answered 400 MALFORMED_QUERY: unexpected token: FROM. The query names a field or "
+        "object this org does not have, or is malformed."
+    )
