@@ -114,3 +114,25 @@ def test_a_shared_timestamp_is_walked_by_id_a_page_at_a_time(hs: HubSpotHarness)
     # a page, a page past it (all on the same stamp), five pages by id and their empty end, then the one
     # millisecond after the stamp: nothing is read twice
     assert len(searches) == 2 + 5 + 1 + 1
+
+
+#: five groups of two filters: 5 × (2 + 2) = 20 filters with the id cursor, past HubSpot's 18: offset paging
+FIVE_BY_TWO = {"any": [{"all": [{"field": "score", "gte": n}, {"field": "score", "lte": 100}]} for n in range(50, 55)]}
+
+
+def test_five_narrow_groups_over_a_shared_timestamp_are_read_by_offset_whole(hs: HubSpotHarness) -> None:
+    ids = _import(hs, 9_900, hs.now() - timedelta(hours=1))
+    found = [r.person.ref.id for r in hs.connector().read_segment(parse_segment(FIVE_BY_TWO))]
+    assert len(found) == len(set(found)) == 9_900
+    assert set(found) == set(ids)
+    assert not any(entry.status == 400 for entry in hs.sb.server.log)
+
+
+def test_the_contact_one_millisecond_after_a_shared_timestamp_is_read(hs: HubSpotHarness) -> None:
+    stamp = hs.now() - timedelta(hours=1)
+    ids = _import(hs, 450, stamp)
+    ids += hs.sb.state.bulk_add_contacts(
+        [("next@example.com", {**MATCH, "lastmodifieddate": stamp + timedelta(milliseconds=1)})]
+    )
+    found = [r.person.ref.id for r in hs.connector().read_segment(parse_segment(FOUR))]
+    assert sorted(found) == sorted(ids)
