@@ -24,8 +24,20 @@ Messages never contain secrets: connectors build them from status, code and vend
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+#: A credential an HTTP header carries, wherever a vendor's (or a proxy's) words echo it back: the scheme,
+#: then the token (Basic: base64 of ``id:secret``; Bearer: the token itself).
+# (a token has a digit or a base64 sign: "Basic authentication" is words, not a credential)
+_CREDENTIAL = re.compile(r"\b(Basic|Bearer)(\s+)(?=[A-Za-z._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{8,}", re.IGNORECASE)
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with every ``Basic …`` and ``Bearer …`` credential replaced by ``[redacted]``: a secret
+    travels base64-encoded in a Basic header, where a search for its plain text never finds it."""
+    return _CREDENTIAL.sub(r"\1\2[redacted]", text)
 
 
 class CampaignBridgeError(Exception):

@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -317,6 +317,10 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(text)
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 def evaluate(segment: Segment, person: Mapping[str, Any], now: datetime) -> bool:
     """The reference meaning of a segment for one person's canonical fields, at time ``now``."""
     if isinstance(segment, All):
@@ -341,8 +345,10 @@ def evaluate(segment: Segment, person: Mapping[str, Any], now: datetime) -> bool
         value = value.casefold()
         want = tuple(w.casefold() for w in want) if isinstance(want, tuple) else str(want).casefold()
     if CANONICAL_FIELDS[segment.field] is FieldType.DATETIME:
-        value = _as_datetime(value)
-        want = _as_datetime(want) if not isinstance(want, tuple) else tuple(_as_datetime(w) for w in want)
+        # a moment without a zone is UTC, as the translations read it: a date written in the rule
+        # (2026-01-31) compares with a system's stamped moment instead of failing the comparison
+        value = _utc(_as_datetime(value))
+        want = _utc(_as_datetime(want)) if not isinstance(want, tuple) else tuple(_utc(_as_datetime(w)) for w in want)
     compare: dict[Op, bool] = {}
     if op is Op.EQ:
         return bool(value == want)

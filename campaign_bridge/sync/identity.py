@@ -153,7 +153,11 @@ class TargetResolver:
         for key, rows in self.store.refs_of_persons(conn, wanted).items():
             active = [r for r in rows if r.state is RefState.ACTIVE]
             if active:
-                pending.found[key] = self._prefer([RecordRef(conn, r.kind, r.record_id) for r in active])
+                chosen = self._prefer([RecordRef(conn, r.kind, r.record_id) for r in active])
+                # A lead may have been converted since the crosswalk saw it, and a converted lead takes no
+                # membership: ask the target again (``finish`` follows the conversion to its contact).
+                if chosen.kind.lower() != "lead" or wanted.get(key) is None:
+                    pending.found[key] = chosen
         for key, email in wanted.items():
             if key in pending.found:
                 continue
@@ -199,6 +203,11 @@ class TargetResolver:
                     )
                 found[key] = chosen
                 new_refs.extend(self._ref_row(c, key, email) for c in candidates)
+                new_refs.extend(
+                    ref_row(self.connector.name, r.ref, key, email, RefState.CONVERTED, r.survivor.id, self.now)
+                    for r in records.get(email, [])
+                    if r.converted_to is not None and not r.deleted
+                )
         if self.persist and new_refs:
             self.store.upsert_refs(new_refs)
         return found, decisions, pending.unresolved, to_create

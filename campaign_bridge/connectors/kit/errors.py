@@ -26,12 +26,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import requests
 
-from campaign_bridge.errors import AuthError, CampaignBridgeError, FatalError, RateLimitedError, TransientError
+from campaign_bridge.errors import (
+    AuthError,
+    CampaignBridgeError,
+    FatalError,
+    RateLimitedError,
+    TransientError,
+    redact_credentials,
+)
 
 #: Status of a ``Failure`` when no answer came at all (the request could not be sent or was cut off).
 NO_ANSWER = 0
@@ -118,6 +125,9 @@ class ErrorTable:
 
     def translate(self, failure: Failure) -> CampaignBridgeError:
         """The project's error for ``failure``; the caller raises it ``from`` the vendor's exception."""
+        text = redact_credentials(failure.text)
+        if text != failure.text:
+            failure = replace(failure, message=redact_credentials(failure.message), text=text)
         return self.factory(failure.status, failure.code)(failure)
 
 

@@ -29,7 +29,7 @@ from campaign_bridge.connectors.salesforce.settings import (
     SalesforceSettings,
     SessionAuth,
 )
-from campaign_bridge.errors import AuthError, FatalError, RateLimitedError, TransientError
+from campaign_bridge.errors import AuthError, FatalError, RateLimitedError, TransientError, redact_credentials
 
 #: Lifetime of a JWT bearer assertion; Salesforce accepts at most a few minutes.
 JWT_LIFETIME_SECONDS = 180
@@ -160,7 +160,8 @@ class Authenticator:
             detail = body.get("error_description", "") if isinstance(body, dict) else ""
             if response.status_code >= 500 or response.status_code == 429:
                 raise _busy(self.name, response, str(error))
-            raise AuthError(f"{self.name}: Salesforce refused the login ({error}: {detail})")
+            # the vendor's words, not ours: a gateway may echo the request's Basic header in them
+            raise AuthError(redact_credentials(f"{self.name}: Salesforce refused the login ({error}: {detail})"))
         instance = body.get("instance_url") or self.settings.instance_url
         if not instance:
             raise AuthError(f"{self.name}: the Salesforce token response named no instance_url")
@@ -200,7 +201,7 @@ class Authenticator:
             raise self._unreadable(response)
         code = values.get("exceptionCode") or values.get("faultcode") or str(response.status_code)
         detail = values.get("exceptionMessage") or values.get("faultstring", "").removeprefix(f"{code}: ")
-        raise AuthError(f"{self.name}: Salesforce refused the login ({code}: {detail})")
+        raise AuthError(redact_credentials(f"{self.name}: Salesforce refused the login ({code}: {detail})"))
 
     # -- transport -----------------------------------------------------------------------------
     def _post(self, url: str, *, data: bytes | dict[str, str], headers: dict[str, str]) -> requests.Response:
@@ -226,7 +227,7 @@ class Authenticator:
 
 def _busy(name: str, response: requests.Response, error: str) -> TransientError:
     """A login host that is overloaded (5xx) or asks us to slow down (429): retry, it is not a refusal."""
-    message = f"{name}: Salesforce login answered {response.status_code}: {error}"
+    message = redact_credentials(f"{name}: Salesforce login answered {response.status_code}: {error}")
     if response.status_code != 429:
         return TransientError(message)
     retry_after = response.headers.get("Retry-After", "")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Mutation testing of the core with mutmut (docs/testing.md): sync/, mapping/, config/, reconciler/ and the
+# connectors' translation modules, as [tool.mutmut] in pyproject.toml names them. Not part of the default
+# test run. Incremental: mutmut keeps each mutant's result in mutants/ and reruns only the mutants of
+# functions that changed (and the tests that cover them); --fresh starts over.
+#
+#   scripts/mutation.sh                      # run (2 workers), then the result per module
+#   scripts/mutation.sh --jobs 1             # one worker (a shared machine)
+#   scripts/mutation.sh --fresh              # forget earlier results first
+#   scripts/mutation.sh 'campaign_bridge.sync.guard*'   # only these mutants
+#   scripts/mutation.sh --retry-survivors    # after adding tests: run the survivors again
+#   scripts/mutation.sh --summary            # only print the last result, with every survivor
+#
+# Show one mutant: .venv/bin/mutmut show NAME (names as the summary lists them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-.venv/bin/python}
+jobs=2
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --fresh) rm -rf mutants ;;
+        --jobs) jobs=$2; shift ;;
+        --summary) exec "$python" scripts/mutation_summary.py --survivors ;;
+        # after adding tests: check again the mutants that survived (a plain run keeps earlier verdicts)
+        --retry-survivors) mapfile -t -O "${#args[@]}" args < <("$python" scripts/mutation_summary.py --names) ;;
+        *) args+=("$1") ;;
+    esac
+    shift
+done
+"$python" -c 'import mutmut' 2>/dev/null || "$python" -m pip install -q -e '.[dev,mutation]'
+# mutmut 3.8 collects stats for tests added since its last run by themselves, and the map of which tests
+# cover which function then holds only those: a test newer than the stats means collecting them all again
+if [ -f mutants/mutmut-stats.json ] && [ -n "$(find tests -name '*.py' -newer mutants/mutmut-stats.json -print -quit)" ]; then
+    rm mutants/mutmut-stats.json
+fi
+started=$(date +%s)
+# mutmut's progress line redraws itself: print every 200th state of it
+nice -n "${NICE:-10}" "$python" -c 'import sys; from mutmut.__main__ import cli; sys.exit(cli())' \
+    run --max-children "$jobs" "${args[@]}" | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^\s*$' \
+    | awk '{ if ($0 ~ /[0-9]+\/[0-9]+ / && (++n % 200)) next; print; fflush() }' || true
+echo "mutation run took $(( $(date +%s) - started ))s with $jobs worker(s)"
+"$python" scripts/mutation_summary.py

@@ -1,0 +1,102 @@
+"""Print the last mutation run's result per module, then every surviving mutant by module.
+
+Reads what mutmut leaves in ``mutants/`` (a ``.meta`` file per mutated module: each mutant's exit code).
+``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``; ``--names`` only those.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+#: mutmut's exit codes: 1 and 3 a test failed (killed), 0 every test passed (survived), 5/33 no test ran it.
+KILLED, SURVIVED, NO_TESTS = {1, 3}, {0}, {5, 33}
+TIMEOUT = {36, -24, 24}
+CORE = ("campaign_bridge/sync/", "campaign_bridge/mapping/")
+
+
+def verdict(code: int | None) -> str:
+    if code in KILLED:
+        return "killed"
+    if code in SURVIVED:
+        return "survived"
+    if code in NO_TESTS:
+        return "no tests"
+    if code in TIMEOUT:
+        return "timeout"  # a mutant that made a test hang was caught: counted as killed below
+    if code is None:
+        return "not run"
+    return f"other ({code})"
+
+
+def _line(name: str, counts: Counter[str]) -> str:
+    """A table row; the share killed is of the mutants checked (a run stopped early leaves some unchecked)."""
+    checked = sum(counts.values()) - counts["not run"]
+    caught = counts["killed"] + counts["timeout"]
+    share = f"{100 * caught / checked:7.1f}%" if checked else "       -"
+    return f"{name:58} {checked:7} {caught:7} {counts['survived']:8} {counts['no tests']:8} {share}" + (
+        f"  ({counts['not run']} not run)" if counts["not run"] else ""
+    )
+
+
+def main(argv: list[str]) -> int:
+    root = Path("mutants")
+    metas = sorted(root.rglob("*.py.meta"))
+    if not metas:
+        print("no mutation results: run scripts/mutation.sh first", file=sys.stderr)
+        return 1
+    if "--names" in argv or "--not-run" in argv:
+        # the survivors' names (or those not checked yet), one a line, for ``mutation.sh``
+        wanted = "not run" if "--not-run" in argv else "survived"
+        prefixes = [a for a in argv if not a.startswith("--")]
+        for meta in metas:
+            codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+            for name in sorted(k for k, code in codes.items() if verdict(code) == wanted):
+                if not prefixes or name.startswith(tuple(prefixes)):
+                    print(name)
+        return 0
+    rows: list[tuple[str, Counter[str]]] = []
+    survivors: dict[str, list[str]] = defaultdict(list)
+    for meta in metas:
+        module = str(meta.relative_to(root)).removesuffix(".meta")
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        if not codes:
+            continue
+        counts = Counter(verdict(code) for code in codes.values())
+        rows.append((module, counts))
+        survivors[module] = sorted(k for k, code in codes.items() if verdict(code) in ("survived", "no tests"))
+    if "--markdown" in argv:  # the table docs/testing.md keeps
+        print("| module | checked | killed | survived | no tests | killed % |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for module, counts in rows:
+            checked = sum(counts.values()) - counts["not run"]
+            caught = counts["killed"] + counts["timeout"]
+            share = f"{100 * caught / checked:.1f}%" if checked else "-"
+            late = f" ({counts['not run']} not run)" if counts["not run"] else ""
+            print(
+                f"| `{module.removeprefix('campaign_bridge/')}` | {checked}{late} | {caught} | {counts['survived']} "
+                f"| {counts['no tests']} | {share} |"
+            )
+        return 0
+    print(f"{'module':58} {'checked':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}")
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for module, counts in rows:
+        print(_line(module, counts))
+        group = "/".join(module.split("/")[:3]) if "/connectors/" in module else "/".join(module.split("/")[:2])
+        groups[group].update(counts)
+    print()
+    for group, counts in sorted(groups.items()):
+        print(_line(group + "/", counts))
+    if "--survivors" in argv:
+        for module, names in survivors.items():
+            if names:
+                print(f"\n{module}: {len(names)}")
+                for name in names:
+                    print(f"  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
