@@ -23,11 +23,11 @@ Behaviour fields (score, bounces, e-mail opens, forms…) live in the marketing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from campaign_bridge.connectors.dynamics.client import in_filter, quote
+from campaign_bridge.connectors.kit.clauses import Clause, all_of, any_of
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.segment import (
     CANONICAL_FIELDS,
@@ -55,7 +55,6 @@ TABLE_FIELDS = {"contact": CONTACT_FIELDS, "lead": LEAD_FIELDS}
 #: every character literally, so none is refused.
 SEGMENT_FIELDS: dict[str, SegmentField] = {f: SegmentField(CANONICAL_FIELDS[f]) for f in LEAD_FIELDS}
 DATES = frozenset({"createdon"})
-Clause = str | bool
 
 
 def check_filterable(segment: Segment) -> None:
@@ -105,33 +104,15 @@ def _missing_value(cond: Condition) -> bool:
     return cond.op in (Op.NE, Op.NOT_IN, Op.NOT_WITHIN)
 
 
-def _all(items: Sequence[Clause]) -> Clause:
-    if any(item is False for item in items):
-        return False
-    texts = [item for item in items if isinstance(item, str)]
-    if not texts:
-        return True
-    return texts[0] if len(texts) == 1 else "(" + " and ".join(texts) + ")"
-
-
-def _any(items: Sequence[Clause]) -> Clause:
-    if any(item is True for item in items):
-        return True
-    texts = [item for item in items if isinstance(item, str)]
-    if not texts:
-        return False
-    return texts[0] if len(texts) == 1 else "(" + " or ".join(texts) + ")"
-
-
 def table_filter(segment: Segment, table: str, now: datetime) -> Clause:
     """The table's ``$filter`` for ``segment``: text, or True (no filter) / False (nobody)."""
     fields = TABLE_FIELDS[table]
 
     def clause(s: Segment) -> Clause:
         if isinstance(s, All):
-            return _all([clause(i) for i in s.items])
+            return all_of([clause(i) for i in s.items], "and")
         if isinstance(s, AnyOf):
-            return _any([clause(i) for i in s.items])
+            return any_of([clause(i) for i in s.items], "or")
         if isinstance(s, Not):
             inner = clause(s.item)
             return (not inner) if isinstance(inner, bool) else f"(not {inner})"

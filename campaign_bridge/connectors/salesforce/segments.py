@@ -35,11 +35,12 @@ raise ``FatalError`` naming the field and the fields it can filter on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from campaign_bridge.connectors.kit.clauses import Clause, all_of, any_of
 from campaign_bridge.connectors.salesforce.soql import (
     first_day_at_or_after,
     soql_date,
@@ -106,7 +107,6 @@ SEGMENT_FIELDS: dict[str, SegmentField] = {
 FILTERABLE = frozenset(SEGMENT_FIELDS)
 
 # A translated clause: SOQL text, or a constant when the object lacks the field.
-Clause = str | bool
 StageResolver = Callable[[str], set[str]]
 
 
@@ -163,24 +163,6 @@ def stage_filter(cond: Condition) -> tuple[str, bool]:
     return condition_soql("Opportunity.StageName", Condition(cond.field, positive, value), datetime.min), negate
 
 
-def _all(items: Sequence[Clause]) -> Clause:
-    if any(item is False for item in items):
-        return False
-    texts = [item for item in items if isinstance(item, str)]
-    if not texts:
-        return True
-    return texts[0] if len(texts) == 1 else "(" + " AND ".join(texts) + ")"
-
-
-def _any(items: Sequence[Clause]) -> Clause:
-    if any(item is True for item in items):
-        return True
-    texts = [item for item in items if isinstance(item, str)]
-    if not texts:
-        return False
-    return texts[0] if len(texts) == 1 else "(" + " OR ".join(texts) + ")"
-
-
 @dataclass
 class SegmentTranslator:
     """Translates one segment for one object (``fields``: its canonical → SOQL map).
@@ -202,9 +184,9 @@ class SegmentTranslator:
 
     def clause(self, segment: Segment) -> Clause:
         if isinstance(segment, All):
-            return _all([self.clause(s) for s in segment.items])
+            return all_of([self.clause(s) for s in segment.items], "AND")
         if isinstance(segment, AnyOf):
-            return _any([self.clause(s) for s in segment.items])
+            return any_of([self.clause(s) for s in segment.items], "OR")
         if isinstance(segment, Not):
             inner = self.clause(segment.item)
             return (not inner) if isinstance(inner, bool) else f"(NOT {inner})"
