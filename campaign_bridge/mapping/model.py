@@ -142,6 +142,16 @@ class Container:
     def default_status(self) -> MemberStatus | None:
         return next((s for s in self.statuses if s.default), self.statuses[0] if self.statuses else None)
 
+    def outranks(self, current: str | None, wanted: str | None) -> bool:
+        """Whether a member's ``current`` status ranks above ``wanted``: writing ``wanted`` would move the
+        member down, which never happens. Connectors check it against the status the system holds now, so a
+        member raised by hand since the ledger last saw them is not lowered by a status change planned from it.
+        """
+        if current is None or wanted is None:
+            return False
+        rank = {s.label: s.rank for s in self.statuses}
+        return rank.get(current, 0) > rank.get(wanted, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignDetails:

@@ -110,6 +110,27 @@ def test_mixed_batch_of_adds_status_changes_and_removals(sandbox: SalesforceSand
     assert sandbox.server.calls(r"/composite/sobjects") == 3
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["collections", "bulk"])
+def test_a_status_change_never_lowers_a_member_raised_since_it_was_planned(
+    sandbox: SalesforceSandbox, conn: SalesforceConnector, bulk: bool
+) -> None:
+    # The engine planned Sent → Responded from its ledger; meanwhile sales set the member to Attended by
+    # hand. The write keeps Attended and says what the campaign holds, so the engine logs the collision.
+    cid = sandbox.state.add_campaign("Event", statuses=[("Sent", False), ("Responded", True), ("Attended", True)])
+    raised, plain = (RecordRef("sf", "Contact", sandbox.state.add_contact(f"{n}@example.com")) for n in "rp")
+    sandbox.state.add_member(cid, raised.id, "Attended")
+    sandbox.state.add_member(cid, plain.id, "Sent")
+    container = conn.find_container("campaign", cid)
+    changes = [
+        Change(ChangeAction.SET_STATUS, raised, "Responded"),
+        Change(ChangeAction.SET_STATUS, plain, "Responded"),
+    ]
+    outcomes = conn.apply_bulk(container, changes) if bulk else conn.apply_changes(container, changes)
+    assert [o.state for o in outcomes] == [OutcomeState.ALREADY_PRESENT, OutcomeState.APPLIED]
+    assert outcomes[0].current_status == "Attended"
+    assert sandbox.state.members(cid) == {raised.id: "Attended", plain.id: "Responded"}
+
+
 def test_daily_limit_answer_stops_with_a_clear_message(sandbox: SalesforceSandbox, conn: SalesforceConnector) -> None:
     sandbox.state.set_daily_limit(sandbox.state.api_usage)
     with pytest.raises(QuotaExhaustedError, match="daily API limit is spent.*next run resumes"):

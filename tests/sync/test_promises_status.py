@@ -71,3 +71,24 @@ def test_a_rule_raised_to_a_higher_status_lifts_a_member_it_added_lower(world: W
     report = world.sync(world.config(RULE.format(name="r", source="Attendees", status="Attended")), "r", full=True)
     assert world.crm_members(camp) == {"ada@x.com": "Attended"}
     assert report.counts.get("status_changed") == 1
+
+
+def test_a_member_raised_by_hand_after_the_rule_added_them_is_not_lowered_by_a_rule_edited_in_between(
+    world: World,
+) -> None:
+    # The ledger remembers Invited (what the rule wrote); by hand the member was raised to Attended since;
+    # then the admin edits the rule to write Registered, which outranks the ledger's Invited but not what
+    # the campaign holds now. The campaign keeps Attended, and the admin is told why.
+    camp, reg = _event(world), world.ma_list("Registrants")
+    world.ma.add_member(reg, world.ma_person("ada@x.com"))
+    person = world.crm_person("ada@x.com")
+    invited = world.config(RULE.format(name="event", source="Registrants", status="Invited"))
+    world.sync(invited, "event")
+    assert world.crm_members(camp) == {"ada@x.com": "Invited"}
+    world.crm.add_member(camp, person, "Attended")  # raised by hand in the CRM
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
+    registered = world.config(RULE.format(name="event", source="Registrants", status="Registered"))
+
+    report = world.sync(registered, "event")
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
+    assert _collisions(report) == ["kept 'Attended' over 'Registered': a member status never moves backwards"]

@@ -174,11 +174,11 @@ class _MemoryConnector(MemoryDiscovery, Connector):
         self._call()
         with self.data.lock:
             c = self.data.containers[container.id]
-            out = [self._apply_one(c, ch) for ch in changes]
+            out = [self._apply_one(container, c, ch) for ch in changes]
             self.data.save()
             return out
 
-    def _apply_one(self, c: MemoryContainer, ch: Change) -> ChangeOutcome:
+    def _apply_one(self, container: Container, c: MemoryContainer, ch: Change) -> ChangeOutcome:
         person = self.data.people.get(ch.target.id)
         if person is None or person.deleted:
             return ChangeOutcome(ch, OutcomeState.REJECTED, "NOT_FOUND", f"no person {ch.target.id}")
@@ -200,6 +200,8 @@ class _MemoryConnector(MemoryDiscovery, Connector):
         if ch.action is ChangeAction.SET_STATUS:
             if not present or member is None:
                 return ChangeOutcome(ch, OutcomeState.REJECTED, "NOT_A_MEMBER", "not a member of this container")
+            if container.outranks(member.status, ch.status):  # raised since the ledger saw it: never lowered
+                return ChangeOutcome(ch, OutcomeState.ALREADY_PRESENT, current_status=member.status)
             member.status = ch.status
             member.modified_at = self.data.clock()
             return ChangeOutcome(ch, OutcomeState.APPLIED)

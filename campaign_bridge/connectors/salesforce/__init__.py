@@ -167,7 +167,9 @@ class SalesforceConnector(SalesforceDiscovery, Connector):
             return self.apply_bulk(container, changes)
         outcomes: list[ChangeOutcome] = []
         for start in range(0, len(changes), self.write_batch_size):
-            outcomes += writes.apply_changes(self.client, container.id, changes[start : start + self.write_batch_size])
+            outcomes += writes.apply_changes(
+                self.client, container.id, changes[start : start + self.write_batch_size], container
+            )
         return outcomes
 
     @property
@@ -179,7 +181,9 @@ class SalesforceConnector(SalesforceDiscovery, Connector):
 
     def apply_bulk(self, container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
         """``apply_changes`` through Bulk API 2.0 ingest jobs (see ``bulk``); ``SupportsBulkApply``."""
-        return bulk.apply_bulk(self.client, container.id, changes, self.bulk_poll_seconds, size=container.size)
+        return bulk.apply_bulk(
+            self.client, container.id, changes, self.bulk_poll_seconds, size=container.size, campaign=container
+        )
 
     def usage(self) -> ApiUsage:
         """Calls made (every HTTP attempt) and the org's ``Sforce-Limit-Info`` counters."""

@@ -35,7 +35,7 @@ from campaign_bridge.connectors.salesforce.client import SalesforceClient
 from campaign_bridge.connectors.salesforce.costs import QUERY_JOB_PAGE_ROWS, query_job_calls, rest_read_calls
 from campaign_bridge.connectors.salesforce.soql import select, soql_quote
 from campaign_bridge.connectors.salesforce.writes import ID_FIELD, RETRYABLE_CODES, Member, find_members
-from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, OutcomeState, RecordRef
+from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState, RecordRef
 
 #: Seconds between polls of a running job (simple-salesforce also waits this long before the first).
 DEFAULT_POLL_SECONDS = 2.0
@@ -222,9 +222,11 @@ def apply_bulk(
     poll: float = DEFAULT_POLL_SECONDS,
     *,
     size: int | None = None,
+    campaign: Container | None = None,
 ) -> list[ChangeOutcome]:
     """One outcome per change, in order. ``size`` is the campaign's member count when known (it decides
-    how member ids are looked up)."""
+    how member ids are looked up); ``campaign`` its member statuses, so a status change never lowers a
+    member whose status was raised since it was planned."""
     outcomes: dict[int, ChangeOutcome] = {}
     inserts: dict[str, int] = {}
     updates: dict[str, int] = {}
@@ -244,6 +246,8 @@ def apply_bulk(
                 outcomes[i] = ChangeOutcome(change, OutcomeState.REJECTED, code="NOT_A_MEMBER", message=message)
             elif member.status == change.status:
                 outcomes[i] = ChangeOutcome(change, OutcomeState.APPLIED)
+            elif campaign is not None and campaign.outranks(member.status, change.status):
+                outcomes[i] = ChangeOutcome(change, OutcomeState.ALREADY_PRESENT, current_status=member.status)
             else:
                 updates.setdefault(member.id, i)
         elif member is None:

@@ -26,6 +26,7 @@ from campaign_bridge.mapping.model import (
     Change,
     ChangeAction,
     ChangeOutcome,
+    Container,
     CreateOutcome,
     OutcomeState,
     PersonDraft,
@@ -93,8 +94,11 @@ def find_members(client: SalesforceClient, campaign_id: str, refs: Sequence[Reco
     return found
 
 
-def apply_changes(client: SalesforceClient, campaign_id: str, changes: Sequence[Change]) -> list[ChangeOutcome]:
-    """One outcome per change, in order (see the module docstring for the calls made)."""
+def apply_changes(
+    client: SalesforceClient, campaign_id: str, changes: Sequence[Change], campaign: Container | None = None
+) -> list[ChangeOutcome]:
+    """One outcome per change, in order (see the module docstring for the calls made). ``campaign``: its
+    member statuses, so a status change never lowers a member whose status was raised since it was planned."""
     outcomes: dict[int, ChangeOutcome] = {}
     pending: list[int] = []
     for i, change in enumerate(changes):
@@ -121,6 +125,8 @@ def apply_changes(client: SalesforceClient, campaign_id: str, changes: Sequence[
                 )
             elif member.status == change.status:
                 outcomes[i] = ChangeOutcome(change, OutcomeState.APPLIED)
+            elif campaign is not None and campaign.outranks(member.status, change.status):
+                outcomes[i] = ChangeOutcome(change, OutcomeState.ALREADY_PRESENT, current_status=member.status)
             else:
                 updates.append((i, member))
         elif member is None:
