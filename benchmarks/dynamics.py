@@ -204,14 +204,9 @@ def calls(members: int) -> dict[str, Any]:
         least = minimum(direction, members)
         systems = {}
         for key, name in SYSTEMS.items():
-            used, floor = first.api_calls.get(key, 0), least.total(key)
             systems[name] = {
-                "calls": used,
-                "minimum": floor,
-                "ratio": round(used / floor, 3) if floor else None,
-                "idle_calls": idle.api_calls.get(key, 0),
+                **least.against(key, first.api_calls.get(key, 0), idle.api_calls.get(key, 0)),
                 "by_endpoint": by_endpoint[name],
-                "minimum_parts": least.parts.get(key, {}),
             }
         results.append(
             {

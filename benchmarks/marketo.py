@@ -271,14 +271,7 @@ def calls(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]]:
         least = minimum(rule, members)
         systems = {}
         for key, name in (("sf", "salesforce"), ("mk", "marketo")):
-            used, floor = first.api_calls.get(key, 0), least.total(key)
-            systems[name] = {
-                "calls": used,
-                "minimum": floor,
-                "ratio": round(used / floor, 3) if floor else None,
-                "idle_calls": idle.api_calls.get(key, 0),
-                "minimum_parts": least.parts.get(key, {}),
-            }
+            systems[name] = least.against(key, first.api_calls.get(key, 0), idle.api_calls.get(key, 0))
         systems["marketo"]["sandbox_requests"] = at_sandbox
         systems["marketo"]["by_endpoint"] = by_endpoint
         out.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import ceil
+from typing import Any
 
 #: Salesforce REST query page (``query``/``queryMore``): 2000 rows.
 SF_QUERY_PAGE = 2000
@@ -49,6 +50,18 @@ class Minimum:
 
     def total(self, system: str) -> int:
         return sum(self.parts.get(system, {}).values())
+
+    def against(self, system: str, calls: int, idle_calls: int) -> dict[str, Any]:
+        """A first sync's ``calls`` and an idle run's on ``system``, beside this minimum: one row of a calls
+        table (``calls``, ``minimum``, ``ratio``, ``idle_calls``, ``minimum_parts``)."""
+        floor = self.total(system)
+        return {
+            "calls": calls,
+            "minimum": floor,
+            "ratio": round(calls / floor, 3) if floor else None,
+            "idle_calls": idle_calls,
+            "minimum_parts": self.parts.get(system, {}),
+        }
 
 
 def sf_read(rows: int) -> int:
