@@ -17,9 +17,7 @@ passes their values to the loader itself and writes them to ``demo.env`` for run
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -356,8 +354,7 @@ def _client_file(
         "connections:",
     ]
     for alias, (system, settings) in connections.items():
-        lines.append(f"  {alias}:")
-        lines.extend(_block({"type": system, **settings}, 4))
+        lines.append(_yaml({alias: {"type": system, **settings}}, "  "))
     lines.append("rules:")
     left_out = _left_out(parts)
     for rule in RULES:
@@ -369,54 +366,15 @@ def _client_file(
             name, part = parts[role]
             body[key] = {"connection": part.alias, **part.endpoint(dict(endpoint))}
         body.update(rule.settings)
-        block = _block(body, 4)
-        lines.append("  - " + block[0].lstrip())
-        lines.extend(block[1:])
+        lines.append(_yaml([body], "  "))
     return "\n".join(lines) + "\n"
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Strings YAML reads back as the same string when written bare (names, durations such as ``5m``).
-_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_NOT_PLAIN = re.compile(r"^[0-9._\-+eE]*$|^(?i:true|false|null|yes|no|on|off|y|n|~)$")
-
-
-def _flow(value: Any) -> str:
-    """``value`` as one line of YAML flow style (JSON strings are YAML strings: quoting is always right)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)}: {_flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_flow(v) for v in value) + "]"
-    if isinstance(value, str) and _PLAIN.match(value) and not _NOT_PLAIN.match(value):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) else json.dumps(key)
-
-
-def _nested(value: Any) -> bool:
-    """Whether ``value`` reads better as a block: a mapping holding a mapping or a list of them, or a
-    list of mappings. Everything else is one line."""
-    if isinstance(value, dict):
-        return any(isinstance(v, dict) or isinstance(v, list) and _nested(v) for v in value.values())
-    return isinstance(value, list) and any(isinstance(v, dict) for v in value)
-
-
-def _block(mapping: dict[str, Any], indent: int) -> list[str]:
-    """``mapping`` as block YAML at ``indent``: nested values as blocks, the rest in flow style."""
-    pad, lines = " " * indent, []
-    for key, value in mapping.items():
-        if isinstance(value, dict) and _nested(value):
-            lines.append(f"{pad}{_key(key)}:")
-            lines.extend(_block(value, indent + 2))
-        elif isinstance(value, list) and _nested(value):
-            lines.append(f"{pad}{_key(key)}:")
-            lines.extend(f"{pad}  - {_flow(v)}" for v in value)
-        else:
-            lines.append(f"{pad}{_key(key)}: {_flow(value)}")
-    return lines
+def _yaml(value: Any, indent: str) -> str:
+    """``value`` as YAML at ``indent``: collections of plain values on one line (``{connection: sf, list:
+    …}``), nested ones as blocks, as people write rules."""
+    text = yaml.safe_dump(value, default_flow_style=None, sort_keys=False, allow_unicode=True, width=1000)
+    return "\n".join(indent + line for line in text.rstrip("\n").splitlines())
 
 
 def _title(system: str) -> str:

@@ -129,11 +129,16 @@ def test_a_stale_form_is_refused(demo: Demo, browser: Any) -> None:
 
 def _hold_webinar(demo: Demo) -> None:
     """Make the webinar rule want only attendees (two registrants leave) with a limit of one removal."""
-    config = demo.config.read_text()
-    config = config.replace(
-        'campaign: "Webinar 2026-Q4", member_status: [Registered, Attended]}',
-        'campaign: "Webinar 2026-Q4", member_status: [Attended]}\n    safety: {max_removals: 1}',
+    before = demo.config.read_text()
+    config = before.replace(
+        "      member_status: [Registered, Attended]\n", "      member_status: [Attended]\n", 1
+    ).replace(
+        "    to: {connection: hs, list: Webinar Q4 nurture}\n",
+        "    to: {connection: hs, list: Webinar Q4 nurture}\n    safety: {max_removals: 1}\n",
+        1,
     )
+    assert config.count("member_status: [Attended]") == 1, "the demo's webinar rule is not as this test expects"
+    assert "max_removals: 1" in config, "the demo's webinar rule is not as this test expects"
     demo.config.write_text(config)
     demo.console.load()
 

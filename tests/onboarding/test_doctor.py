@@ -222,7 +222,8 @@ def test_a_system_that_cannot_be_reached_is_a_problem_saying_so() -> None:
 
 
 def test_a_rule_naming_a_campaign_the_org_lacks_is_a_problem(site: Site, tmp_path: Any) -> None:
-    text = site.config.read_text().replace('campaign: "Win-back 2026"', 'campaign: "Winback 2026"')
+    text = site.config.read_text().replace("campaign: Win-back 2026", "campaign: Winback 2026")
+    assert "Winback 2026" in text
     path = tmp_path / "typo.yaml"
     path.write_text(text)
     result = site.run("doctor", str(path), "--json")
