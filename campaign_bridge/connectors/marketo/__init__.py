@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from campaign_bridge.connectors.base import ConnectionSettings, Connector, Watermark, settings_as
@@ -108,22 +108,39 @@ class MarketoConnector(MarketoDiscovery, Connector):
             return found[0]
         return super().find_container(key, name)
 
+    def reads_since(self, container: Container) -> bool:
+        """Static lists only: their adds and removals are in Marketo's activity feed (instance-wide: one call
+        per 300 list changes anywhere in the instance since the watermark; 2 calls when idle). Smart lists and
+        programs have no feed read here and are read in full (``members.py``)."""
+        return members.has_feed(container)
+
     def read_members(
         self, container: Container, since: Watermark | None = None, until: datetime | None = None
     ) -> Iterator[MemberRecord]:
-        """Every member (Marketo has no membership change feed: ``since``/``until`` are ignored)."""
+        """Every member; or, with ``since`` on a static list, the memberships that changed since then (removals
+        flagged) from the activity feed. ``since`` on a container without a feed reads it in full."""
+        if since is not None and members.has_feed(container):
+            return members.changes(self.client, self.name, container, since.at, until)
         return members.read(self.client, self.name, container, bulk=self.client.settings.bulk_read)
+
+    def segment_lapse(self, segment: Segment) -> timedelta | None:
+        """The window of a segment that is one activity window (clicked an e-mail within 30 days), so that the
+        engine can read only its changes and let members lapse; None for any other segment."""
+        return segments.lapse(segment)
 
     def read_segment(
         self, segment: Segment, since: Watermark | None = None, until: datetime | None = None
     ) -> Iterator[MemberRecord]:
-        """Leads matching ``segment`` now (``segments.py``). Raises ``FatalError`` before any request for a
-        segment Marketo cannot select server-side, naming the smart-list alternative."""
+        """Leads matching ``segment`` now (``segments.py``), stamped with their newest qualifying activity; with
+        ``since`` (a segment ``segment_lapse`` accepts), those whose activity changed since then. Raises
+        ``FatalError`` before any request for a segment Marketo cannot select server-side, naming the
+        smart-list alternative."""
         try:
             segments.plan(segment)
         except FatalError as exc:
             raise FatalError(f"{self.name}: {exc}") from exc
-        return segments.read(self.client, self.name, segment, self._now())
+        start = since.at if since is not None and segments.lapse(segment) is not None else None
+        return segments.read(self.client, self.name, segment, self._now(), start)
 
     # -- people --------------------------------------------------------------------------------------
     def lookup_people(self, emails: Sequence[str]) -> dict[str, list[PersonRecord]]:

@@ -15,6 +15,13 @@ steps, each server-side where Marketo allows:
 A segment with no driver (a profile-only one such as ``score >= 50``, or "no activity for 60 days") would
 need every lead of the instance; it is refused with the honest alternative: build that smart list in
 Marketo and use it as the rule's source (``list: <smart list>``), which a bulk extract reads.
+
+Every member is stamped (``modified_at``) with its newest activity among the segment's activity fields. A
+segment that is exactly one window (``lapse``) is read for its changes between the engine's full reads: the
+feed from the watermark gives the leads with a qualifying activity since (2 calls when there are none, plus
+their ids, 300 per call), and the engine lets a member lapse when its stamp falls out of the window, without
+asking Marketo. Any other segment is read in full every run: a member can leave it through a lead field
+(score) or a second window, which the feed does not show.
 """
 
 from __future__ import annotations
@@ -23,10 +30,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from campaign_bridge.connectors.marketo.activities import MAX_TYPES, Activity, feed
 from campaign_bridge.connectors.marketo.client import MarketoClient
-from campaign_bridge.connectors.marketo.leads import BATCH_SIZE, by_ids, person
+from campaign_bridge.connectors.marketo.leads import BATCH_SIZE, LEAD, by_ids, person
 from campaign_bridge.errors import FatalError
-from campaign_bridge.mapping.model import MemberRecord
+from campaign_bridge.mapping.model import MemberRecord, PersonRecord, RecordRef
 from campaign_bridge.mapping.segment import (
     CANONICAL_FIELDS,
     All,
@@ -65,9 +73,6 @@ LEAD_FIELDS: dict[str, str] = {
 SEGMENT_FIELDS: dict[str, SegmentField] = {
     name: SegmentField(CANONICAL_FIELDS[name]) for name in (*ACTIVITY_TYPES, *NAMED, *LEAD_FIELDS)
 }
-ACTIVITY_PAGE = 300
-#: The activities API takes at most ten type ids per call.
-MAX_TYPES = 10
 
 
 def _driver_window(segment: Segment) -> timedelta | None:
@@ -110,40 +115,64 @@ def _named_types(segment: Segment) -> set[int]:
     return {NAMED[c.field] for _, c in conditions(segment) if c.field in NAMED}
 
 
-def activities(client: MarketoClient, since: datetime, types: tuple[int, ...]) -> Iterator[dict[str, Any]]:
-    """Activities of ``types`` since ``since``, oldest first."""
-    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    token = client.call("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": stamp}).get(
-        "nextPageToken"
-    )
-    while token:
-        body = client.call(
-            "GET",
-            "/rest/v1/activities.json",
-            params={"nextPageToken": token, "activityTypeIds": ",".join(map(str, types)), "batchSize": ACTIVITY_PAGE},
-        )
-        yield from body.get("result") or []
-        if not body.get("moreResult"):
-            return
-        token = body.get("nextPageToken")
+def lapse(segment: Segment) -> timedelta | None:
+    """How long a membership lasts after the lead's qualifying activity, for a segment that is exactly one
+    activity window (``{field: last_email_click_at, within: 30d}``); None for anything else, which is read
+    in full every run (its members can leave for reasons the feed does not show: a score, another window)."""
+    if (
+        isinstance(segment, Condition)
+        and segment.field in ACTIVITY_TYPES
+        and segment.op is Op.WITHIN
+        and isinstance(segment.value, timedelta)
+    ):
+        return segment.value
+    return None
 
 
-def read(client: MarketoClient, connection: str, segment: Segment, now: datetime) -> Iterator[MemberRecord]:
-    """The leads matching ``segment`` now (see the module's three steps)."""
-    window, types = plan(segment)
+def _facts(found: Iterator[Activity]) -> dict[str, dict[str, Any]]:
+    """Per lead id, each activity field's newest date and each named fact's latest value."""
     facts: dict[str, dict[str, Any]] = {}
-    for activity in activities(client, now - window, types):
-        lead = facts.setdefault(str(activity["leadId"]), {})
-        at = datetime.fromisoformat(str(activity["activityDate"]).replace("Z", "+00:00"))
-        type_id = int(activity["activityTypeId"])
+    for activity in found:
+        lead = facts.setdefault(activity.lead_id, {})
         for name, ids in ACTIVITY_TYPES.items():
-            if type_id in ids and (lead.get(name) is None or at >= lead[name]):
-                lead[name] = at
+            if activity.type_id in ids and (lead.get(name) is None or activity.at >= lead[name]):
+                lead[name] = activity.at
         for name, type_named in NAMED.items():
-            if type_id == type_named:
-                lead[name] = activity.get("primaryAttributeValue")
+            if activity.type_id == type_named:
+                lead[name] = activity.primary
+    return facts
+
+
+def _stamp(segment: Segment, facts: dict[str, Any]) -> datetime | None:
+    """The moment a membership counts from: the lead's newest activity among the fields the segment names."""
+    dates = [facts[c.field] for _, c in conditions(segment) if isinstance(facts.get(c.field), datetime)]
+    return max(dates) if dates else None
+
+
+def read(
+    client: MarketoClient, connection: str, segment: Segment, now: datetime, since: datetime | None = None
+) -> Iterator[MemberRecord]:
+    """The leads matching ``segment`` now (see the module's three steps), each stamped with its newest
+    qualifying activity. With ``since`` (only for a segment ``lapse`` accepts), the leads with such an
+    activity since then instead, evaluated now: ``removed`` when they no longer match (their activity is
+    older than the window), ordered by (stamp, lead id); 2 calls when nothing happened."""
+    window, types = plan(segment)
+    if since is not None and lapse(segment) is None:
+        raise FatalError("only a segment that is one activity window can be read for its changes on Marketo")
+    facts = _facts(feed(client, now - window if since is None else since, types))
     fields = ",".join(dict.fromkeys(["id", "email", *LEAD_FIELDS.values()]))
     candidates = sorted(facts, key=int)
+    if since is not None:
+        rows = by_ids(client, connection, candidates, "id,email")
+        for lead_id in sorted(candidates, key=lambda i: (_stamp(segment, facts[i]) or now, i)):
+            row, stamp = rows.get(lead_id), _stamp(segment, facts[lead_id])
+            if row is None:  # deleted since its activity: gone from Marketo, so from the segment
+                gone = PersonRecord(RecordRef(connection, LEAD, lead_id), None, deleted=True)
+                yield MemberRecord(gone, modified_at=stamp, removed=True, tie_id=lead_id)
+                continue
+            left = not evaluate(segment, facts[lead_id], now)
+            yield MemberRecord(person(connection, row), modified_at=stamp, removed=left, tie_id=lead_id)
+        return
     # 300 candidates at a time, each batch's members yielded before the next is asked for: the run looks
     # them up in the target while Marketo's window makes the next call wait.
     for i in range(0, len(candidates), BATCH_SIZE):
@@ -154,4 +183,4 @@ def read(client: MarketoClient, connection: str, segment: Segment, now: datetime
                 continue  # deleted since its activity
             canonical = {**{name: row.get(field) for name, field in LEAD_FIELDS.items()}, **facts[lead_id]}
             if evaluate(segment, canonical, now):
-                yield MemberRecord(person(connection, row), tie_id=lead_id)
+                yield MemberRecord(person(connection, row), modified_at=_stamp(segment, facts[lead_id]), tie_id=lead_id)

@@ -23,7 +23,9 @@ Checked against swagger-mapi (AdobeDocs/marketo-apis ``static/swagger-mapi.json`
 * ``GET /rest/v1/stats/usage.json``: today's calls, ``[{date, total, users: [{userId, count}]}]``.
 
 [U] Not documented, chosen here: adding a lead already in the list answers ``added`` again (the call is
-idempotent and says nothing about who was there); more than 300 ids in one list call is ``1003``.
+idempotent and says nothing about who was there) and logs no second Add to List; more than 300 ids in one
+list call is ``1003``; an activity type id the instance does not have (``activities/types.json``) is ``1003``
+naming it, as a missing ``nextPageToken`` or ``activityTypeIds`` is.
 """
 
 from __future__ import annotations
@@ -202,6 +204,9 @@ def register(router: Router, state: MarketoState) -> None:
         wanted = set(int_ids(values["activityTypeIds"], "activityTypeIds"))
         if len(wanted) > MAX_ACTIVITY_TYPES:
             raise MarketoError("1003", f"At most {MAX_ACTIVITY_TYPES} activityTypeIds")
+        unknown = sorted(wanted - set(ACTIVITY_TYPES))
+        if unknown:
+            raise MarketoError("1003", f"Invalid activityTypeIds: {','.join(map(str, unknown))}")
         size = batch_size(values)
         position = token_position(values["nextPageToken"], "activities")
         rows: list[dict[str, Any]] = []
