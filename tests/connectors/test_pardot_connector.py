@@ -295,3 +295,18 @@ def test_created_prospects_go_to_the_new_prospect_campaign(harness: PardotHarnes
     assert (prospect.campaign_id, prospect.first_name) == (inbound, "Nina")
     assert too_long.record is None
     assert too_long.code == "65"
+
+
+def test_a_grade_segment_selects_the_prospects_graded_with_its_letters(harness: PardotHarness) -> None:
+    from campaign_bridge.mapping.segment import parse_segment
+
+    state = harness.sb.state
+    state.add_prospect("top@x.example", grade="A+", score=20)
+    state.add_prospect("mid@x.example", grade="B", score=200)
+    state.add_prospect("ungraded@x.example", score=200)
+    good = state.add_prospect("good@x.example", grade="A-", score=150)
+    conn = harness.connector()
+    graded = parse_segment({"field": "grade", "in": ["A+", "A", "A-"]})
+    assert sorted(m.person.email or "" for m in conn.read_segment(graded)) == ["good@x.example", "top@x.example"]
+    both = parse_segment({"all": [{"field": "grade", "in": ["A+", "A", "A-"]}, {"field": "score", "gte": 100}]})
+    assert [m.person.ref.id for m in conn.read_segment(both)] == [str(good)]
