@@ -169,7 +169,7 @@ class Engine:
         elif clean and not self.should_stop():
             new_mark = advance(read.mark, walk.newest, now)
             version = read.version if read.full else None
-            known = remembered(rule, read.container) if read.full else None
+            known = remembered(rule, read.container, report.read) if read.full else None
             self.store.set_watermark(
                 rule.name, new_mark, now if read.full else None, now, source_version=version, source_container=known
             )

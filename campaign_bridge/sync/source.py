@@ -10,6 +10,7 @@ container again, so a renamed, deleted or re-pointed source is noticed within a 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections.abc import Iterator, Mapping
@@ -84,6 +85,10 @@ class Sources:
                 since = Watermark(mark.at - lookback, mark.tie_id)
                 return SourceRead(iter(source.read_members(known, since=since, until=now)), False, mark, None)
         container = source.find_container(rule.source.key, rule.source.container_name)
+        if container.size is None:
+            # The system does not say how many members it has: the last full read's count is the best guess,
+            # and lets a connector choose its cheaper way of reading (pages or an export) without a probe.
+            container = dataclasses.replace(container, size=last_read(kept, rule))
         problems = source_problems(rule, container)
         if problems:
             # An unknown status selects nobody: the plan would remove every member the rule added.
@@ -143,15 +148,17 @@ def source_problems(rule: Rule, container: Container) -> list[str]:
     return out
 
 
-def remembered(rule: Rule, container: Container | None) -> str:
+def remembered(rule: Rule, container: Container | None, read: int) -> str:
     """``container`` as the store keeps it for the rule's incremental reads (``recall`` reads it back): the
     facts a read needs, with the rule's source key and name it was found by (for a segment, its definition
-    alone, so that an edited segment is read in full)."""
+    alone, so that an edited segment is read in full), and how many records the full read found (``read``:
+    the size the next full read expects, where the system does not say it; see ``Sources.open``)."""
     if container is None:
         return json.dumps({"from": _source_of(rule)})
     return json.dumps(
         {
             "from": _source_of(rule),
+            "read": read,
             "id": container.id,
             "name": container.name,
             "kind": container.kind.value,
@@ -183,6 +190,14 @@ def moved(text: str | None, rule: Rule) -> bool:
         return bool(json.loads(text).get("from") != _source_of(rule))
     except (ValueError, AttributeError):
         return True
+
+
+def last_read(text: str | None, rule: Rule) -> int | None:
+    """How many records the rule's last full read of this same source found, as ``remembered`` kept it."""
+    if not text or moved(text, rule):
+        return None
+    read = json.loads(text).get("read")
+    return read if isinstance(read, int) and read >= 0 else None
 
 
 def recall(text: str | None, rule: Rule) -> Container | None:

@@ -310,3 +310,27 @@ def test_a_grade_segment_selects_the_prospects_graded_with_its_letters(harness: 
     assert sorted(m.person.email or "" for m in conn.read_segment(graded)) == ["good@x.example", "top@x.example"]
     both = parse_segment({"all": [{"field": "grade", "in": ["A+", "A", "A-"]}, {"field": "score", "gte": 100}]})
     assert [m.person.ref.id for m in conn.read_segment(both)] == [str(good)]
+
+
+def test_a_list_whose_size_is_known_is_read_the_cheaper_way_without_a_probe(harness: PardotHarness) -> None:
+    import dataclasses
+
+    state = harness.sb.state
+    list_id = state.add_list("Big")
+    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(2500)]):
+        state.add_member(list_id, pid)
+    conn = harness.connector()
+    big = conn.find_container("list", "Big")
+    assert big.size is None  # v5 does not say
+    log = harness.sb.server
+    # 2,500 as the last full read found: three pages cost no more than an export, so pages, no probe.
+    log.reset_log()
+    assert len(list(conn.read_members(dataclasses.replace(big, size=2500)))) == 2500
+    paths = [r.path for r in log.log]
+    assert (paths.count("/api/v5/objects/list-memberships"), any("/exports" in p for p in paths)) == (3, False)
+    # 10,000 expected: straight to the export, without the first page.
+    log.reset_log()
+    assert len(list(conn.read_members(dataclasses.replace(big, size=10_000)))) == 2500
+    paths = [r.path for r in log.log]
+    assert paths.count("/api/v5/objects/list-memberships") == 0
+    assert any(p.startswith("/api/v5/exports") for p in paths)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from campaign_bridge.connectors.base import Connector, Watermark
 from campaign_bridge.connectors.memory import MemoryMA
 from campaign_bridge.errors import FatalError
-from campaign_bridge.mapping.model import MemberRecord
+from campaign_bridge.mapping.model import Container, MemberRecord
 from campaign_bridge.mapping.segment import Condition, Op, Segment
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
@@ -187,3 +188,27 @@ def test_a_status_added_to_member_status_brings_its_members_in_at_once(world: Wo
     widened = world.config(selective.replace("[Registered]", "[Registered, Attended]"))
     assert world.sync(widened, "web").full_read
     assert world.ma_emails(lst) == {"reg@x.com", "att@x.com"}
+
+
+def test_a_full_read_is_told_how_many_members_the_last_full_read_found(world: World) -> None:
+    # A system that does not say a container's size (Account Engagement) chooses pages or an export by it.
+    camp, _ = world.campaign("Webinar"), world.ma_list("Nurture")
+    for i in range(3):
+        world.crm.add_member(camp, world.crm_person(f"p{i}@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    sizes: list[int | None] = []
+    for _ in range(2):
+        engine = world.engine(cfg)
+        crm = engine.connectors["crm"]
+        read = crm.read_members
+
+        def spy(
+            container: Container, since: Watermark | None = None, until: datetime | None = None, read: Any = read
+        ) -> Any:
+            sizes.append(container.size)
+            return read(container, since, until)
+
+        crm.read_members = spy  # type: ignore[method-assign]
+        assert engine.sync("web", full=True).status == "ok"
+        world.clock.tick(60)
+    assert sizes == [None, 3]
