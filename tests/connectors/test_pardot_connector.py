@@ -164,11 +164,16 @@ def test_settings_refuse_a_malformed_business_unit_id() -> None:
         PardotSettings(business_unit_id="12345", auth={"method": "session", "session_id": "x"})
 
 
-def test_a_read_of_more_than_one_page_goes_through_the_export_api(harness: PardotHarness) -> None:
+def big_list(harness: PardotHarness, members: int) -> None:
+    """A static list "Big" of ``members`` prospects, p0@x.example on."""
     state = harness.sb.state
     list_id = state.add_list("Big")
-    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(2500)]):
+    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(members)]):
         state.add_member(list_id, pid)
+
+
+def test_a_read_of_more_than_one_page_goes_through_the_export_api(harness: PardotHarness) -> None:
+    big_list(harness, 2500)
     conn = harness.connector()
     big = conn.find_container("list", "Big")
     harness.sb.server.reset_log()
@@ -315,10 +320,7 @@ def test_a_grade_segment_selects_the_prospects_graded_with_its_letters(harness: 
 def test_a_list_whose_size_is_known_is_read_the_cheaper_way_without_a_probe(harness: PardotHarness) -> None:
     import dataclasses
 
-    state = harness.sb.state
-    list_id = state.add_list("Big")
-    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(2500)]):
-        state.add_member(list_id, pid)
+    big_list(harness, 2500)
     conn = harness.connector()
     big = conn.find_container("list", "Big")
     assert big.size is None  # v5 does not say
