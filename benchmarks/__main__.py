@@ -156,15 +156,22 @@ def pardot_calls(members: int, limits: str, read_export: str, as_json: bool, out
     else:
         result = pardot.calls(members, read_export=read_export)
         table = Table(title=f"API calls, first sync of {members:,} members (read_export: {read_export})")
-        for col in ("rule", "system", "calls", "minimum", "ratio", "idle run"):
+        for col in ("rule", "system", "calls", "minimum", "ratio", "idle run", "full re-read"):
             table.add_column(col, justify="left" if col in ("rule", "system") else "right")
         for r in result["results"]:
             for system, s in r["systems"].items():
                 ratio = s["ratio"]
                 mark = "" if ratio is None or ratio <= pardot.RATIO_GOAL else " ✗"
                 idle = f"{s['idle_calls']}{'' if s['idle_calls'] <= pardot.IDLE_GOAL else ' ✗'}"
-                table.add_row(r["label"], system, str(s["calls"]), str(s["minimum"]), f"{ratio}{mark}", idle)
-        table.caption = f"goals: ratio ≤ {pardot.RATIO_GOAL}, idle run ≤ {pardot.IDLE_GOAL} calls per system"
+                table.add_row(r["label"], system, str(s["calls"]), str(s["minimum"]), f"{ratio}{mark}", idle,
+                              str(s["full_reread_calls"]))  # fmt: skip
+            d = r["direction"]
+            mark = "" if d["ratio"] <= pardot.RATIO_GOAL else " ✗"
+            table.add_row(r["label"], "both", str(d["calls"]), str(d["minimum"]), f"{d['ratio']}{mark}", "", "")
+        table.caption = (
+            f"goals: ratio ≤ {pardot.RATIO_GOAL}, idle run ≤ {pardot.IDLE_GOAL} calls per system; "
+            "full re-read: the daily full read of the unchanged source"
+        )
     _emit(result, as_json, out, table)
 
 

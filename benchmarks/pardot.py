@@ -180,13 +180,17 @@ def calls(members: int, directions: tuple[str, ...] = DIRECTIONS, read_export: s
             seconds = time.perf_counter() - started
             by_endpoint = {SYSTEMS[n]: dict(c.usage().by_endpoint) for n, c in w.connectors.items()}
             idle = w.sync(direction)
+            # The daily full read of the unchanged source: the size the first read found is known by then.
+            reread = w.engine.sync(direction, full=True)
         least = minimum(direction, members)
         systems = {}
         for key, name in SYSTEMS.items():
             systems[name] = {
                 **least.against(key, first.api_calls.get(key, 0), idle.api_calls.get(key, 0)),
+                "full_reread_calls": reread.api_calls.get(key, 0),
                 "by_endpoint": by_endpoint[name],
             }
+        total, floor = sum(s["calls"] for s in systems.values()), sum(s["minimum"] for s in systems.values())
         results.append(
             {
                 "rule": direction,
@@ -195,6 +199,7 @@ def calls(members: int, directions: tuple[str, ...] = DIRECTIONS, read_export: s
                 "added": first.counts.get("added", 0),
                 "seconds": round(seconds, 3),
                 "systems": systems,
+                "direction": {"calls": total, "minimum": floor, "ratio": round(total / floor, 3)},
             }
         )
     return {

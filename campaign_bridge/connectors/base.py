@@ -22,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, NamedTuple, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -106,6 +106,14 @@ class Connector(ABC):
     def role(self) -> Role:
         return SEMANTICS[self.system].role
 
+    def reads_since(self, container: Container) -> bool:
+        """Whether ``read_members(container, since=…, until=…)`` reads only what changed since the watermark
+        (memberships that ended come back with ``removed``). The engine reads such a source incrementally
+        between full reads, and trusts the container it found at the last full read instead of finding it
+        again. The class's ``reads_incrementally`` by default; a system with a change feed for some kinds of
+        container only (Marketo's static lists) answers per container."""
+        return self.reads_incrementally
+
     @abstractmethod
     def list_containers(self) -> Sequence[Container]:
         """Every container this connection can see, with capabilities. Raises the error tree."""
@@ -179,6 +187,21 @@ class SupportsSegments(Protocol):
     def read_segment(
         self, segment: Segment, since: Watermark | None = None, until: datetime | None = None
     ) -> Iterator[MemberRecord]: ...
+
+
+@runtime_checkable
+class SupportsSegmentChanges(Protocol):
+    """The connector can read what changed in a segment since a watermark, where the segment's membership
+    lapses with time (clicked an e-mail within 30 days): between full reads, the engine asks only for the
+    changes and lets members lapse by their stamp instead of reading the whole segment again."""
+
+    def segment_lapse(self, segment: Segment) -> timedelta | None:
+        """None: ``segment`` is read in full every run. Otherwise how long a membership lasts after its
+        stamp: ``read_segment(segment, since, until)`` then yields only the people whose facts changed since
+        ``since`` (evaluated now; ``removed`` when they no longer match), and every record ``read_segment``
+        yields, full or not, has ``modified_at`` = the moment its membership counts from (the person's newest
+        qualifying activity). A member whose stamp is older than ``now - lapse`` has left the segment."""
+        ...
 
 
 @runtime_checkable

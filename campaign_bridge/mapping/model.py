@@ -109,7 +109,8 @@ class Container:
     ``family`` groups exclusive containers: a person is in at most one container of a family.
     ``size`` is how many members the system says the container has, when it says so without a read of
     its members (a Salesforce campaign's NumberOfContacts + NumberOfLeads, a HubSpot list's
-    ``hs_list_size``). ``membership_version`` is an opaque token that changes whenever the members change
+    ``hs_list_size``); where the system gives none, the engine fills in, for a rule's source, how many
+    records the rule's last full read of it found (an estimate a connector may choose its way of reading by). ``membership_version`` is an opaque token that changes whenever the members change
     (a HubSpot list's size with its last-added and last-removed times): a source whose token has not moved
     since the last successful full read need not be read again. ``None`` when the system gives none.
     """

@@ -80,6 +80,7 @@ CANONICAL_FIELDS: dict[str, FieldType] = {
     "owner": FieldType.STRING,
     "country": FieldType.STRING,
     "score": FieldType.NUMBER,
+    "grade": FieldType.STRING,  # Account Engagement's letter grade (A+ … F): compare with eq/in
     "created_at": FieldType.DATETIME,
     "last_activity_at": FieldType.DATETIME,
     "last_email_open_at": FieldType.DATETIME,

@@ -28,7 +28,7 @@ from campaign_bridge.sync.pipeline import Pipeline, Tuning
 from campaign_bridge.sync.plan import Item, RunReport
 from campaign_bridge.sync.record import write_rows
 from campaign_bridge.sync.scope import LEASE_SECONDS, RunScope, RunStarted, new_holder, utcnow
-from campaign_bridge.sync.source import Sources
+from campaign_bridge.sync.source import Sources, remembered
 from campaign_bridge.sync.store.store import Store
 from campaign_bridge.sync.target import Target, connector_of, resolve_target
 from campaign_bridge.sync.walk import Walk, advance
@@ -119,6 +119,7 @@ class Engine:
             wanted={s.casefold() for s in rule.source.member_status or rule.target.status_map or ()},
             chunk_size=tuning.chunk,
             progress=self.progress,
+            lapsed=now - read.lapse if read.lapse is not None else None,
         )
         writer = None if dry else self._writer(rule, target, report, now, log)
         targets = None if dry else TargetResolver(self.store, target.connector, rule.match, now, persist=True)
@@ -168,7 +169,10 @@ class Engine:
         elif clean and not self.should_stop():
             new_mark = advance(read.mark, walk.newest, now)
             version = read.version if read.full else None
-            self.store.set_watermark(rule.name, new_mark, now if read.full else None, now, source_version=version)
+            known = remembered(rule, read.container, report.read) if read.full else None
+            self.store.set_watermark(
+                rule.name, new_mark, now if read.full else None, now, source_version=version, source_container=known
+            )
             report.status = "ok"
         else:
             report.status = "partial" if report.status == "running" else report.status

@@ -1,17 +1,26 @@
 """Opening a rule's source (DESIGN §5, step 2): in full, or since its watermark less the look-back, or
-not at all when the source says its membership has not moved. Writes no state."""
+not at all when the source says its membership has not moved. Writes no state.
+
+Between full reads (``full_read_every``), a source with a change feed (``Connector.reads_since``) is read
+since its watermark from the container the last full read found (``remembered``), without asking the
+system for it again; and a segment whose membership lapses with time (``SupportsSegmentChanges``) is read
+for its changes only, its members lapsing by their stamps (``SourceRead.lapse``). A full read finds the
+container again, so a renamed, deleted or re-pointed source is noticed within a day.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from campaign_bridge.config.models import ClientConfig, Rule, duration_seconds
-from campaign_bridge.connectors.base import Connector, SupportsSegments, Watermark
+from campaign_bridge.connectors.base import Connector, SupportsSegmentChanges, SupportsSegments, Watermark
 from campaign_bridge.errors import FatalError
-from campaign_bridge.mapping.model import Container, MemberRecord
+from campaign_bridge.mapping.model import Container, ContainerKind, MemberRecord, MemberStatus
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.store.states import UNSETTLED
 from campaign_bridge.sync.store.store import Store
@@ -29,6 +38,10 @@ class SourceRead:
     mark: Watermark | None
     version: str | None
     unchanged: bool = False
+    #: The container a full read found, to remember for the incremental reads until the next one.
+    container: Container | None = None
+    #: A segment read for its changes only: members stamped longer ago than this have left it.
+    lapse: timedelta | None = None
 
 
 class Sources:
@@ -46,12 +59,36 @@ class Sources:
         mark, full_read_at = self.store.watermark(rule.name)
         every = duration_seconds(self.config.defaults.full_read_every)
         due = mark is None or full_read_at is None or (now - full_read_at).total_seconds() >= every
+        lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
+        kept = self.store.source_container(rule.name)
+        # A rule edited to read another source reads it in full: its watermark is the old source's.
+        due = due or moved(kept, rule)
         segment = rule.source.parsed_segment
         if segment is not None:
             if not isinstance(source, SupportsSegments):
                 raise FatalError(f"rule {rule.name!r}: {source.system} cannot read segments")
+            lapse = source.segment_lapse(segment) if isinstance(source, SupportsSegmentChanges) else None
+            if lapse is not None and not (full or due):
+                assert mark is not None
+                since = Watermark(mark.at - lookback, mark.tie_id)
+                changes = source.read_segment(segment, since=since, until=now)
+                return SourceRead(iter(changes), False, mark, None, lapse=lapse)
             return SourceRead(iter(source.read_segment(segment)), True, mark, None)
+        if not (full or due):
+            known = recall(kept, rule)
+            if known is not None and source.reads_since(known):
+                problems = source_problems(rule, known)
+                if problems:
+                    raise FatalError(f"rule {rule.name!r} from: " + "; ".join(problems))
+                # The container the last full read found: one call less on every idle run.
+                assert mark is not None
+                since = Watermark(mark.at - lookback, mark.tie_id)
+                return SourceRead(iter(source.read_members(known, since=since, until=now)), False, mark, None)
         container = source.find_container(rule.source.key, rule.source.container_name)
+        if container.size is None:
+            # The system does not say how many members it has: the last full read's count is the best guess,
+            # and lets a connector choose its cheaper way of reading (pages or an export) without a probe.
+            container = dataclasses.replace(container, size=last_read(kept, rule))
         problems = source_problems(rule, container)
         if problems:
             # An unknown status selects nobody: the plan would remove every member the rule added.
@@ -64,10 +101,9 @@ class Sources:
             and not self.retryable(rule)
         ):
             return SourceRead(iter(()), False, mark, version, unchanged=True)
-        if full or due or not source.reads_incrementally:
-            return SourceRead(iter(source.read_members(container)), True, mark, version)
+        if full or due or not source.reads_since(container):
+            return SourceRead(iter(source.read_members(container)), True, mark, version, container=container)
         assert mark is not None
-        lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
         since = Watermark(mark.at - lookback, mark.tie_id)
         return SourceRead(iter(source.read_members(container, since=since, until=now)), False, mark, version)
 
@@ -110,3 +146,80 @@ def source_problems(rule: Rule, container: Container) -> list[str]:
             hint = f"did you mean {folded[close[0]]!r}? {has[0].upper()}{has[1:]}" if close else has
             out.append(f"{container.name!r} has no member status {status!r}; {hint}")
     return out
+
+
+def remembered(rule: Rule, container: Container | None, read: int) -> str:
+    """``container`` as the store keeps it for the rule's incremental reads (``recall`` reads it back): the
+    facts a read needs, with the rule's source key and name it was found by (for a segment, its definition
+    alone, so that an edited segment is read in full), and how many records the full read found (``read``:
+    the size the next full read expects, where the system does not say it; see ``Sources.open``)."""
+    if container is None:
+        return json.dumps({"from": _source_of(rule)})
+    return json.dumps(
+        {
+            "from": _source_of(rule),
+            "read": read,
+            "id": container.id,
+            "name": container.name,
+            "kind": container.kind.value,
+            "writable": container.writable,
+            "exclusive": container.exclusive,
+            "has_status": container.has_status,
+            "family": container.family,
+            "statuses": [[s.label, s.responded, s.default, s.rank] for s in container.statuses],
+            "member_kind": container.member_kind,
+        }
+    )
+
+
+def _source_of(rule: Rule) -> list[str]:
+    """What the rule selects from its source: the container or segment, and the statuses that qualify. An
+    edit to any of it reads the source in full, since the watermark only covers what was selected before."""
+    what = rule.source.segment
+    named = json.dumps(what, sort_keys=True, default=str) if what is not None else rule.source.container_name
+    statuses = json.dumps([rule.source.member_status, rule.target.status_map], sort_keys=True)
+    return [rule.source.connection, rule.source.key, named, statuses]
+
+
+def moved(text: str | None, rule: Rule) -> bool:
+    """Whether the rule's last full read, as ``remembered`` kept it, read another source than the rule
+    names now (the rule was edited since)."""
+    if not text:
+        return False
+    try:
+        return bool(json.loads(text).get("from") != _source_of(rule))
+    except (ValueError, AttributeError):
+        return True
+
+
+def last_read(text: str | None, rule: Rule) -> int | None:
+    """How many records the rule's last full read of this same source found, as ``remembered`` kept it."""
+    if not text or moved(text, rule):
+        return None
+    read = json.loads(text).get("read")
+    return read if isinstance(read, int) and read >= 0 else None
+
+
+def recall(text: str | None, rule: Rule) -> Container | None:
+    """The container ``remembered`` kept, or None when there is none or the rule's source has been changed
+    to name another one since (or the text is not what ``remembered`` writes)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        if data.get("from") != _source_of(rule):
+            return None
+        return Container(
+            connection=rule.source.connection,
+            id=str(data["id"]),
+            name=str(data["name"]),
+            kind=ContainerKind(data["kind"]),
+            writable=bool(data["writable"]),
+            exclusive=bool(data["exclusive"]),
+            has_status=bool(data["has_status"]),
+            family=data["family"],
+            statuses=tuple(MemberStatus(str(a), bool(b), bool(c), int(d)) for a, b, c, d in data["statuses"]),
+            member_kind=data["member_kind"],
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

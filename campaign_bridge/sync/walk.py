@@ -37,6 +37,8 @@ class Walk:
     wanted: set[str]  # the source member statuses that qualify (casefolded); empty: all
     chunk_size: int  # leavers are planned this many at a time
     progress: Progress
+    #: A segment read for its changes only: a record stamped before this has lapsed out of it.
+    lapsed: datetime | None = None
     present: set[str] = field(default_factory=set)  # persons the source holds
     gone: set[str] = field(default_factory=set)  # persons of records that left (or, full: may have)
     removed_records: set[str] = field(default_factory=set)
@@ -69,8 +71,9 @@ class Walk:
 
     def leavers(self, full: bool, retry: set[str]) -> tuple[list[str], set[str]]:
         """The persons the read did not find in the source (once all its chunks are read): those whose
-        records left, those the rule's ledger holds (a full read), and those whose last write must be
-        retried; and, of those, the ones still in the source through another record.
+        records left, those whose segment membership lapsed (records stamped before ``lapsed``), those the
+        rule's ledger holds (a full read), and those whose last write must be retried; and, of those, the
+        ones still in the source through another record.
 
         ``gone`` counts the persons of the records that left as the crosswalk knows them, even when the
         snapshot has already forgotten the record: a run that crashed after writing the snapshot but
@@ -85,6 +88,8 @@ class Walk:
                 self.gone |= self.store.snapshot_persons(rule.name)
             self.gone |= self.store.ledger_keys(rule.name)
         else:
+            if self.lapsed is not None:
+                self.gone |= self.store.lapse_snapshot(rule.name, self.lapsed, keep=not self.sources.persist)
             # A person whose record left may still be in the source through another record (Lead + Contact).
             still = self.store.persons_with_other_records(rule.name, self.gone - self.present, self.removed_records)
         self.report.timings["plan"] += time.perf_counter() - t0
@@ -106,6 +111,12 @@ class Walk:
         self.differ.diff(keys, desired, self.store.ledger(self.rule.name, keys), emails, self.statuses)
         return self.report.adds[first:]
 
+    def _lapsed(self, record: MemberRecord) -> bool:
+        """A record of a segment read for its changes, stamped before its membership's window (the feed
+        read since the watermark less the look-back can bring back a member whose window has just closed)."""
+        stamp = record.modified_at
+        return self.lapsed is not None and stamp is not None and stamp < self.lapsed
+
     def _sort(self, resolved: list[Resolved]) -> tuple[list[SnapshotRow], list[str], dict[str, str | None]]:
         """Snapshot rows of the records that qualify, ids of those that left (their persons join ``gone``),
         and every person's email."""
@@ -115,7 +126,7 @@ class Walk:
         for r in resolved:
             person = r.record.person
             rid = person.survivor.id if person.survivor != person.ref else person.ref.id
-            qualifies = not r.record.removed and not person.deleted
+            qualifies = not r.record.removed and not person.deleted and not self._lapsed(r.record)
             if qualifies and self.wanted:
                 qualifies = (r.record.status or "").casefold() in self.wanted
             target = self.differ.target

@@ -80,7 +80,7 @@ def test_each_connector_declares_what_it_can_translate() -> None:
         "opportunity_stage",
     }
     assert declared["salesforce"]["last_activity_at"].type is FieldType.DATE  # LastActivityDate is a Date
-    assert set(declared["hubspot"]) == set(CANONICAL_FIELDS) - {"opportunity_stage", "last_purchase_at"}
+    assert set(declared["hubspot"]) == set(CANONICAL_FIELDS) - {"opportunity_stage", "last_purchase_at", "grade"}
     assert {f.wildcards for f in declared["hubspot"].values() if f.type is FieldType.STRING} == {"*"}
     assert not any(f.wildcards for f in declared["salesforce"].values())
     for memory in ("memory-crm", "memory-ma"):

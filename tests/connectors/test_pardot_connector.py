@@ -164,11 +164,16 @@ def test_settings_refuse_a_malformed_business_unit_id() -> None:
         PardotSettings(business_unit_id="12345", auth={"method": "session", "session_id": "x"})
 
 
-def test_a_read_of_more_than_one_page_goes_through_the_export_api(harness: PardotHarness) -> None:
+def big_list(harness: PardotHarness, members: int) -> None:
+    """A static list "Big" of ``members`` prospects, p0@x.example on."""
     state = harness.sb.state
     list_id = state.add_list("Big")
-    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(2500)]):
+    for pid in state.bulk_add_prospects([f"p{i}@x.example" for i in range(members)]):
         state.add_member(list_id, pid)
+
+
+def test_a_read_of_more_than_one_page_goes_through_the_export_api(harness: PardotHarness) -> None:
+    big_list(harness, 2500)
     conn = harness.connector()
     big = conn.find_container("list", "Big")
     harness.sb.server.reset_log()
@@ -295,3 +300,39 @@ def test_created_prospects_go_to_the_new_prospect_campaign(harness: PardotHarnes
     assert (prospect.campaign_id, prospect.first_name) == (inbound, "Nina")
     assert too_long.record is None
     assert too_long.code == "65"
+
+
+def test_a_grade_segment_selects_the_prospects_graded_with_its_letters(harness: PardotHarness) -> None:
+    from campaign_bridge.mapping.segment import parse_segment
+
+    state = harness.sb.state
+    state.add_prospect("top@x.example", grade="A+", score=20)
+    state.add_prospect("mid@x.example", grade="B", score=200)
+    state.add_prospect("ungraded@x.example", score=200)
+    good = state.add_prospect("good@x.example", grade="A-", score=150)
+    conn = harness.connector()
+    graded = parse_segment({"field": "grade", "in": ["A+", "A", "A-"]})
+    assert sorted(m.person.email or "" for m in conn.read_segment(graded)) == ["good@x.example", "top@x.example"]
+    both = parse_segment({"all": [{"field": "grade", "in": ["A+", "A", "A-"]}, {"field": "score", "gte": 100}]})
+    assert [m.person.ref.id for m in conn.read_segment(both)] == [str(good)]
+
+
+def test_a_list_whose_size_is_known_is_read_the_cheaper_way_without_a_probe(harness: PardotHarness) -> None:
+    import dataclasses
+
+    big_list(harness, 2500)
+    conn = harness.connector()
+    big = conn.find_container("list", "Big")
+    assert big.size is None  # v5 does not say
+    log = harness.sb.server
+    # 2,500 as the last full read found: three pages cost no more than an export, so pages, no probe.
+    log.reset_log()
+    assert len(list(conn.read_members(dataclasses.replace(big, size=2500)))) == 2500
+    paths = [r.path for r in log.log]
+    assert (paths.count("/api/v5/objects/list-memberships"), any("/exports" in p for p in paths)) == (3, False)
+    # 10,000 expected: straight to the export, without the first page.
+    log.reset_log()
+    assert len(list(conn.read_members(dataclasses.replace(big, size=10_000)))) == 2500
+    paths = [r.path for r in log.log]
+    assert paths.count("/api/v5/objects/list-memberships") == 0
+    assert any(p.startswith("/api/v5/exports") for p in paths)

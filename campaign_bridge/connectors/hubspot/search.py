@@ -63,6 +63,7 @@ PROPERTIES: dict[str, str] = {
 UNSUPPORTED: dict[str, str] = {
     "opportunity_stage": "deal stages live on HubSpot deals, not contacts",
     "last_purchase_at": "purchases live on HubSpot deals or orders, not contacts",
+    "grade": "a letter grade is Account Engagement's; HubSpot scores contacts with a number (score)",
 }
 #: A hard bounce is the presence of a value, not a value.
 _PRESENCE_FIELDS = frozenset({"hard_bounced"})

@@ -171,7 +171,7 @@ class PardotConnector(PardotDiscovery, Connector):
         at = since.at if since is not None else None
         if container.kind is ContainerKind.EXCLUSIVE_CAMPAIGN:
             return self.reader.campaign_members(container.id, at, until)
-        return self.reader.memberships(container.id, at, until)
+        return self.reader.memberships(container.id, at, until, size=container.size)
 
     def read_segment(
         self, segment: Segment, since: Watermark | None = None, until: datetime | None = None

@@ -3,8 +3,11 @@
 Queries page 1,000 records at a time. A full read that needs more than one page goes through the export
 API when ``read_export`` is ``auto`` (or always, with ``always``): an export costs one create, one poll
 when it is ready and one download per file, so it saves calls from about 4,000 records on and is the only
-way past v5's 100,000-record query cap. ``auto`` finds out with the first page: a read of one page costs
-one call, a larger one costs that probe plus the export (never more than 2 calls over the cheaper path).
+way past v5's 100,000-record query cap. v5 does not say how many members a list has, so ``auto`` goes by
+the size the last full read found (``Container.size``, which the engine fills in): the cheaper of
+``ceil(size / 1000)`` pages and an export. Without one (the rule's first read), it finds out with the first
+page: a read of one page costs one call, a larger one that probe plus the export (one call over the
+cheaper path from 4,000 records, never more than two).
 
 Incremental reads ask ``updatedAtAfterOrEqualTo`` the watermark (and ``updatedAtBeforeOrEqualTo`` the run's
 start), ordered by ``updatedAt`` then ``id``. They see added memberships, not deleted ones: v5's query
@@ -17,11 +20,13 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from campaign_bridge.connectors.pardot.client import PardotClient
+from campaign_bridge.connectors.pardot.client import PAGE_SIZE, PardotClient
 from campaign_bridge.connectors.pardot.people import PROSPECT_FIELDS, record
 from campaign_bridge.connectors.pardot.settings import PardotSettings
 from campaign_bridge.mapping.model import MemberRecord
 
+#: What an export costs in calls when it is ready at the first poll: create, poll, download one file.
+EXPORT_CALLS = 3
 #: A membership read asks for the member's email and Salesforce tie through the ``prospect`` relationship.
 MEMBERSHIP_FIELDS = ["id", "prospectId", "optedOut", "updatedAt", "prospect.email", "prospect.salesforceId"]
 
@@ -58,10 +63,18 @@ class Reader:
         self.connection, self.client, self.settings = connection, client, settings
 
     def _full(
-        self, obj: str, fields: list[str], params: dict[str, Any], export: tuple[str, str, dict[str, Any]] | None
+        self,
+        obj: str,
+        fields: list[str],
+        params: dict[str, Any],
+        export: tuple[str, str, dict[str, Any]] | None,
+        size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every record of a full read: by query, or by the export API when ``read_export`` says so."""
+        """Every record of a full read: by query, or by the export API when ``read_export`` says so (``auto``:
+        when ``size``, the expected count, makes it the cheaper; without one, when there is a second page)."""
         mode = self.settings.read_export if export is not None else "never"
+        if mode == "auto" and size is not None:
+            mode = "always" if -(-size // PAGE_SIZE) > EXPORT_CALLS else "never"
         if mode == "always" and export is not None:
             yield from (_flat(r) for r in self.client.export(export[0], fields, export[1], export[2]))
             return
@@ -74,10 +87,13 @@ class Reader:
             for page in self.client.pages(obj, fields, params, after=token):
                 yield from page
 
-    def memberships(self, list_id: str, since: datetime | None, until: datetime | None) -> Iterator[MemberRecord]:
+    def memberships(
+        self, list_id: str, since: datetime | None, until: datetime | None, *, size: int | None = None
+    ) -> Iterator[MemberRecord]:
         if since is None:
             export = ("ListMembership", "filter_by_list_id", {"listId": int(list_id)})
-            rows = self._full("list-memberships", MEMBERSHIP_FIELDS, {"listId": list_id, "orderBy": "id"}, export)
+            by_id = {"listId": list_id, "orderBy": "id"}
+            rows = self._full("list-memberships", MEMBERSHIP_FIELDS, by_id, export, size)
         else:
             params: dict[str, Any] = {
                 "listId": list_id,

@@ -9,12 +9,13 @@ So a segment is answered in two parts:
   e-mail clicked, e-mail opened and form submitted are visitor activities, read with v5's own ``type``
   filter (1 click, 11 open, 4 form success [U: type numbers]) and ``createdAtAfterOrEqualTo`` when the
   segment's window bounds them;
-* here: score (``score >= 100``), ``last_activity_at`` windows (active in 30 days, no activity for 60),
-  names and company are evaluated on each prospect with the reference semantics (``mapping.segment.evaluate``).
+* here: score (``score >= 100``), grade (``{field: grade, in: [A+, A, A-]}``: a letter, so "B or better"
+  is written as the letters it means), ``last_activity_at`` windows (active in 30 days, no activity for
+  60), names and company are evaluated on each prospect with the reference semantics
+  (``mapping.segment.evaluate``).
 
 Cost in calls: ``ceil(prospects / 1000)`` for the prospect read (or an export: about 3 calls for any size),
-plus ``ceil(activities / 1000)`` per activity field used. Grade has no canonical segment field and is not
-offered.
+plus ``ceil(activities / 1000)`` per activity field used.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ PROSPECT_FIELDS: dict[str, str] = {
     "last_name": "lastName",
     "company": "company",
     "score": "score",
+    "grade": "grade",
     "created_at": "createdAt",
     "last_activity_at": "lastActivityAt",
 }
@@ -50,6 +52,7 @@ _TYPES = {
     "last_name": FieldType.STRING,
     "company": FieldType.STRING,
     "score": FieldType.NUMBER,
+    "grade": FieldType.STRING,
     "created_at": FieldType.DATETIME,
     "last_activity_at": FieldType.DATETIME,
     "last_email_click_at": FieldType.DATETIME,

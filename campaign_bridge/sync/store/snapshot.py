@@ -86,6 +86,25 @@ class SnapshotStore(StoreBase):
         assert at is not None
         return Watermark(at, r.tie_id), aware(r.full_read_at)
 
+    def lapse_snapshot(self, rule: str, before: datetime, *, keep: bool = False) -> set[str]:
+        """Delete the rule's snapshot records stamped before ``before`` (their segment membership lapsed;
+        ``keep``: a plan, which only asks); returns their persons. Records without a stamp are left to the
+        next full read."""
+        c = t.source_members.c
+        stale = and_(c.rule == rule, c.modified_at < before)
+        with self.engine.begin() as conn:
+            gone = {k for (k,) in conn.execute(select(c.person_key).where(stale).distinct())}
+            if not keep:
+                conn.execute(delete(t.source_members).where(stale))
+        return gone
+
+    def source_container(self, rule: str) -> str | None:
+        """The source container the rule's last clean full read found (as ``set_watermark`` was given it)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.watermarks.c.source_container).where(t.watermarks.c.rule == rule)
+            ).scalar_one_or_none()
+
     def source_version(self, rule: str) -> str | None:
         """The membership version of the rule's source at its last clean full read (None if it gave none)."""
         with self.engine.connect() as conn:
@@ -101,12 +120,14 @@ class SnapshotStore(StoreBase):
         now: datetime,
         *,
         source_version: str | None = None,
+        source_container: str | None = None,
     ) -> None:
-        """Advance the rule's watermark; a full read (``full_read_at``) also records the source's version.
-        An incremental read leaves the last full read's time and version as they are."""
+        """Advance the rule's watermark; a full read (``full_read_at``) also records the source's version
+        and the container it found. An incremental read leaves the last full read's as they are."""
         row: dict[str, Any] = {"rule": rule, "at": mark.at, "tie_id": mark.tie_id, "updated_at": now}
         if full_read_at is not None:
             row["full_read_at"] = full_read_at
             row["source_version"] = source_version
+            row["source_container"] = source_container
         with self.engine.begin() as conn:
             self._write_many(conn, t.watermarks, tuple(row), [tuple(row.values())], ["rule"])

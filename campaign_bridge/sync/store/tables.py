@@ -100,6 +100,8 @@ watermarks = Table(
     Column("tie_id", String(64), nullable=False, default=""),
     Column("full_read_at", DateTime(timezone=True)),
     Column("source_version", String(200)),  # the source container's membership version at that full read
+    # the source container that full read found (JSON, ``sync.source.remembered``): incremental reads reuse it
+    Column("source_container", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
