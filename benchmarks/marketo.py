@@ -5,7 +5,10 @@ engine runs each rule once (a first sync) and again (an idle run). Rules:
 
 ``sf_to_program``  a Salesforce campaign (half Registered, half Attended) → a Marketo program with a status map
 ``sf_to_list``     a Salesforce campaign → a Marketo static list
-``list_to_sf``     a Marketo static list → a Salesforce campaign (status Responded)
+``list_to_sf``     a Marketo static list → a Salesforce campaign (status Responded); idle: the activity feed
+``segment_to_sf``  ``{field: last_email_click_at, within: 30d}`` → a Salesforce campaign; idle: the feed
+``smart_list_to_sf`` a Marketo smart list (clicked in 30 days) → a Salesforce campaign, calls table only: a
+                   smart list has no change feed, so its idle run is the list by name and a bulk extract
 
 The minimum per system is worked out from the vendors' batch sizes (``minimum``); Marketo's calls are
 counted at the sandbox (every request, identity included) and by the connector. With ``--limits on``
@@ -41,6 +44,9 @@ from .minimum import SF_FIND_CAMPAIGN, SF_LOGIN, SF_LOOKUP_BATCH, Minimum, sf_re
 from .sandboxes import SEED_AGE, _ShiftedClock
 
 RULES = ("sf_to_program", "sf_to_list", "list_to_sf", "segment_to_sf")
+#: The calls table has one more row: a smart list has no change feed, so its idle run is a bulk extract again
+#: (the limits runs leave it out: four calls never meet the window).
+CALL_RULES = (*RULES, "smart_list_to_sf")
 #: The segment rule's instance: this share of the leads clicked an e-mail in the last 30 days, as many
 #: more clicked 31 to 90 days ago (read past by the activities call, never selected).
 CLICKED_SHARE = 0.3
@@ -49,6 +55,7 @@ LABELS = {
     "sf_to_list": "Salesforce campaign → Marketo static list",
     "list_to_sf": "Marketo static list → Salesforce campaign",
     "segment_to_sf": "Marketo segment (clicked an e-mail in 30 days) → Salesforce campaign",
+    "smart_list_to_sf": "Marketo smart list (clicked an e-mail in 30 days) → Salesforce campaign",
 }
 #: Marketo's batch: 300 leads per lookup, list write, status write and list page.
 MK_BATCH = 300
@@ -74,6 +81,9 @@ _RULES = {
     "segment_to_sf": """
     from: {connection: mk, segment: {field: last_email_click_at, within: 30d}}
     to: {connection: sf, campaign: "Webinar", status: Registered}""",
+    "smart_list_to_sf": """
+    from: {connection: mk, list: "Clicked in 30 days"}
+    to: {connection: sf, campaign: "Webinar", status: Registered}""",
 }
 
 
@@ -92,6 +102,14 @@ def minimum(rule: str, members: int) -> Minimum:
         m.add("mk", "paging token", 1)
         m.add("mk", "click activities in the window", max(1, ceil(clicked / MK_BATCH)))
         m.add("mk", "the clickers by id", ceil(clicked / MK_BATCH))
+        m.add("sf", "lookup by email", 2 * ceil(clicked / SF_LOOKUP_BATCH))
+        m.add("sf", "add members", sf_write(clicked))
+        return m
+    if rule == "smart_list_to_sf":
+        clicked = int(members * CLICKED_SHARE)
+        # A list named by name may be static or smart: both listings are asked by name (one call each).
+        m.add("mk", "find list (static, then smart)", 2)
+        m.add("mk", "bulk extract (create, enqueue, status, file)", 4)
         m.add("sf", "lookup by email", 2 * ceil(clicked / SF_LOOKUP_BATCH))
         m.add("sf", "add members", sf_write(clicked))
         return m
@@ -139,7 +157,9 @@ def _serve(rule: str, members: int, limits: bool, pipe: Connection) -> None:
         leads = [mk.state.add_lead(e) for e in emails]
         if rule == "list_to_sf":
             mk.state.add_list_members(mk.state.add_list("Webinar list"), leads)
-        elif rule == "segment_to_sf":
+        elif rule in ("segment_to_sf", "smart_list_to_sf"):
+            if rule == "smart_list_to_sf":
+                mk.state.add_smart_list("Clicked in 30 days", {"activityTypeId": CLICK_EMAIL, "days": 30})
             now, clicked = clock().timestamp() + SEED_AGE.total_seconds(), int(members * CLICKED_SHARE)
             for i, lead in enumerate(leads[: 2 * clicked]):
                 days = 1 + i % 29 if i < clicked else 31 + i % 59
@@ -256,7 +276,7 @@ rules:
         host.stop()
 
 
-def calls(members: int, rules: tuple[str, ...] = RULES) -> list[dict[str, Any]]:
+def calls(members: int, rules: tuple[str, ...] = CALL_RULES) -> list[dict[str, Any]]:
     """First sync and idle run of each rule: calls per system against the minimum."""
     out = []
     for rule in rules:
