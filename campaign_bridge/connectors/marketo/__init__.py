@@ -9,7 +9,10 @@ What Marketo's words mean here (``mapping/semantics.py``, row ``marketo``):
   a status (``to.status``, or ``to.status_map`` from the source's member statuses) and Marketo never
   lowers a member's step (1037), which the connector reports with the member's real status;
 * a **smart campaign** is a flow, never a target;
-* people are **leads** keyed by email, duplicates allowed: a lookup returns every lead of an email.
+* people are **leads** keyed by email, duplicates allowed: a lookup returns every lead of an email;
+* between the engine's full reads, a static list is read from the activity feed (Add to List / Remove from
+  List, ``members.changes``) and a one-window activity segment for its changes (``segments.lapse``); smart
+  lists, programs and other segments are read in full every run.
 
 Every request goes through ``client.MarketoClient`` (requests on the connector kit): one ``CallPolicy``,
 pacing below 100 calls per 20 s and 10 in flight, the run's ``ApiBudget``, one token renewal on 601/602,
