@@ -89,6 +89,11 @@ class Connector(ABC):
     reads_incrementally: ClassVar[bool] = False
     #: An incremental read reports removed memberships (``MemberRecord.removed``).
     sees_removals_incrementally: ClassVar[bool] = False
+    #: A read covers everything the system had recorded up to the run's start (an activity feed read by
+    #: time, as Marketo's): the watermark may then move up to the run's start less the look-back even when
+    #: the newest record read is older, so that the next run does not read that record again. Systems
+    #: whose stamps come from record commits (Salesforce's ``SystemModstamp``) keep the newest stamp.
+    watermark_follows_clock: ClassVar[bool] = False
     #: Two threads may call it at once (the engine then looks people up in one while it writes in the
     #: other, so a paced vendor's window is never idle while the run writes).
     concurrent_calls: ClassVar[bool] = False

@@ -167,7 +167,9 @@ class Engine:
         if held:
             report.status = "held"
         elif clean and not self.should_stop():
-            new_mark = advance(read.mark, walk.newest, now)
+            floor = self.sources.floor(rule, now)
+            newest = walk.newest if floor is None or (walk.newest is not None and walk.newest > floor) else floor
+            new_mark = advance(read.mark, newest, now)
             version = read.version if read.full else None
             known = remembered(rule, read.container, report.read) if read.full else None
             self.store.set_watermark(

@@ -107,6 +107,15 @@ class Sources:
         since = Watermark(mark.at - lookback, mark.tie_id)
         return SourceRead(iter(source.read_members(container, since=since, until=now)), False, mark, version)
 
+    def floor(self, rule: Rule, now: datetime) -> tuple[datetime, str] | None:
+        """The lowest the rule's next watermark may be after a clean read at ``now``: the run's start less
+        the look-back, for a source whose reads cover everything up to the run's start
+        (``Connector.watermark_follows_clock``); else None (the newest stamp read decides)."""
+        source = connector_of(self.connectors, rule.source.connection)
+        if not source.watermark_follows_clock:
+            return None
+        return now - timedelta(seconds=duration_seconds(self.config.defaults.lookback)), ""
+
     def read_all(
         self, rule: Rule, report: RunReport, now: datetime, *, full: bool = False
     ) -> tuple[list[MemberRecord], bool, Watermark | None]:

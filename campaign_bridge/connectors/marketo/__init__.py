@@ -76,6 +76,9 @@ class MarketoConnector(MarketoDiscovery, Connector):
     lookup_batch_size: ClassVar[int] = leads.BATCH_SIZE
     reads_incrementally: ClassVar[bool] = False
     sees_removals_incrementally: ClassVar[bool] = False
+    #: The activity feed is read by time up to the run's start: the next run need not read the newest
+    #: activity again (it would cost a leads-by-id call on every quiet run).
+    watermark_follows_clock: ClassVar[bool] = True
     #: ``MarketoClient`` shares its pacer (with Marketo's concurrency cap), budget and token under locks.
     concurrent_calls: ClassVar[bool] = True
     segment_fields: ClassVar[Mapping[str, SegmentField]] = segments.SEGMENT_FIELDS
