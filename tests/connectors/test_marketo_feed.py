@@ -154,3 +154,42 @@ def test_the_sandbox_refuses_an_activity_type_the_instance_lacks_and_a_missing_t
         conn.client.call("GET", "/rest/v1/activities.json", params={"activityTypeIds": "24"})
     types = {t["id"]: t["name"] for t in conn.client.call("GET", "/rest/v1/activities/types.json")["result"]}
     assert (types[24], types[25]) == ("Add to List", "Remove from List")
+
+
+def _clickers(h: MarketoHarness, count: int) -> dict[str, float]:
+    """``count`` leads, each with one click spread over the last 29 days, one old click (40 days) besides."""
+    now, clicks = h.wall(), {}
+    for i in range(count):
+        ref = h.add_person(f"c{i:04d}@x.example")
+        at = now - DAY - (i % 28) * DAY - i
+        h.sb.state.log_activity(int(ref.id), CLICK_EMAIL, "News", at=at)
+        clicks[ref.id] = at
+    old = h.add_person("old@x.example")
+    h.sb.state.log_activity(int(old.id), CLICK_EMAIL, "News", at=now - 40 * DAY)
+    return clicks
+
+
+def test_a_segment_window_of_many_pages_is_read_by_one_bulk_activity_extract(harness: MarketoHarness) -> None:
+    h = harness
+    clicks = _clickers(h, 700)  # three pages of the feed
+    conn = h.connector()
+    h.sb.server.reset_log()
+    rows = list(conn.read_segment(parse_segment(CLICKED_30D)))
+    assert sorted(r.person.ref.id for r in rows) == sorted(clicks)
+    assert {r.person.ref.id: r.modified_at.timestamp() for r in rows if r.modified_at} == clicks
+    # The token and the first page show there is more: one extract (4 calls) instead of two more pages...
+    assert _feed_calls(h) == 2
+    assert h.sb.server.calls(r"^/bulk/v1/activities/export") == 4
+    # ...and the window's 700 clickers by id, 300 at a time.
+    assert h.sb.server.calls(r"^/rest/v1/leads\.json") == 3
+
+
+def test_with_the_export_allowance_spent_a_segment_window_is_read_page_by_page(harness: MarketoHarness) -> None:
+    h = harness
+    clicks = _clickers(h, 700)
+    h.sb.app.export_allowance[0] = 0
+    conn = h.connector()
+    h.sb.server.reset_log()
+    rows = list(conn.read_segment(parse_segment(CLICKED_30D)))
+    assert sorted(r.person.ref.id for r in rows) == sorted(clicks)
+    assert _feed_calls(h) == 4  # the token and three pages

@@ -16,11 +16,17 @@ daily full read stays the source of truth.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from campaign_bridge.connectors.marketo.client import MarketoClient
+from campaign_bridge.connectors.marketo.extract import extract
+from campaign_bridge.errors import QuotaExhaustedError
+
+log = logging.getLogger(__name__)
 
 #: Standard activity type ids (``GET /rest/v1/activities/types.json``, the same on every instance).
 VISIT_WEB_PAGE, FILL_OUT_FORM, CLICK_LINK, OPEN_EMAIL, CLICK_EMAIL = 1, 2, 3, 10, 11
@@ -31,6 +37,8 @@ ADD_TO_LIST, REMOVE_FROM_LIST = 24, 25
 PAGE = 300
 #: Type ids per activities call (Marketo's maximum).
 MAX_TYPES = 10
+#: The widest ``createdAt`` range one bulk activity extract takes.
+EXTRACT_RANGE = timedelta(days=31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +56,22 @@ def parse_stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def feed(
-    client: MarketoClient, since: datetime, types: tuple[int, ...], until: datetime | None = None
-) -> Iterator[Activity]:
-    """Activities of ``types`` from ``since`` on, oldest first; with ``until``, the read stops at the first
-    activity past it (the next read, from a watermark at or before ``until``, picks those up)."""
-    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    token = client.call("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": stamp}).get(
+def _activity(row: dict[str, Any]) -> Activity:
+    """An activity as the feed (JSON) or a bulk extract (CSV: every cell text) gives it."""
+    raw_id = str(row.get("id") or row.get("marketoGUID") or "0")
+    return Activity(
+        id=int(raw_id) if raw_id.isdigit() else 0,
+        lead_id=str(row["leadId"]),
+        at=parse_stamp(str(row["activityDate"])),
+        type_id=int(row["activityTypeId"]),
+        primary_id=str(row.get("primaryAttributeValueId") or ""),
+        primary=row.get("primaryAttributeValue") or None,
+    )
+
+
+def _pages(client: MarketoClient, since: datetime, types: tuple[int, ...]) -> Iterator[tuple[list[Activity], bool]]:
+    """The feed from ``since``, a page at a time, each with whether more follows."""
+    token = client.call("GET", "/rest/v1/activities/pagingtoken.json", params={"sinceDatetime": _iso(since)}).get(
         "nextPageToken"
     )
     while token:
@@ -63,18 +80,61 @@ def feed(
             "/rest/v1/activities.json",
             params={"nextPageToken": token, "activityTypeIds": ",".join(map(str, types)), "batchSize": PAGE},
         )
-        for row in body.get("result") or []:
-            activity = Activity(
-                id=int(row["id"]),
-                lead_id=str(row["leadId"]),
-                at=parse_stamp(str(row["activityDate"])),
-                type_id=int(row["activityTypeId"]),
-                primary_id=str(row.get("primaryAttributeValueId") or ""),
-                primary=row.get("primaryAttributeValue"),
-            )
+        more = bool(body.get("moreResult"))
+        yield [_activity(row) for row in body.get("result") or []], more
+        if not more:
+            return
+        token = body.get("nextPageToken")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def feed(
+    client: MarketoClient, since: datetime, types: tuple[int, ...], until: datetime | None = None
+) -> Iterator[Activity]:
+    """Activities of ``types`` from ``since`` on, oldest first; with ``until``, the read stops at the first
+    activity past it (the next read, from a watermark at or before ``until``, picks those up)."""
+    for page, _ in _pages(client, since, types):
+        for activity in page:
             if until is not None and activity.at > until:
                 return
             yield activity
-        if not body.get("moreResult"):
+
+
+def window(
+    client: MarketoClient, connection: str, since: datetime, until: datetime, types: tuple[int, ...]
+) -> Iterator[Activity]:
+    """Every activity of ``types`` from ``since`` to ``until`` (a segment's whole window), oldest first.
+
+    The feed's first page is read; when more follows, the whole window comes from one bulk activity extract
+    instead of the remaining pages: 4 calls whatever the size (create, enqueue, status, file) against one per
+    300 activities, so from the third page on it saves calls (a 30-day window of 18,000 clicks: 6 calls
+    instead of 61), and under Marketo's 100 calls per 20 s it keeps a large segment's read out of the rate
+    window. An extract takes a range of at most 31 days: a wider window, or a day whose export allowance is
+    spent (1029), is read page by page."""
+    pages = _pages(client, since, types)
+    first, more = next(pages, ([], False))
+    if more and until - since <= EXTRACT_RANGE:
+        body = {
+            "format": "CSV",
+            "filter": {"createdAt": {"startAt": _iso(since), "endAt": _iso(until)}, "activityTypeIds": list(types)},
+        }
+        try:
+            rows = [_activity(row) for row in extract(client, connection, "activities", body)]
+        except QuotaExhaustedError as exc:
+            if "export" not in str(exc).lower():
+                raise
+            log.warning("%s: %s; reading the activities page by page instead", connection, exc)
+        else:
+            yield from sorted(rows, key=lambda a: (a.at, a.id))
             return
-        token = body.get("nextPageToken")
+    for activity in first:
+        if activity.at <= until:
+            yield activity
+    for page, _ in pages:
+        for activity in page:
+            if activity.at > until:
+                return
+            yield activity

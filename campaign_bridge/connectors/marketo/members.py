@@ -30,8 +30,6 @@ when a lead's data or behaviour does, and Marketo logs nothing about the list. P
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Iterator
 from datetime import datetime
@@ -40,17 +38,17 @@ from typing import Any
 from campaign_bridge.connectors.marketo.activities import ADD_TO_LIST, REMOVE_FROM_LIST, feed
 from campaign_bridge.connectors.marketo.client import MarketoClient
 from campaign_bridge.connectors.marketo.containers import SMART_PREFIX
+from campaign_bridge.connectors.marketo.extract import MAX_POLLS as MAX_POLLS  # the import writes' polls
+from campaign_bridge.connectors.marketo.extract import POLL_CAP as POLL_CAP
+from campaign_bridge.connectors.marketo.extract import POLL_FIRST as POLL_FIRST
+from campaign_bridge.connectors.marketo.extract import extract
 from campaign_bridge.connectors.marketo.leads import LEAD, by_ids, person
-from campaign_bridge.errors import FatalError, QuotaExhaustedError, TransientError
+from campaign_bridge.errors import FatalError, QuotaExhaustedError
 from campaign_bridge.mapping.model import Container, ContainerKind, MemberRecord, PersonRecord, RecordRef
 
 log = logging.getLogger(__name__)
 
 PAGE = 300
-#: Seconds between status polls of an export job, growing to the cap.
-POLL_FIRST, POLL_CAP = 1.0, 30.0
-#: An export still unfinished after this many polls is given up for this run (transient: the next run asks).
-MAX_POLLS = 60
 
 
 def list_pages(client: MarketoClient, list_id: str) -> Iterator[list[dict[str, Any]]]:
@@ -150,29 +148,5 @@ def _exported(client: MarketoClient, connection: str, filter: dict[str, Any]) ->
 
 
 def export(client: MarketoClient, connection: str, filter: dict[str, Any]) -> Iterator[dict[str, str]]:
-    """The rows (id, email) of one bulk lead extract job: create, enqueue, poll, read the CSV."""
-    created = client.call(
-        "POST", "/bulk/v1/leads/export/create.json", json={"fields": ["id", "email"], "format": "CSV", "filter": filter}
-    )
-    job = str((created.get("result") or [{}])[0].get("exportId") or "")
-    if not job:
-        raise TransientError(f"{connection}: Marketo created no export job")
-    try:
-        client.call("POST", f"/bulk/v1/leads/export/{job}/enqueue.json", first=True)
-    except TransientError as exc:
-        if "already" not in str(exc):  # an enqueue repeated after a lost answer finds its job queued: go on
-            raise
-    wait = POLL_FIRST
-    for _ in range(MAX_POLLS):
-        status = (client.call("GET", f"/bulk/v1/leads/export/{job}/status.json").get("result") or [{}])[0]
-        state = status.get("status")
-        if state == "Completed":
-            break
-        if state in ("Failed", "Cancelled"):
-            raise TransientError(f"{connection}: Marketo's export job {job} {str(state).lower()}")
-        client.sleep(wait)
-        wait = min(POLL_CAP, wait * 2)
-    else:
-        raise TransientError(f"{connection}: Marketo's export job {job} did not finish; the next run asks again")
-    text = client.text(f"/bulk/v1/leads/export/{job}/file.json")
-    yield from csv.DictReader(io.StringIO(text))
+    """The rows (id, email) of one bulk lead extract job (``extract``)."""
+    return extract(client, connection, "leads", {"fields": ["id", "email"], "format": "CSV", "filter": filter})

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from campaign_bridge.connectors.marketo.activities import MAX_TYPES, Activity, feed
+from campaign_bridge.connectors.marketo.activities import window as window_feed
 from campaign_bridge.connectors.marketo.client import MarketoClient
 from campaign_bridge.connectors.marketo.leads import BATCH_SIZE, LEAD, by_ids, person
 from campaign_bridge.errors import FatalError
@@ -159,7 +160,8 @@ def read(
     window, types = plan(segment)
     if since is not None and lapse(segment) is None:
         raise FatalError("only a segment that is one activity window can be read for its changes on Marketo")
-    facts = _facts(feed(client, now - window if since is None else since, types))
+    found = window_feed(client, connection, now - window, now, types) if since is None else feed(client, since, types)
+    facts = _facts(found)
     fields = ",".join(dict.fromkeys(["id", "email", *LEAD_FIELDS.values()]))
     candidates = sorted(facts, key=int)
     if since is not None:

@@ -33,6 +33,7 @@ class MarketoApp:
         routes_leads.register(self.router, state)
         routes_programs.register(self.router, state)
         bulk.register(self.router, state, self.export_allowance)
+        bulk.register_activities(self.router, state, self.export_allowance)
         self.imports: dict[int, bulk_import.ImportBatch] = {}
         bulk_import.register(self.router, state, self.imports)
 

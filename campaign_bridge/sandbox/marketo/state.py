@@ -158,6 +158,8 @@ class MarketoState:
         self.channels: dict[str, tuple[tuple[str, bool], ...]] = dict(DEFAULT_CHANNELS)
         self.activities: list[Activity] = []
         self.exports: dict[str, ExportJob] = {}
+        #: Bulk activity extract jobs (``/bulk/v1/activities/export``), apart from the lead extracts.
+        self.activity_exports: dict[str, ExportJob] = {}
         #: Bytes of export files produced today (the daily export allowance).
         self.exported_bytes = 0
         self.client = {"client_id": secrets.token_hex(8), "client_secret": secrets.token_urlsafe(24)}
