@@ -4,7 +4,7 @@
 # test run. Incremental: mutmut keeps each mutant's result in mutants/ and reruns only the mutants of
 # functions that changed (and the tests that cover them); --fresh starts over.
 #
-#   scripts/mutation.sh                      # run (2 workers), then the result per module
+#   scripts/mutation.sh                      # run (2 workers, nice 19: NICE=10 to change), then the result per module
 #   scripts/mutation.sh --jobs 1             # one worker (a shared machine)
 #   scripts/mutation.sh --fresh              # forget earlier results first
 #   scripts/mutation.sh 'campaign_bridge.sync.guard*'   # only these mutants
@@ -36,7 +36,7 @@ if [ -f mutants/mutmut-stats.json ] && [ -n "$(find tests -name '*.py' -newer mu
 fi
 started=$(date +%s)
 # mutmut's progress line redraws itself: print every 200th state of it
-nice -n "${NICE:-10}" "$python" -c 'import sys; from mutmut.__main__ import cli; sys.exit(cli())' \
+nice -n "${NICE:-19}" "$python" -c 'import sys; from mutmut.__main__ import cli; sys.exit(cli())' \
     run --max-children "$jobs" "${args[@]}" | stdbuf -oL tr '\r' '\n' | grep --line-buffered -v '^\s*$' \
     | awk '{ if ($0 ~ /[0-9]+\/[0-9]+ / && (++n % 200)) next; print; fflush() }' || true
 echo "mutation run took $(( $(date +%s) - started ))s with $jobs worker(s)"
