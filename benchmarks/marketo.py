@@ -8,7 +8,8 @@ engine runs each rule once (a first sync) and again (an idle run). Rules:
 ``list_to_sf``     a Marketo static list → a Salesforce campaign (status Responded); idle: the activity feed
 ``segment_to_sf``  ``{field: last_email_click_at, within: 30d}`` → a Salesforce campaign; idle: the feed
 ``smart_list_to_sf`` a Marketo smart list (clicked in 30 days) → a Salesforce campaign, calls table only: a
-                   smart list has no change feed, so its idle run is the list by name and a bulk extract
+                   smart list has no change feed and no version, so its idle run is a bulk extract of the
+                   list the last full read found (4 calls; the list is looked up by name once a day)
 
 The minimum per system is worked out from the vendors' batch sizes (``minimum``); Marketo's calls are
 counted at the sandbox (every request, identity included) and by the connector. With ``--limits on``

@@ -170,10 +170,12 @@ class Engine:
             floor = self.sources.floor(rule, now)
             newest = walk.newest if floor is None or (walk.newest is not None and walk.newest > floor) else floor
             new_mark = advance(read.mark, newest, now)
-            version = read.version if read.full else None
-            known = remembered(rule, read.container, report.read) if read.full else None
+            # Only a full read that found its container again restarts the full-read schedule and is remembered.
+            scheduled = read.full and read.found
+            version = read.version if scheduled else None
+            known = remembered(rule, read.container, report.read) if scheduled else None
             self.store.set_watermark(
-                rule.name, new_mark, now if read.full else None, now, source_version=version, source_container=known
+                rule.name, new_mark, now if scheduled else None, now, source_version=version, source_container=known
             )
             report.status = "ok"
         else:

@@ -3,7 +3,8 @@ not at all when the source says its membership has not moved. Writes no state.
 
 Between full reads (``full_read_every``), a source with a change feed (``Connector.reads_since``) is read
 since its watermark from the container the last full read found (``remembered``), without asking the
-system for it again; and a segment whose membership lapses with time (``SupportsSegmentChanges``) is read
+system for it again; a source with neither a feed nor a membership version is read whole from that container
+(every run reads it whole anyway); and a segment whose membership lapses with time (``SupportsSegmentChanges``) is read
 for its changes only, its members lapsing by their stamps (``SourceRead.lapse``). A full read finds the
 container again, so a renamed, deleted or re-pointed source is noticed within a day.
 """
@@ -42,6 +43,10 @@ class SourceRead:
     container: Container | None = None
     #: A segment read for its changes only: members stamped longer ago than this have left it.
     lapse: timedelta | None = None
+    #: A full read that found its container again (a scheduled one). False for a source with neither a change
+    #: feed nor a membership version, read in full from the remembered container between scheduled full
+    #: reads: it settles membership as any full read does, but the next scheduled one still looks it up.
+    found: bool = True
 
 
 class Sources:
@@ -84,6 +89,11 @@ class Sources:
                 assert mark is not None
                 since = Watermark(mark.at - lookback, mark.tie_id)
                 return SourceRead(iter(source.read_members(known, since=since, until=now)), False, mark, None)
+            if known is not None and unversioned(kept):
+                # Neither a feed nor a version (a Marketo smart list, a Dynamics dynamic list): every run reads
+                # it whole, so looking it up again between scheduled full reads would only add calls.
+                known = dataclasses.replace(known, size=last_read(kept, rule))
+                return SourceRead(iter(source.read_members(known)), True, mark, None, found=False)
         container = source.find_container(rule.source.key, rule.source.container_name)
         if container.size is None:
             # The system does not say how many members it has: the last full read's count is the best guess,
@@ -177,6 +187,7 @@ def remembered(rule: Rule, container: Container | None, read: int) -> str:
             "family": container.family,
             "statuses": [[s.label, s.responded, s.default, s.rank] for s in container.statuses],
             "member_kind": container.member_kind,
+            "versioned": container.membership_version is not None,
         }
     )
 
@@ -207,6 +218,15 @@ def last_read(text: str | None, rule: Rule) -> int | None:
         return None
     read = json.loads(text).get("read")
     return read if isinstance(read, int) and read >= 0 else None
+
+
+def unversioned(text: str | None) -> bool:
+    """Whether the container ``remembered`` kept gave no membership version when it was found (so nothing but
+    a whole read tells whether its members moved). False for a text written before this was kept."""
+    try:
+        return bool(text) and json.loads(text or "").get("versioned") is False
+    except (ValueError, AttributeError):
+        return False
 
 
 def recall(text: str | None, rule: Rule) -> Container | None:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.connectors.base import Connector, Watermark
-from campaign_bridge.connectors.memory import MemoryMA
+from campaign_bridge.connectors.memory import MemoryCRM, MemoryMA
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import Container, MemberRecord
 from campaign_bridge.mapping.segment import Condition, Op, Segment
@@ -212,3 +213,52 @@ def test_a_full_read_is_told_how_many_members_the_last_full_read_found(world: Wo
         assert engine.sync("web", full=True).status == "ok"
         world.clock.tick(60)
     assert sizes == [None, 3]
+
+
+class WholeReads(MemoryCRM):
+    """A memory CRM with neither a change feed nor a membership version (like a Marketo smart list or a
+    Dynamics dynamic list): every read of a campaign is a whole one."""
+
+    reads_incrementally = False
+
+
+def whole_reads_run(world: World, cfg: ClientConfig, **kw: Any) -> RunReport:
+    engine = world.engine(cfg)
+    connectors: dict[str, Connector] = dict(engine.connectors)
+    connectors["crm"] = WholeReads("crm", cfg.connections["crm"])
+    report = Engine(cfg, world.store, connectors, clock=world.clock).sync("web", **kw)
+    world.clock.tick(60)
+    return report
+
+
+def test_a_source_without_feed_or_version_is_read_whole_from_the_remembered_campaign(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a = world.crm_person("a@x.com")
+    world.crm.add_member(camp, a, "Sent")
+    world.crm.add_member(camp, world.crm_person("b@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    assert whole_reads_run(world, cfg).status == "ok"
+    world.crm.remove_member(camp, a)
+    before = world.crm.calls
+    second = whole_reads_run(world, cfg)
+    # One call: the whole read, from the campaign the last full read found; no listing of campaigns.
+    assert world.crm.calls - before == 1
+    # Read whole, so a@'s leaving is seen at once.
+    assert second.full_read
+    assert second.status == "ok"
+    assert world.ma_emails(lst) == {"b@x.com"}
+
+
+def test_reads_from_the_remembered_campaign_do_not_put_off_the_scheduled_full_read(world: World) -> None:
+    camp = world.campaign("Webinar")
+    world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("a@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    whole_reads_run(world, cfg)
+    world.crm.containers[camp].name = "Webinar (old)"
+    for _ in range(3):  # hours apart, within the day: the remembered campaign is read, renamed or not
+        world.clock.tick(6 * 3600)
+        assert whole_reads_run(world, cfg).status == "ok"
+    world.clock.tick(6 * 3600)  # a day after the last lookup: the scheduled full read looks the name up
+    with pytest.raises(FatalError, match="no campaign named 'Webinar'"):
+        whole_reads_run(world, cfg)
