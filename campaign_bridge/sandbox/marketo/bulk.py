@@ -74,12 +74,7 @@ def register(router: Router, state: MarketoState, allowance: list[int]) -> None:
         if job.status != "Created":
             raise MarketoError("1029", f"Job is already {job.status.lower()}")
         rows = [[_cell(lead_view(state.leads[i], job.fields).get(f)) for f in job.fields] for i in _members(state, job)]
-        size = len(_csv(job.fields, rows))
-        if state.exported_bytes + size > allowance[0]:
-            raise MarketoError("1029", f"Export daily quota {allowance[0] // (1024 * 1024)}MB exceeded")
-        state.exported_bytes += size
-        job.rows, job.file_size, job.status = rows, size, "Completed"
-        return ok([{**_view(job), "status": "Queued", "queuedAt": stamp(state.clock())}])
+        return _enqueued(state, job, rows, allowance)
 
     @router.route("GET", r"/bulk/v1/leads/export/(?P<job>[^/]+)/status\.json")
     def status(request: Request) -> Response:
@@ -134,12 +129,7 @@ def register_activities(router: Router, state: MarketoState, allowance: list[int
             for a in state.activities
             if low <= a.at <= high and a.type_id in types and a.lead_id in state.leads
         ]
-        size = len(_csv(job.fields, rows))
-        if state.exported_bytes + size > allowance[0]:
-            raise MarketoError("1029", f"Export daily quota {allowance[0] // (1024 * 1024)}MB exceeded")
-        state.exported_bytes += size
-        job.rows, job.file_size, job.status = rows, size, "Completed"
-        return ok([{**_view(job), "status": "Queued", "queuedAt": stamp(state.clock())}])
+        return _enqueued(state, job, rows, allowance)
 
     @router.route("GET", r"/bulk/v1/activities/export/(?P<job>[^/]+)/status\.json")
     def status(request: Request) -> Response:
@@ -151,6 +141,17 @@ def register_activities(router: Router, state: MarketoState, allowance: list[int
         if job.status != "Completed":
             raise MarketoError("1003", "Job is not completed")
         return Response(200, _csv(job.fields, job.rows), content_type="text/csv")
+
+
+def _enqueued(state: MarketoState, job: ExportJob, rows: list[list[str]], allowance: list[int]) -> Response:
+    """The answer to an enqueue: the file is made at once (the job reads as completed from then on) and its
+    size spent from the day's export allowance, refused with 1029 when the allowance cannot hold it."""
+    size = len(_csv(job.fields, rows))
+    if state.exported_bytes + size > allowance[0]:
+        raise MarketoError("1029", f"Export daily quota {allowance[0] // (1024 * 1024)}MB exceeded")
+    state.exported_bytes += size
+    job.rows, job.file_size, job.status = rows, size, "Completed"
+    return ok([{**_view(job), "status": "Queued", "queuedAt": stamp(state.clock())}])
 
 
 def _moment(value: Any, name: str) -> float:
