@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from campaign_bridge.connectors.marketo.client import MarketoClient
-from campaign_bridge.connectors.marketo.members import MAX_POLLS, POLL_CAP, POLL_FIRST, export
+from campaign_bridge.connectors.marketo.extract import MAX_POLLS, POLL_CAP, POLL_FIRST
+from campaign_bridge.connectors.marketo.members import export
 from campaign_bridge.errors import QuotaExhaustedError, TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 
