@@ -51,19 +51,20 @@ class ListWriter:
         self.known: set[str] | None = None
         self.checked = False
 
-    def _learn(self) -> None:
+    def learn(self) -> None:
+        """Read the list's first page once (a failed read is asked again by the next write)."""
         if self.checked:
             return
-        self.checked = True
         body = self.client.call(
             "GET", f"/rest/v1/lists/{self.container.id}/leads.json", params={"batchSize": BATCH, "fields": "id"}
         )
         if not body.get("nextPageToken"):
             self.known = {str(r["id"]) for r in body.get("result") or []}
+        self.checked = True
 
     def members_of(self, ids: list[str]) -> set[str]:
         """Which of ``ids`` (≤300) are members now."""
-        self._learn()
+        self.learn()
         if self.known is not None:
             return {i for i in ids if i in self.known}
         body = self.client.call(
@@ -105,7 +106,7 @@ class ListWriter:
 
     def learn_all(self) -> None:
         """Know every member, by one bulk export when the list is more than a page (a large write's check)."""
-        self._learn()
+        self.learn()
         if self.known is not None:
             return
         try:
