@@ -1,8 +1,9 @@
 """Writing membership: static list adds and removals, program statuses and removals.
 
 Static lists: Add to List answers ``added`` whether or not the lead was already there, so it cannot tell a
-member this rule added from one a person added. The first write to a list in a run therefore reads its
-first page of members (fields ``id``): when that is the whole list (no ``nextPageToken``), membership is
+member this rule added from one a person added. A run therefore reads the list's first page of members
+(fields ``id``) once, when it plans its first add (``MarketoConnector.prepare_writes``, so the first write
+does not wait for it) or else by its first write: when that is the whole list (no ``nextPageToken``), membership is
 known from then on for the price of one call and kept up to date by our own writes; a bigger list is asked
 with Member of List (``ismember.json``) for each batch of adds instead. Removals answer ``removed`` or
 ``skipped`` 1015 (not in the list) per lead.
