@@ -135,6 +135,7 @@ class Pipeline:
         self.written = 0
         self.follow: list[Item] = []
         self.clean = True  # every write so far reached a final state
+        self._prepared = False
 
     def __enter__(self) -> Self:
         return self
@@ -146,11 +147,20 @@ class Pipeline:
     def take(self, adds: Iterable[Item]) -> None:
         """Newly planned adds: those with no target record wait for a lookup; an eager run's others wait
         to be written."""
+        took = False
         for item in adds:
+            took = True
             if item.target is None:
                 self.lookups.append(item)
             elif self.eager:
                 self.ready.append(item)
+        if took and self._sender is not None and not self._prepared:
+            # the first add planned: a target that prepares its writes (Marketo reads a static list's first
+            # page) does it now, on the writer thread, so the first write does not wait for it
+            self._prepared = True
+            prepare = getattr(self.target.connector, "prepare_writes", None)
+            if prepare is not None:
+                self._sender.submit(prepare, self.target.container)
 
     def after_chunk(self) -> None:
         """A chunk is planned: start its lookups, and (eager) write what is ready."""

@@ -38,9 +38,6 @@ from typing import Any
 from campaign_bridge.connectors.marketo.activities import ADD_TO_LIST, REMOVE_FROM_LIST, feed
 from campaign_bridge.connectors.marketo.client import MarketoClient
 from campaign_bridge.connectors.marketo.containers import SMART_PREFIX
-from campaign_bridge.connectors.marketo.extract import MAX_POLLS as MAX_POLLS  # the import writes' polls
-from campaign_bridge.connectors.marketo.extract import POLL_CAP as POLL_CAP
-from campaign_bridge.connectors.marketo.extract import POLL_FIRST as POLL_FIRST
 from campaign_bridge.connectors.marketo.extract import extract
 from campaign_bridge.connectors.marketo.leads import LEAD, by_ids, person
 from campaign_bridge.errors import FatalError, QuotaExhaustedError

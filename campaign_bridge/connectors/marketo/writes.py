@@ -1,8 +1,9 @@
 """Writing membership: static list adds and removals, program statuses and removals.
 
 Static lists: Add to List answers ``added`` whether or not the lead was already there, so it cannot tell a
-member this rule added from one a person added. The first write to a list in a run therefore reads its
-first page of members (fields ``id``): when that is the whole list (no ``nextPageToken``), membership is
+member this rule added from one a person added. A run therefore reads the list's first page of members
+(fields ``id``) once, when it plans its first add (``MarketoConnector.prepare_writes``, so the first write
+does not wait for it) or else by its first write: when that is the whole list (no ``nextPageToken``), membership is
 known from then on for the price of one call and kept up to date by our own writes; a bigger list is asked
 with Member of List (``ismember.json``) for each batch of adds instead. Removals answer ``removed`` or
 ``skipped`` 1015 (not in the list) per lead.
@@ -27,7 +28,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from campaign_bridge.connectors.marketo.client import MarketoClient
-from campaign_bridge.connectors.marketo.members import MAX_POLLS, POLL_CAP, POLL_FIRST, export
+from campaign_bridge.connectors.marketo.extract import MAX_POLLS, POLL_CAP, POLL_FIRST
+from campaign_bridge.connectors.marketo.members import export
 from campaign_bridge.errors import QuotaExhaustedError, TransientError
 from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 
@@ -50,19 +52,20 @@ class ListWriter:
         self.known: set[str] | None = None
         self.checked = False
 
-    def _learn(self) -> None:
+    def learn(self) -> None:
+        """Read the list's first page once (a failed read is asked again by the next write)."""
         if self.checked:
             return
-        self.checked = True
         body = self.client.call(
             "GET", f"/rest/v1/lists/{self.container.id}/leads.json", params={"batchSize": BATCH, "fields": "id"}
         )
         if not body.get("nextPageToken"):
             self.known = {str(r["id"]) for r in body.get("result") or []}
+        self.checked = True
 
     def members_of(self, ids: list[str]) -> set[str]:
         """Which of ``ids`` (≤300) are members now."""
-        self._learn()
+        self.learn()
         if self.known is not None:
             return {i for i in ids if i in self.known}
         body = self.client.call(
@@ -104,7 +107,7 @@ class ListWriter:
 
     def learn_all(self) -> None:
         """Know every member, by one bulk export when the list is more than a page (a large write's check)."""
-        self._learn()
+        self.learn()
         if self.known is not None:
             return
         try:
