@@ -174,6 +174,12 @@ class Connector(ABC):
         ``FatalError``.
         """
 
+    def prepare_writes(self, container: Container) -> None:
+        """A run is about to write adds to ``container`` (called once, on the writer thread, as the first add
+        is planned): read now whatever the first write would otherwise wait for. Nothing by default; Marketo
+        reads a static list's first page. Raises the error tree; a failure here is asked again by the write."""
+        return None
+
     def usage(self) -> ApiUsage:
         """API calls this instance has made, and the vendor's own counters where it reports them."""
         return ApiUsage()

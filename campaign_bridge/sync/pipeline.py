@@ -158,9 +158,7 @@ class Pipeline:
             # the first add planned: a target that prepares its writes (Marketo reads a static list's first
             # page) does it now, on the writer thread, so the first write does not wait for it
             self._prepared = True
-            prepare = getattr(self.target.connector, "prepare_writes", None)
-            if prepare is not None:
-                self._sender.submit(prepare, self.target.container)
+            self._sender.submit(self.target.connector.prepare_writes, self.target.container)
 
     def after_chunk(self) -> None:
         """A chunk is planned: start its lookups, and (eager) write what is ready."""
