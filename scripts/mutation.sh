@@ -2,7 +2,8 @@
 # Mutation testing of the core with mutmut (docs/testing.md): sync/, mapping/, config/, reconciler/ and the
 # connectors' translation modules, as [tool.mutmut] in pyproject.toml names them. Not part of the default
 # test run. Incremental: mutmut keeps each mutant's result in mutants/ and reruns only the mutants of
-# functions that changed (and the tests that cover them); --fresh starts over.
+# functions that changed (and the tests that cover them); --fresh starts over. Before any test runs,
+# mypy --strict checks every mutant at once: a mutant it rejects is counted as killed ("by mypy").
 #
 #   scripts/mutation.sh                      # run (2 workers, nice 19: NICE=10 to change), then the result per module
 #   scripts/mutation.sh --jobs 1             # one worker (a shared machine)
@@ -29,6 +30,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 "$python" -c 'import mutmut' 2>/dev/null || "$python" -m pip install -q -e '.[dev,mutation]'
+# [tool.mutmut]'s type_check_command runs "python -m mypy": the project's python, with mypy installed
+PATH="$(cd "$(dirname "$python")" && pwd):$PATH"
+export PATH
 # mutmut 3.8 collects stats for tests added since its last run by themselves, and the map of which tests
 # cover which function then holds only those: a test newer than the stats means collecting them all again
 if [ -f mutants/mutmut-stats.json ] && [ -n "$(find tests -name '*.py' -newer mutants/mutmut-stats.json -print -quit)" ]; then

@@ -11,9 +11,11 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-#: mutmut's exit codes: 1 and 3 a test failed (killed), 0 every test passed (survived), 5/33 no test ran it.
-KILLED, SURVIVED, NO_TESTS = {1, 3}, {0}, {5, 33}
-TIMEOUT = {36, -24, 24}
+#: mutmut's exit codes: 1 and 3 a test failed (killed), 0 every test passed (survived), 5/33 no test ran it,
+#: 37 ``mypy --strict`` rejected the mutant (``type_check_command``: it could never pass the project's checks,
+#: so no test ran it), the rest a test hung past the time limit.
+KILLED, SURVIVED, NO_TESTS, TYPE_CHECK = {1, 3}, {0}, {5, 33}, {37}
+TIMEOUT = {36, -24, 24, 152, 255}
 CORE = ("campaign_bridge/sync/", "campaign_bridge/mapping/")
 
 
@@ -24,6 +26,8 @@ def verdict(code: int | None) -> str:
         return "survived"
     if code in NO_TESTS:
         return "no tests"
+    if code in TYPE_CHECK:
+        return "mypy"  # rejected by the type checker: counted as killed, and shown apart
     if code in TIMEOUT:
         return "timeout"  # a mutant that made a test hang was caught: counted as killed below
     if code is None:
@@ -34,11 +38,11 @@ def verdict(code: int | None) -> str:
 def _line(name: str, counts: Counter[str]) -> str:
     """A table row; the share killed is of the mutants checked (a run stopped early leaves some unchecked)."""
     checked = sum(counts.values()) - counts["not run"]
-    caught = counts["killed"] + counts["timeout"]
+    caught = counts["killed"] + counts["timeout"] + counts["mypy"]
     share = f"{100 * caught / checked:7.1f}%" if checked else "       -"
-    return f"{name:58} {checked:7} {caught:7} {counts['survived']:8} {counts['no tests']:8} {share}" + (
-        f"  ({counts['not run']} not run)" if counts["not run"] else ""
-    )
+    return (
+        f"{name:58} {checked:7} {caught:7} {counts['mypy']:7} {counts['survived']:8} {counts['no tests']:8} {share}"
+    ) + (f"  ({counts['not run']} not run)" if counts["not run"] else "")
 
 
 def main(argv: list[str]) -> int:
@@ -68,19 +72,20 @@ def main(argv: list[str]) -> int:
         rows.append((module, counts))
         survivors[module] = sorted(k for k, code in codes.items() if verdict(code) in ("survived", "no tests"))
     if "--markdown" in argv:  # the table docs/testing.md keeps
-        print("| module | checked | killed | survived | no tests | killed % |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| module | checked | killed | of which by mypy | survived | no tests | killed % |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for module, counts in rows:
             checked = sum(counts.values()) - counts["not run"]
-            caught = counts["killed"] + counts["timeout"]
+            caught = counts["killed"] + counts["timeout"] + counts["mypy"]
             share = f"{100 * caught / checked:.1f}%" if checked else "-"
             late = f" ({counts['not run']} not run)" if counts["not run"] else ""
             print(
-                f"| `{module.removeprefix('campaign_bridge/')}` | {checked}{late} | {caught} | {counts['survived']} "
+                f"| `{module.removeprefix('campaign_bridge/')}` | {checked}{late} | {caught} | {counts['mypy']} "
+                f"| {counts['survived']} "
                 f"| {counts['no tests']} | {share} |"
             )
         return 0
-    print(f"{'module':58} {'checked':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}")
+    print(f"{'module':58} {'checked':>7} {'killed':>7} {'by mypy':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}")
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for module, counts in rows:
         print(_line(module, counts))
