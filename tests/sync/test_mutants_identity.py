@@ -36,6 +36,9 @@ def test_a_person_the_run_created_is_found_again_after_their_email_changed_in_th
 
     first = world.sync(cfg, "web")
     assert [d.email for d in first.decisions if d.kind is Kind.CREATED_PERSON] == ["ann@x.com"]
+    # the log names the person it created the record for (``conflicts`` and ``explain`` show the key)
+    key = world.store.persons_by_emails(["ann@x.com"])["ann@x.com"]
+    assert [d["person_key"] for d in world.store.decisions(rule="web", kind="created_person")] == [key]
     (created,) = world.ma.members(lst)
     # someone edits the contact's email in the MA; she leaves the campaign, then comes back
     world.ma.people[created].email = "ann.new@x.com"
@@ -67,3 +70,20 @@ def test_a_target_that_cannot_create_people_says_so_for_each_person_it_lacks(wor
     unmatched = [(d.email, d.detail) for d in report.decisions if d.kind is Kind.UNMATCHED_PERSON]
     assert unmatched == [("ann@x.com", "no record with this email, and memory-ma cannot create people")]
     assert report.counts.get("unmatched") == 1
+    key = world.store.persons_by_emails(["ann@x.com"])["ann@x.com"]
+    assert [d["person_key"] for d in world.store.decisions(rule="web", conflicts_only=True)] == [key]
+
+
+def test_a_person_the_target_refuses_to_create_is_a_conflict_naming_them_and_the_refusal(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("no-at-sign"), "Responded")
+    world.crm.add_member(camp, world.crm_person("ann@x.com"), "Responded")
+
+    report = world.sync(world.config(MIRROR), "web")
+
+    assert world.ma_emails(lst) == {"ann@x.com"}
+    refused = [(d["kind"], d["email"], d["detail"]) for d in world.store.decisions(rule="web", conflicts_only=True)]
+    why = "the target refused to create this person: INVALID_EMAIL_ADDRESS: invalid email: 'no-at-sign'"
+    assert refused == [("rejected_record", "no-at-sign", why)]
+    key = world.store.persons_by_emails(["no-at-sign"])["no-at-sign"]
+    assert [d.person_key for d in report.decisions if d.kind is Kind.REJECTED_RECORD] == [key]
