@@ -155,3 +155,73 @@ def test_progress_counts_every_write_up_to_the_total(world: World, people: int) 
     assert applied[-1] == (people, people)
     assert [d for d, _ in applied] == sorted({min(people, k) for k in range(10, people + 10, 10)})
     assert world.ma_emails(lst) == set()
+
+
+RAISE = """
+  - name: attended
+    from: {connection: ma, list: Attendees}
+    to: {connection: crm, campaign: Event, status: Attended}
+    match: {prefer: contact, create_missing: skip}
+"""
+
+
+def test_a_run_killed_while_raising_a_status_leaves_the_member_in_place(world: World) -> None:
+    """A status change is not a removal: a run killed while it raises a member's status must not leave
+    a row that makes the next run (or ``explain``) take the member for one being removed."""
+    from campaign_bridge.sync.explain import explain
+
+    camp = world.campaign("Event", [("Invited", False), ("Registered", False), ("Attended", True)])
+    att = world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("ada@x.com"))
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), "Invited")  # put there by hand
+    cfg = world.config(RAISE)
+    engine = world.engine(cfg)
+    crm: Any = engine.connectors["crm"]
+    real = crm.apply_changes
+    calls: list[int] = []
+
+    def killed_on_the_raise(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        calls.append(len(changes))
+        if len(calls) == 2:  # the follow-up that raises her status: the worker is killed
+            raise KeyboardInterrupt
+        return real(container, changes)
+
+    crm.apply_changes = killed_on_the_raise
+    with pytest.raises(KeyboardInterrupt):
+        engine.sync("attended")
+    world.clock.tick(60)
+
+    (entry,) = explain(world.store, cfg, "ada@x.com")
+    assert entry["verdict"] == "in crm:Event with status 'Invited'; was already there (not added by this rule)"
+
+    again = world.sync(cfg, "attended", full=True)
+    assert again.status == "ok"
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
+
+
+def test_a_run_killed_while_raising_its_own_members_status_leaves_them_in_place(world: World) -> None:
+    from campaign_bridge.sync.explain import explain
+
+    camp = world.campaign("Event", [("Invited", False), ("Registered", False), ("Attended", True)])
+    att = world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("ada@x.com"))
+    world.crm_person("ada@x.com")
+    world.sync(world.config(RAISE.replace("status: Attended", "status: Registered")), "attended")
+    assert world.crm_members(camp) == {"ada@x.com": "Registered"}
+    cfg = world.config(RAISE)  # the rule now writes Attended: her status is raised
+    engine = world.engine(cfg)
+    crm: Any = engine.connectors["crm"]
+
+    def killed(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        raise KeyboardInterrupt
+
+    crm.apply_changes = killed
+    with pytest.raises(KeyboardInterrupt):
+        engine.sync("attended", full=True)
+    world.clock.tick(60)
+
+    (entry,) = explain(world.store, cfg, "ada@x.com")
+    assert entry["verdict"] == "in crm:Event with status 'Registered'; added by this rule"
+    again = world.sync(cfg, "attended", full=True)
+    assert again.status == "ok"
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
