@@ -232,3 +232,27 @@ def test_plan_with_small_sizes_reports_every_add_and_writes_nothing(world: World
     assert planned.status == "planned"
     assert len(planned.adds) == 33
     assert world.ma_emails(lst) == set()
+
+
+def test_a_concurrent_target_failing_transiently_leaves_the_adds_to_retry(world: World) -> None:
+    """A vendor's 502 on a write sent from the writer thread fails those adds, to be retried by the next
+    run, as it does for a write from the run's own thread: it does not fail the whole run."""
+    from campaign_bridge.errors import TransientError
+
+    _, lst, _ = _seed(world, 25)
+    cfg = world.config(MIRROR)
+    engine, _ = _engine(world, cfg, concurrent=True)
+    ma: Any = engine.connectors["ma"]
+
+    def failing(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        raise TransientError("HubSpot answered 502 Bad Gateway")
+
+    ma.apply_changes = failing
+    first = _sync(engine, world)
+    assert first.status == "partial"
+    assert first.counts.get("failed") == 25
+    assert world.ma_emails(lst) == set()
+
+    again = _sync(_engine(world, cfg, concurrent=True)[0], world)
+    assert again.status == "ok"
+    assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(25)}
