@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from campaign_bridge.errors import AuthError, LeaseHeldError, QuotaExhaustedError, TransientError
+from campaign_bridge.mapping.model import ApiUsage
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.scope import LEASE_SECONDS, RunScope
 from campaign_bridge.sync.store.runs import DEAD_WORKER
@@ -176,3 +177,28 @@ def test_a_bug_in_the_run_is_recorded_by_its_type_only(store: Store) -> None:
     (row,) = store.runs(rule="web")
     assert row["status"] == "failed"
     assert row["error"] == "the run stopped on an unexpected KeyError; see the worker's log"
+
+
+class Counting:
+    """A connector as the scope sees one: the API calls it has made in this process."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def usage(self) -> ApiUsage:
+        return ApiUsage(calls=self.calls)
+
+
+def test_a_run_reports_the_api_calls_it_made_not_those_made_before(store: Store) -> None:
+    crm, ma = Counting(40), Counting(7)  # calls made by earlier runs in this process
+    scope = RunScope(store, {"crm": crm, "ma": ma}, client="acme", clock=Clock(), holder="elsewhere-a:1:a")  # type: ignore[dict-item]
+    report = RunReport("web", "sync")
+
+    def work(now: datetime) -> None:
+        crm.calls += 3  # the run reads the campaign; it writes nothing to the MA
+
+    scope.run(report, work)
+
+    assert report.api_calls == {"crm": 3}
+    (row,) = store.runs(rule="web")
+    assert row["api_calls"] == {"crm": 3}
