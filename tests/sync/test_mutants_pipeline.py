@@ -162,12 +162,15 @@ def test_a_large_first_sync_in_bulk_to_a_concurrent_target(world: World) -> None
 def test_a_run_stopped_while_reading_keeps_what_it_wrote_and_the_next_run_finishes(world: World) -> None:
     _, lst, _ = _seed(world, 60)
     cfg = world.config(MIRROR)
-    for concurrent in (False, True):
+    for concurrent in (True, False):
+        before = len(world.ma_emails(lst))
         engine, _ = _engine(world, cfg, concurrent=concurrent, stop=lambda read: bool(read) and read[-1] >= 30)
         stopped = _sync(engine, world)
         assert stopped.status == "partial"
         assert stopped.message == "stopped on request while reading the source; the next run continues"
         assert stopped.counts.get("removed", 0) == 0
+        # every write sent before the stop is recorded: the report counts what landed
+        assert stopped.counts.get("added", 0) == len(world.ma_emails(lst)) - before
 
     done = _sync(_engine(world, cfg)[0], world)
     assert done.status == "ok"
@@ -256,3 +259,34 @@ def test_a_concurrent_target_failing_transiently_leaves_the_adds_to_retry(world:
     again = _sync(_engine(world, cfg, concurrent=True)[0], world)
     assert again.status == "ok"
     assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(25)}
+
+
+def test_a_write_under_way_when_a_stop_is_asked_for_is_recorded_before_the_run_ends(world: World) -> None:
+    """The writer thread's write still in flight at the stop lands in the target; the run waits for its
+    answer and counts it, so the report (and the ledger) says what landed."""
+    import threading
+
+    _, lst, _ = _seed(world, 60)
+    cfg = world.config(MIRROR)
+    gate = threading.Event()
+
+    def stop(read: list[int]) -> bool:
+        if read and read[-1] >= 30:
+            gate.set()  # the write in flight is answered only once the stop is asked for
+            return True
+        return False
+
+    engine, _ = _engine(world, cfg, concurrent=True, stop=stop)
+    ma: Any = engine.connectors["ma"]
+    real = ma.apply_changes
+
+    def slow(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        gate.wait(timeout=30)
+        return real(container, changes)
+
+    ma.apply_changes = slow
+    stopped = _sync(engine, world)
+
+    assert stopped.status == "partial"
+    assert world.ma_emails(lst)
+    assert stopped.counts.get("added", 0) == len(world.ma_emails(lst))
