@@ -127,16 +127,18 @@ def test_a_target_failing_transiently_dead_letters_with_the_vendors_message(worl
 
 
 def test_plan_logs_no_decision_and_sync_logs_each_once(world: World) -> None:
-    camp, lst, _ = _seed(world, 12)
-    cfg = world.config(MIRROR)
-    planned = _engine(world, cfg).plan("web")
-    assert len([d for d in planned.decisions if d.kind is Kind.ADDED]) == 0
-    assert world.store.decisions(rule="web") == []
-
+    camp, lst, ids = _seed(world, 12)
+    cfg = world.config(MIRROR + "    safety: {max_removals: 3}\n")
     report = _engine(world, cfg).sync("web")
     logged = world.store.decisions(rule="web")
     assert sorted(d["email"] for d in logged if d["kind"] == "added") == sorted(f"p{i:02d}@x.com" for i in range(12))
     assert len(logged) == len(report.decisions)
+
+    for pid in ids[:6]:
+        world.crm.remove_member(camp, pid)
+    planned = _engine(world, cfg).plan("web")
+    assert [d.kind for d in planned.decisions] == [Kind.HELD_PLAN]  # what plan shows...
+    assert world.store.decisions(rule="web", kind="held_plan") == []  # ...is not logged as done
 
 
 @pytest.mark.parametrize("people", [9, 10, 11, 25])
