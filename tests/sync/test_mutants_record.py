@@ -100,3 +100,17 @@ def test_a_person_with_no_target_record_is_listed_rejected_with_when_and_why(wor
         "no record with this email in the target, and the rule says create_missing: skip",
     )
     assert row["written_at"].replace(tzinfo=None) == started.replace(tzinfo=None)  # SQLite keeps no zone
+
+
+def test_a_refused_member_is_listed_with_when_the_target_refused_them(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("bob@x.com"), "Responded")
+    world.ma_person("bob@x.com")
+    world.ma.containers[lst].reject["bob@x.com"] = ("INVALID_EMAIL", "blocked by a validation rule")
+    started = world.clock()
+
+    world.sync(world.config(MIRROR), "web")
+
+    (row,) = world.store.dead_letters("web")
+    assert (row["email"], row["state"]) == ("bob@x.com", "rejected")
+    assert row["written_at"].replace(tzinfo=None) == started.replace(tzinfo=None)
