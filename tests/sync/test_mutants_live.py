@@ -4,12 +4,18 @@ note, and the loop through it), and each connection listed once."""
 
 from __future__ import annotations
 
+import pytest
+import yaml
+
 from campaign_bridge.config.loader import load_config_text
+from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.connectors.base import Connector
+from campaign_bridge.connectors.memory import MemoryMA
 from campaign_bridge.connectors.memory.data import MemoryContainer
 from campaign_bridge.connectors.registry import build_connector
-from campaign_bridge.mapping.model import ContainerKind, MemberStatus
-from campaign_bridge.sync.live import live_problems
+from campaign_bridge.errors import ConfigError, FatalError
+from campaign_bridge.mapping.model import Container, ContainerKind, MemberStatus
+from campaign_bridge.sync.live import check_live, live_problems
 from tests.sync.world import World
 
 #: A Salesforce campaign id in its 18-character form, and the 15-character form of the same campaign.
@@ -21,15 +27,17 @@ def _messages(world: World, rules: str, lines: dict[str, int] | None = None) -> 
     return [p.message for p in live_problems(cfg, world.engine(cfg).connectors, lines or {})]
 
 
-def test_a_rules_file_with_nothing_wrong_has_no_problems(world: World) -> None:
-    world.campaign("Webinar")
-    world.ma_list("Nurture")
-    rules = """
+FINE = """
   - name: fine
     from: {connection: crm, campaign: Webinar, member_status: [Responded]}
     to: {connection: ma, list: Nurture}
 """
-    assert _messages(world, rules) == []
+
+
+def test_a_rules_file_with_nothing_wrong_has_no_problems(world: World) -> None:
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    assert _messages(world, FINE) == []
 
 
 def test_a_target_that_refuses_writes_is_named_with_the_reason(world: World) -> None:
@@ -102,9 +110,10 @@ def test_two_lists_of_one_name_are_a_problem_of_the_rule_naming_them(world: Worl
     from: {connection: crm, campaign: Webinar}
     to: {connection: ma, list: Nurture}
 """
-    [message] = _messages(world, rules)
-    assert message.startswith("rule 'web' to: ")
-    assert "Nurture" in message
+    first, second = world.ma.container_id("Nurture"), list(world.ma.containers)[-1]
+    assert _messages(world, rules) == [
+        f"rule 'web' to: ma: 2 lists are named 'Nurture' ({first}, {second}); name one by id"
+    ]
 
 
 def test_each_connection_is_listed_once_for_all_its_rules(world: World) -> None:
@@ -120,7 +129,7 @@ def test_each_connection_is_listed_once_for_all_its_rules(world: World) -> None:
     from: {connection: crm, campaign: Demo}
     to: {connection: ma, list: Leads}
 """
-    cfg = world.config(rules)
+    cfg = _campaign_lists(world, rules)
     connectors = world.engine(cfg).connectors
     asked: list[str] = []
     for name, conn in connectors.items():
@@ -260,3 +269,83 @@ def test_lists_mirroring_different_campaigns_are_no_loop(world: World) -> None:
     copy = world.ma.container_id("Copy")
     _mirroring(connectors["ma"], {copy: "701Dn000009ZzZz"})
     assert live_problems(cfg, connectors, {}) == []  # type: ignore[arg-type]
+
+
+# -- check_live, as `validate --live` calls it; a campaign with the list to write in it ----------------
+
+
+def _check_live(world: World, rules: str) -> list[str]:
+    cfg = world.config(rules, defaults=f"state: sqlite:///{world.tmp / 'live.db'}")
+    return [n.message for n in check_live(cfg, {})]
+
+
+def test_check_live_of_a_sound_file_returns_no_notes(world: World) -> None:
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    assert _check_live(world, FINE) == []
+
+
+def test_check_live_returns_the_note_of_a_target_mirroring_a_salesforce_campaign(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    monkeypatch.setattr(MemoryMA, "mirrors", lambda self, container: CAMPAIGN_18, raising=False)
+    [note] = _check_live(world, FINE)
+    assert note.startswith(f"rule 'fine' to: 'Nurture' is connected to Salesforce campaign {CAMPAIGN_18}")
+
+
+def test_check_live_refuses_a_file_with_a_problem_naming_it(world: World) -> None:
+    world.ma_list("Nurture")
+    with pytest.raises(ConfigError) as raised:
+        _check_live(world, FINE)
+    assert "rule 'fine' from: " in str(raised.value)
+    assert "Webinar" in str(raised.value)
+
+
+def _campaign_lists(world: World, rules: str) -> ClientConfig:
+    """A file whose rules target a campaign with the list to write in it (Dynamics' way): the loader refuses
+    that on the memory systems, which have no such lists, so the rules are put in after loading."""
+    cfg = world.config(FINE)
+    parsed = yaml.safe_load(rules)
+    return cfg.model_copy(update={"rules": tuple(Rule.model_validate(r) for r in parsed)})
+
+
+def test_a_campaign_with_its_list_on_a_system_without_such_lists_is_a_problem(world: World) -> None:
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    rules = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, campaign: Spring, list: Nurture}
+"""
+    cfg = _campaign_lists(world, rules)
+    connectors = world.engine(cfg).connectors
+    system = connectors["ma"].system
+    assert [p.message for p in live_problems(cfg, connectors, {})] == [
+        f"rule 'web' to: ma: {system} has no lists linked to campaigns; name a campaign or a list"
+    ]
+
+
+def test_a_list_to_create_in_a_campaign_is_looked_up_as_the_rules_preferred_kind(world: World) -> None:
+    world.campaign("Webinar")
+    rules = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, campaign: Spring, list: Nurture, create_list: true}
+    match: {prefer: lead}
+"""
+    cfg = _campaign_lists(world, rules)
+    connectors = world.engine(cfg).connectors
+    asked: list[tuple[str, str, str | None]] = []
+
+    def find_campaign_list(campaign: str, name: str, *, create_as: str | None) -> Container:
+        # as Dynamics does: a list not there yet stands for the list the first write creates, of that kind
+        asked.append((campaign, name, create_as))
+        if create_as is None:
+            raise FatalError(f"ma: campaign {campaign!r} has no list {name!r}")
+        return Container("ma", "new", name, ContainerKind.STATIC_LIST, member_kind=create_as)
+
+    connectors["ma"].find_campaign_list = find_campaign_list  # type: ignore[attr-defined]
+    assert live_problems(cfg, connectors, {}) == []
+    assert asked == [("Spring", "Nurture", "lead")]
