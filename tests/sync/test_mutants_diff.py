@@ -141,3 +141,36 @@ def test_a_member_the_rule_did_not_add_is_released_with_the_reason_and_counted(w
     assert said == [("ada@x.com", "no longer in the source, but this rule did not add it: left in place", "ma:Nurture")]
     assert report.counts.get("released") == 1
     assert report.counts.get("removed") == 1
+
+
+STATUS_MAP = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: crm, campaign: Event, status_map: {Sent: Invited, Responded: Attended}}
+"""
+
+
+@pytest.mark.parametrize(("lead_status", "contact_status"), [("Responded", "Sent"), ("Sent", "Responded")])
+def test_a_person_in_the_source_twice_gets_the_higher_mapped_status(
+    world: World, lead_status: str, contact_status: str
+) -> None:
+    camp = world.campaign("Webinar")
+    event = world.campaign("Event", [("Invited", False), ("Attended", True)])
+    world.crm.add_member(camp, world.crm_person("ada@x.com", "Lead"), lead_status)
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), contact_status)
+    report = world.sync(world.config(STATUS_MAP), "web")
+    assert report.status == "ok"
+    assert world.crm_members(event) == {"ada@x.com": "Attended"}
+
+
+@pytest.mark.parametrize(("first", "second"), [("Sent", "Sent"), ("Responded", "Responded")])
+def test_a_person_in_the_source_twice_at_one_status_gets_its_mapped_status(
+    world: World, first: str, second: str
+) -> None:
+    camp = world.campaign("Webinar")
+    event = world.campaign("Event", [("Invited", False), ("Attended", True)])
+    world.crm.add_member(camp, world.crm_person("ada@x.com", "Lead"), first)
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), second)
+    world.sync(world.config(STATUS_MAP), "web")
+    want = {"Sent": "Invited", "Responded": "Attended"}[first]
+    assert world.crm_members(event) == {"ada@x.com": want}
