@@ -96,9 +96,28 @@ def test_two_rules_feeding_each_other_are_a_loop_reported_at_the_first_rules_lin
 """
     cfg = world.config(rules)
     problems = live_problems(cfg, world.engine(cfg).connectors, {"out": 3, "back": 6})
-    assert [(p.line, p.message) for p in problems] == [
-        (3, "rule cycle: out → back → out (each rule feeds the next one's source; break the loop)")
+    assert [(p.file, p.line, p.message) for p in problems] == [
+        (cfg.path, 3, "rule cycle: out → back → out (each rule feeds the next one's source; break the loop)")
     ]
+
+
+def test_a_campaign_of_another_system_sharing_an_id_with_the_source_is_another_container(world: World) -> None:
+    # Only Salesforce campaigns are told apart by id alone (an Account Engagement list may mirror one);
+    # two other CRMs' campaigns with the same id are two campaigns.
+    camp = world.campaign("Webinar")
+    event = world.ma.add_container("Event", ContainerKind.CAMPAIGN, [("Sent", False)])
+    assert camp == event
+    text = f"""
+client: test
+connections:
+  crm: {{type: memory-crm, store: {world.crm_name}}}
+  other: {{type: memory-crm, store: {world.ma_name}}}
+rules:
+  - {{name: web, from: {{connection: crm, campaign: Webinar}}, to: {{connection: other, campaign: Event, status: Sent}}}}
+"""
+    cfg = load_config_text(text, "test.yaml")
+    connectors = {name: build_connector(name, settings) for name, settings in cfg.connections.items()}
+    assert live_problems(cfg, connectors, {}) == []
 
 
 def test_two_lists_of_one_name_are_a_problem_of_the_rule_naming_them(world: World) -> None:
