@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from campaign_bridge.mapping.model import ChangeOutcome, OutcomeState
 from campaign_bridge.sync.plan import Kind
 from campaign_bridge.sync.store.console import APPROVED, DISCARDED
 from tests.sync.world import World
@@ -129,3 +130,29 @@ def test_removals_within_the_limits_go_out_without_an_approval_and_leave_it_unus
     assert report.status == "ok"
     assert "approved by" not in (report.message or "")
     assert world.ma_emails(lst) == {"p0@x.com", "p1@x.com"} | KEPT
+
+
+def test_an_approval_is_used_up_even_by_a_sync_whose_removals_partly_failed(world: World) -> None:
+    _, lst, _ = _held(world)
+    _approve(world)
+    engine = world.engine(world.config(RULE))
+    real = engine.connectors["ma"].apply_changes
+    failing = {"p0@x.com", "p1@x.com", "p2@x.com"}
+
+    def apply(container, changes):  # type: ignore[no-untyped-def]
+        keep = [c for c in changes if world.ma.people[c.target.id].email not in failing]
+        done = iter(real(container, keep))
+        return [
+            next(done)
+            if world.ma.people[c.target.id].email not in failing
+            else ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later")
+            for c in changes
+        ]
+
+    engine.connectors["ma"].apply_changes = apply  # type: ignore[method-assign]
+    assert engine.sync("web").status == "partial"
+    world.clock.tick(60)
+    # the three removals left are over max_removals=2 again: the approval was for one sync, not for retries
+    report = world.sync(world.config(RULE), "web")
+    assert report.status == "held"
+    assert world.ma_emails(lst) == failing | KEPT
