@@ -188,8 +188,9 @@ def test_a_target_mirroring_a_salesforce_campaign_is_a_note_not_a_problem(world:
     _mirroring(connectors["ma"], {nurture: CAMPAIGN_18})
     notes: list = []  # type: ignore[type-arg]
     assert live_problems(cfg, connectors, {"web": 4}, notes) == []
-    assert [(n.line, n.message) for n in notes] == [
+    assert [(n.file, n.line, n.message) for n in notes] == [
         (
+            cfg.path,
             4,
             f"rule 'web' to: 'Nurture' is connected to Salesforce campaign {CAMPAIGN_18}; "
             f"{connectors['ma'].system}'s own connector also writes its members there",
