@@ -4,6 +4,7 @@ column a table lacks folds away are asserted exactly (dynamics/segments.py)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,3 +114,16 @@ def test_a_field_dynamics_cannot_filter_is_refused_naming_those_it_can() -> None
         "Dynamics cannot filter people on hard_bounced, score; it can filter on: "
         "company, country, created_at, email, first_name, last_name, owner"
     )
+
+
+def test_a_bound_is_written_in_utc_whatever_the_servers_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(time, "tzset"):
+        pytest.skip("the process's zone can be changed only where time.tzset exists")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert _filter({"field": "created_at", "within": "7d"}) == "createdon ge 2026-03-03T12:30:45Z"
+        assert _filter({"field": "created_at", "gte": "2026-01-10"}) == "createdon ge 2026-01-10T00:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
