@@ -301,3 +301,26 @@ def test_changes_are_refused_for_a_segment_that_is_not_one_window(marketo: FakeM
         _read(segment, since=NOW - DAY)
     assert str(caught.value) == "only a segment that is one activity window can be read for its changes on Marketo"
     assert marketo.calls == []
+
+
+def test_a_lead_field_window_does_not_widen_the_activity_read() -> None:
+    segment = {"all": [{"field": "last_email_click_at", "within": "7d"}, {"field": "created_at", "within": "90d"}]}
+    assert _plan(segment) == (7 * DAY, (CLICK,))
+
+
+def test_an_activity_of_one_type_stamps_only_its_own_fields(marketo: FakeMarketo) -> None:
+    marketo.activities = [_act(1, CLICK, DAY), _act(2, CLICK, DAY), _act(2, VISIT, 2 * DAY)]
+    marketo.leads = {"1": _lead(1), "2": _lead(2)}
+    segment = {
+        "all": [
+            {"field": "last_email_click_at", "within": "7d"},
+            {"not": {"field": "last_page_visited_at", "within": "7d"}},
+        ]
+    }
+    assert [m.tie_id for m in _read(segment)] == ["1"]
+
+
+def test_a_deleted_lead_does_not_hide_the_candidates_after_it(marketo: FakeMarketo) -> None:
+    marketo.activities = [_act(1, CLICK, DAY), _act(2, CLICK, DAY), _act(3, CLICK, DAY)]
+    marketo.leads = {"2": _lead(2), "3": _lead(3)}  # 1 was deleted since its click
+    assert [m.tie_id for m in _read({"field": "last_email_click_at", "within": "7d"})] == ["2", "3"]
