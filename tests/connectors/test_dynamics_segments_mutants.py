@@ -127,3 +127,10 @@ def test_a_bound_is_written_in_utc_whatever_the_servers_zone(monkeypatch: pytest
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_not_in_changes_only_the_function_never_a_value_that_spells_it() -> None:
+    value = "Microsoft.Dynamics.CRM.In(x"
+    assert _filter({"field": "country", "not_in": [value]}) == (
+        "Microsoft.Dynamics.CRM.NotIn(PropertyName='address1_country',PropertyValues=['Microsoft.Dynamics.CRM.In(x'])"
+    )
