@@ -69,7 +69,8 @@ def _literal(column: str, value: Any) -> str:
         return "null"
     if column in DATES:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return _stamp(moment)
+        # a date or moment written without a zone is UTC (as ``evaluate`` reads it), not the server's zone
+        return _stamp(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     if column == "_ownerid_value":
         return str(value).lower()  # a GUID literal
     return quote(str(value))
