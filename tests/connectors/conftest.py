@@ -3,6 +3,7 @@ a Salesforce sandbox on a fake clock (``sandbox``) and a connector to it over si
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -33,3 +34,18 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 @pytest.fixture
 def conn(sandbox: SalesforceSandbox) -> SalesforceConnector:
     return SalesforceConnector("sf", settings_for(sandbox), policy=no_wait_policy(), bulk_poll_seconds=0)
+
+
+@pytest.fixture
+def tokyo_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process runs in Asia/Tokyo (UTC+9) for the test, then in its own zone again: a naive moment read
+    as local time instead of UTC shows nine hours off. Skipped where the zone cannot be changed."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("the process's zone can be changed only where time.tzset exists")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()

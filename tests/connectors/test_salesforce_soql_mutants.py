@@ -31,6 +31,14 @@ def test_a_moment_is_read_in_utc_and_a_naive_one_as_utc() -> None:
     assert (converted.hour, converted.tzinfo) == (10, UTC)
 
 
+@pytest.mark.usefixtures("tokyo_server")
+def test_a_naive_moment_is_utc_whatever_the_servers_zone() -> None:
+    # a window's bound built from a rule's date: read as local time it would move nine hours
+    assert as_utc(datetime(2026, 5, 1, 12, 0)) == datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    assert soql_datetime(datetime(2026, 5, 1, 12, 0)) == "2026-05-01T12:00:00Z"
+    assert soql_datetime(datetime(2026, 5, 1, 12, 0, tzinfo=PARIS)) == "2026-05-01T10:00:00Z"
+
+
 def test_a_datetime_literal_is_written_in_utc_to_the_second() -> None:
     assert soql_datetime(datetime(2026, 5, 1, 12, 0, 5, tzinfo=PARIS)) == "2026-05-01T10:00:05Z"
     # a whole second is not rounded up: the bound stays on it
