@@ -1,7 +1,8 @@
 """Print the last mutation run's result per module, then every surviving mutant by module.
 
 Reads what mutmut leaves in ``mutants/`` (a ``.meta`` file per mutated module: each mutant's exit code).
-``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``; ``--names`` only those.
+"killed %" counts a mutant ``mypy --strict`` rejects as killed; "by tests %" is the share the tests killed of
+the mutants mypy let through. ``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``; ``--names`` only those.
 """
 
 from __future__ import annotations
@@ -35,14 +36,32 @@ def verdict(code: int | None) -> str:
     return f"other ({code})"
 
 
-def _line(name: str, counts: Counter[str]) -> str:
-    """A table row; the share killed is of the mutants checked (a run stopped early leaves some unchecked)."""
+def _shares(counts: Counter[str]) -> tuple[int, int, str, str]:
+    """Mutants checked, caught, the share caught of those checked (a run stopped early leaves some unchecked),
+    and the share the tests caught of those mypy let through (the tests' own strength, mypy left aside)."""
     checked = sum(counts.values()) - counts["not run"]
     caught = counts["killed"] + counts["timeout"] + counts["mypy"]
-    share = f"{100 * caught / checked:7.1f}%" if checked else "       -"
+    share = f"{100 * caught / checked:.1f}%" if checked else "-"
+    typed = checked - counts["mypy"]
+    by_tests = f"{100 * (caught - counts['mypy']) / typed:.1f}%" if typed else "-"
+    return checked, caught, share, by_tests
+
+
+def _line(name: str, counts: Counter[str]) -> str:
+    checked, caught, share, by_tests = _shares(counts)
     return (
-        f"{name:58} {checked:7} {caught:7} {counts['mypy']:7} {counts['survived']:8} {counts['no tests']:8} {share}"
+        f"{name:58} {checked:7} {caught:7} {counts['mypy']:7} {counts['survived']:8} {counts['no tests']:8}"
+        f" {share:>8} {by_tests:>8}"
     ) + (f"  ({counts['not run']} not run)" if counts["not run"] else "")
+
+
+def _groups(rows: list[tuple[str, Counter[str]]]) -> dict[str, Counter[str]]:
+    """The rows summed per package (a connector's modules per connector)."""
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for module, counts in rows:
+        group = "/".join(module.split("/")[:3]) if "/connectors/" in module else "/".join(module.split("/")[:2])
+        groups[group].update(counts)
+    return groups
 
 
 def main(argv: list[str]) -> int:
@@ -72,27 +91,25 @@ def main(argv: list[str]) -> int:
         rows.append((module, counts))
         survivors[module] = sorted(k for k, code in codes.items() if verdict(code) in ("survived", "no tests"))
     if "--markdown" in argv:  # the table docs/testing.md keeps
-        print("| module | checked | killed | of which by mypy | survived | no tests | killed % |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
-        for module, counts in rows:
-            checked = sum(counts.values()) - counts["not run"]
-            caught = counts["killed"] + counts["timeout"] + counts["mypy"]
-            share = f"{100 * caught / checked:.1f}%" if checked else "-"
+        groups = _groups(rows)
+        print("| module | checked | killed | of which by mypy | survived | no tests | killed % | by tests % |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for module, counts in [*rows, *((g + "/", c) for g, c in sorted(groups.items()))]:
+            checked, caught, share, by_tests = _shares(counts)
             late = f" ({counts['not run']} not run)" if counts["not run"] else ""
             print(
                 f"| `{module.removeprefix('campaign_bridge/')}` | {checked}{late} | {caught} | {counts['mypy']} "
-                f"| {counts['survived']} "
-                f"| {counts['no tests']} | {share} |"
+                f"| {counts['survived']} | {counts['no tests']} | {share} | {by_tests} |"
             )
         return 0
-    print(f"{'module':58} {'checked':>7} {'killed':>7} {'by mypy':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}")
-    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    print(
+        f"{'module':58} {'checked':>7} {'killed':>7} {'by mypy':>7} {'survived':>8} {'no tests':>8} {'killed %':>8}"
+        f" {'by tests':>8}"
+    )
     for module, counts in rows:
         print(_line(module, counts))
-        group = "/".join(module.split("/")[:3]) if "/connectors/" in module else "/".join(module.split("/")[:2])
-        groups[group].update(counts)
     print()
-    for group, counts in sorted(groups.items()):
+    for group, counts in sorted(_groups(rows).items()):
         print(_line(group + "/", counts))
     if "--survivors" in argv:
         for module, names in survivors.items():
