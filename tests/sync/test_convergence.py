@@ -9,6 +9,7 @@ run with nothing to do writes nothing.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -50,7 +51,12 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per run: scripts/mutation.sh asks for fewer (the test runs again for every mutant of the engine
+#: that no quicker test kills), which can only let a mutant live that more examples would catch.
+EXAMPLES = int(os.environ.get("CB_CONVERGENCE_EXAMPLES", "60"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # chunk: how many source records a run plans at a time (the pipeline's CHUNK): 3 splits the 10 people's
 # reads into several chunks, with crashes between them. eager: how many adds a run that cannot be held
 # (a first sync) writes while it reads (EAGER_WRITE, EAGER_BULK): 2 makes it write between chunks.
