@@ -65,6 +65,8 @@ class Sources:
         every = duration_seconds(self.config.defaults.full_read_every)
         due = mark is None or full_read_at is None or (now - full_read_at).total_seconds() >= every
         lookback = timedelta(seconds=duration_seconds(self.config.defaults.lookback))
+        # where an incremental read starts (only read when not due, so only when there is a watermark)
+        since = Watermark(mark.at - lookback, mark.tie_id) if mark is not None else None
         kept = self.store.source_container(rule.name)
         # A rule edited to read another source reads it in full: its watermark is the old source's.
         due = due or moved(kept, rule)
@@ -74,8 +76,6 @@ class Sources:
                 raise FatalError(f"rule {rule.name!r}: {source.system} cannot read segments")
             lapse = source.segment_lapse(segment) if isinstance(source, SupportsSegmentChanges) else None
             if lapse is not None and not (full or due):
-                assert mark is not None
-                since = Watermark(mark.at - lookback, mark.tie_id)
                 changes = source.read_segment(segment, since=since, until=now)
                 return SourceRead(iter(changes), False, mark, None, lapse=lapse)
             return SourceRead(iter(source.read_segment(segment)), True, mark, None)
@@ -86,8 +86,6 @@ class Sources:
                 if problems:
                     raise FatalError(f"rule {rule.name!r} from: " + "; ".join(problems))
                 # The container the last full read found: one call less on every idle run.
-                assert mark is not None
-                since = Watermark(mark.at - lookback, mark.tie_id)
                 return SourceRead(iter(source.read_members(known, since=since, until=now)), False, mark, None)
             if known is not None and unversioned(kept):
                 # Neither a feed nor a version (a Marketo smart list, a Dynamics dynamic list): every run reads
@@ -113,8 +111,6 @@ class Sources:
             return SourceRead(iter(()), False, mark, version, unchanged=True)
         if full or due or not source.reads_since(container):
             return SourceRead(iter(source.read_members(container)), True, mark, version, container=container)
-        assert mark is not None
-        since = Watermark(mark.at - lookback, mark.tie_id)
         return SourceRead(iter(source.read_members(container, since=since, until=now)), False, mark, version)
 
     def floor(self, rule: Rule, now: datetime) -> tuple[datetime, str] | None:
