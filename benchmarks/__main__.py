@@ -211,6 +211,8 @@ def marketo_calls(members: int, limit_members: int, limits: bool, as_json: bool,
             "marketo calls",
             "limit alone (s)",
             "ratio",
+            "source's first member (s)",
+            "ratio from it",
             "no limit (s)",
             "vs max",
             "refused",
@@ -219,11 +221,13 @@ def marketo_calls(members: int, limit_members: int, limits: bool, as_json: bool,
         for r in result["limits"]:
             ratio = "limit does not bind" if r["ratio"] is None else str(r["ratio"])
             lim.add_row(r["label"], f"{r['seconds']:.1f}", str(r["marketo_calls"]), f"{r['limit_seconds']:.0f}",
-                        ratio, f"{r['unpaced_seconds']:.1f}", str(r["ratio_to_floor"]),
+                        ratio, f"{r['source_first_seconds']:.1f}", str(r["ratio_from_source"] or "-"),
+                        f"{r['unpaced_seconds']:.1f}", str(r["ratio_to_floor"]),
                         str(r["refused"] or "none"))  # fmt: skip
         lim.caption = (
-            f"goal: ratio ≤ {marketo.LIMIT_GOAL}; no limit: the same sync unpaced, limits off; vs max: seconds over "
-            "the larger of the two bounds"
+            f"goal: ratio ≤ {marketo.LIMIT_GOAL}; ratio from it: seconds over the source's first member plus the "
+            "limit alone (no call that needs a member can go sooner); no limit: the same sync unpaced, limits off; "
+            "vs max: seconds over the larger of the two bounds"
         )
         _console.print(lim)
 
