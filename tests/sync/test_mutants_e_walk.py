@@ -1,0 +1,49 @@
+"""Who a run finds gone from its source (``Walk.leavers``), as a user sees it: a member whose segment
+membership lapsed is removed even after a plan looked at it first, and a member whose record the snapshot
+forgot (a run that died before removing them) is removed by the next full read."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.sync.test_source_between_full_reads import MIRROR, clicker, engine_with_feed, run
+from tests.sync.world import World
+
+
+def test_a_plan_does_not_make_the_next_sync_forget_a_lapsed_member(world: World) -> None:
+    camp = world.campaign("Webinar")
+    now = world.clock()
+    clicker(world, "old@x.com", now - timedelta(days=29, hours=23))
+    clicker(world, "new@x.com", now - timedelta(days=2))  # the watermark: old@'s click is behind it
+    reads: list[bool] = []
+    run(world, reads)
+    assert set(world.crm_members(camp)) == {"old@x.com", "new@x.com"}
+    world.clock.tick(2 * 3600)  # old@'s click is now 30 days and an hour ago
+
+    planned = engine_with_feed(world, reads).plan("clicked")
+    assert [i.email for i in planned.removals] == ["old@x.com"]
+    synced = run(world, reads)
+
+    assert reads == [True, False, False]  # the plan and the sync read the changes only
+    assert synced.counts.get("removed") == 1
+    assert set(world.crm_members(camp)) == {"new@x.com"}
+
+
+def test_a_member_the_snapshot_forgot_is_still_removed_by_a_full_read(world: World) -> None:
+    # A run that died after writing its snapshot but before removing the member leaves the ledger saying
+    # the member is in the target, and the snapshot no longer holding them.
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a = world.crm_person("a@x.com")
+    world.crm.add_member(camp, a, "Sent")
+    world.crm.add_member(camp, world.crm_person("b@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
+    world.crm.remove_member(camp, a)
+    world.store.update_snapshot("web", [], [a])
+
+    report = world.sync(cfg, "web", full=True)
+
+    assert report.status == "ok"
+    assert report.counts.get("removed") == 1
+    assert world.ma_emails(lst) == {"b@x.com"}
