@@ -55,3 +55,49 @@ def test_a_stop_asked_while_the_last_lookups_come_in_ends_the_run_before_its_rem
     done = _sync(_engine(world, cfg, concurrent=True)[0], world)
     assert done.status == "ok"
     assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(1, 15)}
+
+
+def test_a_write_still_under_way_when_the_lookups_are_in_is_recorded_before_the_plan_goes_on(world: World) -> None:
+    # A paced target answers the last write sent ahead only after the run has moved on to plan who left
+    # (held at most a second here); the run waits for that answer, so the report and the ledger say
+    # what landed.
+    camp, lst, ids = _seed(world, 5)
+    cfg = world.config(MIRROR)
+    assert _sync(_engine(world, cfg, concurrent=True)[0], world).status == "ok"
+    world.crm.remove_member(camp, ids[0])
+    for i in range(5, 15):
+        world.crm.add_member(camp, world.crm_person(f"p{i:03d}@x.com"), "Responded")
+        world.ma_person(f"p{i:03d}@x.com")
+
+    planning_leavers = threading.Event()
+    engine, _ = _engine(world, cfg, concurrent=True)
+    ma: Any = engine.connectors["ma"]
+    apply = ma.apply_changes
+
+    def answered_late(container: Any, changes: Sequence[Any]) -> Any:
+        planning_leavers.wait(timeout=1)
+        return apply(container, changes)
+
+    ma.apply_changes = answered_late
+    persons = world.store.persons
+
+    def planning(*args: Any, **kw: Any) -> Any:
+        planning_leavers.set()
+        return persons(*args, **kw)
+
+    world.store.persons = planning  # type: ignore[method-assign]
+    try:
+        report = _sync(engine, world)
+    finally:
+        del world.store.persons
+
+    assert report.status == "ok"
+    assert report.counts.get("added") == 10
+    assert report.counts.get("removed") == 1
+    assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(1, 15)}
+    # every add is the rule's own: a mirror removes them when they leave the campaign
+    world.crm.remove_member(camp, ids[1])
+    for pid in list(world.crm.containers[camp].members)[-2:]:
+        world.crm.remove_member(camp, pid)
+    later = _sync(_engine(world, cfg, concurrent=True)[0], world)
+    assert later.counts.get("removed") == 3
