@@ -285,3 +285,16 @@ def test_a_source_deleted_between_full_reads_is_named_in_the_error(world: World)
     del world.crm.containers[camp]
     with pytest.raises(FatalError, match="list 'Webinar' no longer exists"):
         _run_with(world, cfg, GoneList("crm", cfg.connections["crm"]))
+
+
+def test_a_run_exactly_full_read_every_after_the_last_full_read_reads_in_full(world: World) -> None:
+    camp = world.campaign("Webinar")
+    world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("a@x.com"), "Sent")
+    cfg = world.config(MIRROR, "defaults: {full_read_every: 6h}")
+    first_at = world.clock()
+    assert world.sync(cfg, "web").full_read
+    world.clock.tick(6 * 3600 - 1 - (world.clock() - first_at).total_seconds())
+    assert not world.sync(cfg, "web").full_read  # a second short of 6 hours
+    world.clock.tick((first_at + timedelta(hours=6) - world.clock()).total_seconds())
+    assert world.sync(cfg, "web").full_read  # 6 hours to the second: due
