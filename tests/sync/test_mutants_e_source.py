@@ -17,7 +17,7 @@ from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.connectors.base import Connector, Watermark
 from campaign_bridge.connectors.memory import MemoryCRM
 from campaign_bridge.connectors.memory.data import MemoryContainer
-from campaign_bridge.errors import FatalError
+from campaign_bridge.errors import FatalError, TransientError
 from campaign_bridge.mapping.model import Container, ContainerKind, MemberRecord
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
@@ -316,3 +316,52 @@ def test_a_segment_read_that_finds_nothing_keeps_its_watermark(world: World, ful
     run(world, reads)
     assert reads == [True, full, False]
     assert "late@x.com" in world.crm_members(camp)
+
+
+def test_a_whole_read_from_the_remembered_campaign_is_told_the_last_count(world: World) -> None:
+    # Between full reads a source with neither feed nor version is read whole from the campaign its last
+    # full read found; a system that does not say sizes chooses pages or an export by that count.
+    camp = world.campaign("Webinar")
+    world.ma_list("Nurture")
+    for i in range(3):
+        world.crm.add_member(camp, world.crm_person(f"p{i}@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    sizes: list[int | None] = []
+    for _ in range(2):
+        crm = WholeReads("crm", cfg.connections["crm"])
+        read = crm.read_members
+
+        def spy(
+            container: Container, since: Watermark | None = None, until: datetime | None = None, read: Any = read
+        ) -> Any:
+            sizes.append(container.size)
+            return read(container, since, until)
+
+        crm.read_members = spy  # type: ignore[method-assign]
+        assert _run_with(world, cfg, crm).status == "ok"
+    assert sizes == [None, 3]
+
+
+def test_a_versioned_source_is_read_again_while_a_write_is_left_to_retry(world: World) -> None:
+    # The source's version has not moved, but the adds failed: the run reads the source to send them again.
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    for email in ("a@x.com", "b@x.com"):
+        world.crm.add_member(camp, world.crm_person(email), "Sent")
+    cfg = world.config(MIRROR)
+    connectors: dict[str, Connector] = dict(world.engine(cfg).connectors)
+    connectors["crm"] = Versioned("crm", cfg.connections["crm"])
+    ma: Any = connectors["ma"]
+
+    def unavailable(container: Container, changes: Any) -> Any:
+        raise TransientError("the MA answered 503 Service Unavailable")
+
+    ma.apply_changes = unavailable
+    first = Engine(cfg, world.store, connectors, clock=world.clock).sync("web")
+    world.clock.tick(60)
+    assert first.counts.get("failed") == 2
+    assert world.ma_emails(lst) == set()
+
+    again = _run_with(world, cfg, Versioned("crm", cfg.connections["crm"]))
+
+    assert again.read == 2
+    assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
