@@ -211,6 +211,10 @@ def test_a_store_that_never_remembered_the_source_keeps_reading_incrementally(wo
     assert second.status == "ok"
     assert not second.full_read
     assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
+    # and an incremental read it is: who leaves the campaign is seen by its changes
+    world.crm.remove_member(camp, next(iter(world.crm.containers[camp].members)))
+    assert not world.sync(cfg, "web").full_read
+    assert world.ma_emails(lst) == {"b@x.com"}
 
 
 @pytest.mark.parametrize("text", ["not json", "[]", '"Webinar"'])
@@ -244,6 +248,11 @@ class Versioned(MemoryCRM):
         count = sum(1 for m in c.members.values() if not m.removed)
         return dataclasses.replace(super()._container(c), membership_version=f"{count}")
 
+    def read_members(
+        self, container: Container, since: Watermark | None = None, until: datetime | None = None
+    ) -> Iterator[MemberRecord]:
+        return super().read_members(container)  # no feed: every read is whole (HubSpot ignores ``since``)
+
 
 def test_an_idle_run_of_a_versioned_source_without_a_feed_reads_nothing(world: World) -> None:
     camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
@@ -257,11 +266,49 @@ def test_an_idle_run_of_a_versioned_source_without_a_feed_reads_nothing(world: W
 
     assert idle.status == "ok"
     assert idle.read == 0
+    assert idle.message == "the source's members have not changed since the last full read: nothing read"
     assert world.crm.calls - before == 1  # the lookup that gives the version; no read of the members
     world.crm.add_member(camp, world.crm_person("c@x.com"), "Sent")
     moved = _run_with(world, cfg, Versioned("crm", cfg.connections["crm"]))
     assert moved.read == 3
     assert world.ma_emails(lst) == {"a@x.com", "b@x.com", "c@x.com"}
+
+
+def test_a_versioned_source_without_a_feed_that_moved_is_read_whole_and_leavers_go(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a = world.crm_person("a@x.com")
+    world.crm.add_member(camp, a, "Sent")
+    world.crm.add_member(camp, world.crm_person("b@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    _run_with(world, cfg, Versioned("crm", cfg.connections["crm"]))
+    world.crm.remove_member(camp, a)
+
+    moved = _run_with(world, cfg, Versioned("crm", cfg.connections["crm"]))
+
+    assert moved.full_read
+    assert moved.counts.get("removed") == 1
+    assert world.ma_emails(lst) == {"b@x.com"}
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_campaign_read_that_finds_nothing_keeps_its_watermark(world: World, full: bool) -> None:
+    # The membership the watermark stands on is gone for good (purged), so the next read finds nothing; the
+    # watermark stays, and a membership the system shows late, stamped before that run, is still read.
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    a = world.crm_person("a@x.com")
+    world.crm.add_member(camp, a, "Sent")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    del world.crm.containers[camp].members[a]
+    world.clock.tick(3 * 3600)
+    quiet_at = world.clock()
+    assert world.sync(cfg, "web", full=full).read == 0
+    late = world.crm_person("late@x.com")
+    world.crm.add_member(camp, late, "Sent")
+    world.crm.containers[camp].members[late].modified_at = quiet_at - timedelta(minutes=30)
+
+    assert not world.sync(cfg, "web").full_read
+    assert "late@x.com" in world.ma_emails(lst)
 
 
 class GoneList(WholeReads):
