@@ -412,3 +412,30 @@ def test_a_versioned_source_is_read_again_while_a_write_is_left_to_retry(world: 
 
     assert again.read == 2
     assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
+
+
+# -- statuses a rule selects that its source does not have -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("selects", "remove"),
+    [("member_status: [Sent]", "member_status"), ("status_map: {Sent: Attended}", "to.status_map")],
+)
+def test_a_source_without_member_statuses_says_which_setting_to_remove(world: World, selects: str, remove: str) -> None:
+    world.crm.add_container("Webinar", ContainerKind.CAMPAIGN, [])
+    world.ma.add_container("Webinar program", ContainerKind.PROGRAM, STATUSES)
+    rule = MAPPED.replace("status_map: {Registered: Registered, Attended: Attended}", "status: Attended")
+    if selects.startswith("member_status"):
+        rule = rule.replace("campaign: Webinar}", f"campaign: Webinar, {selects}}}")
+    else:
+        rule = rule.replace("status: Attended", selects)
+    with pytest.raises(FatalError, match=f"'Webinar' has no member statuses to filter on; remove {remove}$"):
+        world.sync(world.config(rule), "web")
+
+
+def test_an_unknown_status_with_no_close_match_lists_the_sources_statuses(world: World) -> None:
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    cfg = world.config(MIRROR.replace("campaign: Webinar}", "campaign: Webinar, member_status: [Attended]}"))
+    with pytest.raises(FatalError, match="'Webinar' has no member status 'Attended'; it has Sent, Responded$"):
+        world.sync(cfg, "web")
