@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.sync.test_source_between_full_reads import MIRROR, clicker, engine_with_feed, run
+import pytest
+
+from tests.sync.test_mutants_pipeline import MIRROR as PIPELINE_MIRROR
+from tests.sync.test_mutants_pipeline import _engine, _seed, _sync
+from tests.sync.test_source_between_full_reads import CLICKED, MIRROR, clicker, engine_with_feed, run
 from tests.sync.world import World
 
 
@@ -47,3 +51,37 @@ def test_a_member_the_snapshot_forgot_is_still_removed_by_a_full_read(world: Wor
     assert report.status == "ok"
     assert report.counts.get("removed") == 1
     assert world.ma_emails(lst) == {"b@x.com"}
+
+
+def test_a_click_exactly_the_window_ago_is_still_within_it(world: World) -> None:
+    window = CLICKED.replace("within: 30d", "within: 1h")
+    camp = world.campaign("Webinar")
+    clicked = world.clock() - timedelta(minutes=10)
+    clicker(world, "a@x.com", clicked)
+    reads: list[bool] = []
+    run(world, reads, config=window)
+    world.clock.tick((clicked + timedelta(hours=1) - world.clock()).total_seconds())  # a@'s click: 1h ago
+    run(world, reads, config=window)
+    assert reads == [True, False]
+    assert set(world.crm_members(camp)) == {"a@x.com"}
+
+
+@pytest.mark.parametrize("dry", [False, True])
+def test_a_member_who_left_early_in_a_read_of_many_chunks_is_removed(world: World, dry: bool) -> None:
+    camp, lst, ids = _seed(world, 6)
+    cfg = world.config(PIPELINE_MIRROR)
+    _sync(_engine(world, cfg)[0], world)
+    world.clock.tick(3600)
+    world.crm.remove_member(camp, ids[0])  # the first change of the next read
+    world.clock.tick(60)
+    for i in range(6, 30):  # changes after it: more chunks to read
+        world.crm.add_member(camp, world.crm_person(f"p{i:03d}@x.com"), "Responded")
+        world.ma_person(f"p{i:03d}@x.com")
+
+    engine = _engine(world, cfg)[0]
+    report = engine.plan("web") if dry else _sync(engine, world)
+
+    assert not report.full_read
+    assert [i.email for i in report.removals] == ["p000@x.com"]
+    if not dry:
+        assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(1, 30)}
