@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from campaign_bridge.mapping.model import ContainerKind
 from tests.sync.test_mutants_pipeline import MIRROR as PIPELINE_MIRROR
 from tests.sync.test_mutants_pipeline import _engine, _seed, _sync
 from tests.sync.test_source_between_full_reads import CLICKED, MIRROR, clicker, engine_with_feed, run
@@ -85,3 +86,29 @@ def test_a_member_who_left_early_in_a_read_of_many_chunks_is_removed(world: Worl
     assert [i.email for i in report.removals] == ["p000@x.com"]
     if not dry:
         assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(1, 30)}
+
+
+STATUSES = [("Invited", False), ("Registered", False), ("Attended", True)]
+MAPPED = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, program: Webinar program, status_map: {Registered: Registered, Attended: Attended}}
+    mode: mirror
+"""
+
+
+@pytest.mark.parametrize("lead_status", ["Registered", "Attended"])
+def test_a_person_in_the_source_twice_gets_the_higher_of_their_statuses(world: World, lead_status: str) -> None:
+    # The same person as a Contact and as a Lead in the source campaign, at two statuses: whichever record
+    # is read last, the target status is the higher one.
+    camp = world.campaign("Webinar", STATUSES)
+    program = world.ma.add_container("Webinar program", ContainerKind.PROGRAM, STATUSES)
+    contact_status = "Attended" if lead_status == "Registered" else "Registered"
+    world.crm.add_member(camp, world.crm_person("ada@x.com", "Contact"), contact_status)
+    world.crm.add_member(camp, world.crm_person("ada@x.com", "Lead"), lead_status)
+    world.ma_person("ada@x.com")
+
+    report = world.sync(world.config(MAPPED), "web")
+
+    assert report.status == "ok"
+    assert {world.ma.people[p].email: s for p, s in world.ma.members(program).items()} == {"ada@x.com": "Attended"}
