@@ -90,8 +90,11 @@ class Walk:
         else:
             if self.lapsed is not None:
                 self.gone |= self.store.lapse_snapshot(rule.name, self.lapsed, keep=not self.sources.persist)
-            # A person whose record left may still be in the source through another record (Lead + Contact).
-            still = self.store.persons_with_other_records(rule.name, self.gone - self.present, self.removed_records)
+            # A person whose record left may still be in the source through another record (Lead + Contact);
+            # not through one whose membership lapsed, which a plan leaves in the snapshot.
+            still = self.store.persons_with_other_records(
+                rule.name, self.gone - self.present, self.removed_records, lapsed_before=self.lapsed
+            )
         self.report.timings["plan"] += time.perf_counter() - t0
         return sorted((self.gone | retry) - self.present), still
 

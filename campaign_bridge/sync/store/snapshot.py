@@ -38,13 +38,19 @@ class SnapshotStore(StoreBase):
                 out.update({rid: key for rid, key in conn.execute(q)})
         return out
 
-    def persons_with_other_records(self, rule: str, persons: set[str], excluding: set[str]) -> set[str]:
-        """Which of ``persons`` keep a snapshot record outside ``excluding`` (still in the source)."""
+    def persons_with_other_records(
+        self, rule: str, persons: set[str], excluding: set[str], *, lapsed_before: datetime | None = None
+    ) -> set[str]:
+        """Which of ``persons`` keep a snapshot record outside ``excluding`` (still in the source). A record
+        stamped before ``lapsed_before`` does not count: its segment membership lapsed (a plan asks about
+        such records without deleting them, see ``lapse_snapshot``)."""
         c = t.source_members.c
         out: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in chunks(list(persons)):
                 q = select(c.person_key, c.record_id).where(c.rule == rule, c.person_key.in_(chunk))
+                if lapsed_before is not None:
+                    q = q.where(or_(c.modified_at.is_(None), c.modified_at >= lapsed_before))
                 out |= {k for k, rid in conn.execute(q) if rid not in excluding}
         return out
 
