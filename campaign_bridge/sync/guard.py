@@ -47,8 +47,8 @@ class SafetyGuard:
         if not removing:
             return False
         over_count = removing > safety.max_removals
-        owned = self._owned(rule, report) if removing >= MIN_REMOVALS_FOR_FRACTION else 0
-        over_share = owned > 0 and removing / owned > safety.max_removal_fraction
+        owned = self._owned(rule, report)  # at least ``removing``: every member removed is one the rule owns
+        over_share = removing >= MIN_REMOVALS_FOR_FRACTION and removing / owned > safety.max_removal_fraction
         if not (over_count or over_share) or self._approved(rule, report):
             return False
         why = (
@@ -64,7 +64,8 @@ class SafetyGuard:
         """The members the rule owns in its target, for the share: those present, and those a removal
         retries because it failed last time (still there, still the rule's, but ``failed`` in the ledger).
         Without the latter, a retry of failed removals was judged against the members left over, and held
-        ("removes 10 of 1 members") though the plan that first sent those removals was within the limit."""
+        ("removes 10 of 1 members") though the plan that first sent those removals was within the limit.
+        A removal of the rule's own is always of a ``present`` or a ``failed`` row (``diff.REMOVABLE``)."""
         present = self.store.ledger_counts(rule.name).get("owned", 0)
         rows = self.store.ledger(rule.name, [i.person_key for i in report.removals if i.owned])
         return present + sum(1 for row in rows.values() if row.state == LedgerState.FAILED)
