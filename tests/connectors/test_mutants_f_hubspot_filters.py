@@ -1,8 +1,10 @@
 """The filters HubSpot's contact search receives for each kind of condition, plain and under ``not``: the
-query IS what the vendor sees, so each operator's spelling and value are asserted exactly."""
+query IS what the vendor sees, so each operator's spelling and value are asserted exactly, as the JSON body
+carries them; and where HubSpot's limit on filters in all starts."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +49,38 @@ def _one(prop: str, operator: str, **rest: Any) -> list[list[dict[str, Any]]]:
     ],
 )
 def test_each_condition_reaches_hubspot_as_its_filter(segment: dict[str, Any], expected: object) -> None:
-    assert filter_groups(parse_segment(segment), NOW) == expected
+    assert _sent(segment) == expected
+
+
+def _sent(segment: dict[str, Any]) -> Any:
+    """The filter groups as the search request's JSON body carries them."""
+    return json.loads(json.dumps(filter_groups(parse_segment(segment), NOW)))
+
+
+def _branches(count: int, width: int) -> dict[str, Any]:
+    """``any`` of ``count`` branches, each ``all`` of ``width`` distinct conditions (at most five)."""
+    conditions = [
+        lambda k: {"field": "score", "gte": k},
+        lambda k: {"field": "soft_bounce_count", "lte": k},
+        lambda k: {"field": "country", "eq": f"c{k}"},
+        lambda k: {"field": "company", "eq": f"c{k}"},
+        lambda k: {"field": "last_name", "eq": f"c{k}"},
+    ]
+    return {"any": [{"all": [make(k) for make in conditions[:width]]} for k in range(count)]}
+
+
+def test_eighteen_filters_in_all_with_the_read_cursor_s_are_within_hubspot_s_limit() -> None:
+    groups = _sent(_branches(3, 5))  # 3 groups of 5, and the cursor's filter in each: 18
+    assert [len(g) for g in groups] == [5, 5, 5]
+
+
+def test_twenty_filters_in_all_are_refused_naming_the_limit() -> None:
+    with pytest.raises(FatalError) as refused:
+        _sent(_branches(4, 4))  # 4 groups of 4, and the cursor's filter in each: 20
+    assert str(refused.value).startswith(
+        "this segment needs 4 OR-ed groups, up to 4 filters in one, 16 in all as a HubSpot search; HubSpot allows "
+        "at most 5 filter groups, 6 filters per group and 18 filters in all"
+    )
 
 
 @pytest.mark.parametrize(
