@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from campaign_bridge.config.models import ClientConfig
-from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, OutcomeState
+from campaign_bridge.mapping.model import Change, ChangeAction, ChangeOutcome, Container, OutcomeState
 from tests.sync.world import World
 
 MIRROR = """
@@ -22,6 +22,11 @@ MIRROR = """
     to: {connection: ma, list: Nurture}
     mode: mirror
 """
+
+
+def _unavailable(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+    """The list's answer while it is unavailable: every change failed, to be tried again."""
+    return [ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later") for c in changes]
 
 
 def _removals_failed_once(
@@ -39,11 +44,7 @@ def _removals_failed_once(
         world.crm.remove_member(camp, pid)
 
     engine = world.engine(cfg)
-
-    def unavailable(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
-        return [ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later") for c in changes]
-
-    engine.connectors["ma"].apply_changes = unavailable  # type: ignore[method-assign]
+    engine.connectors["ma"].apply_changes = _unavailable  # type: ignore[method-assign]
     failed = engine.sync("web")
     assert (failed.status, failed.counts.get("failed")) == ("partial", leaving)
     assert len(world.ma_emails(lst)) == members
@@ -76,6 +77,37 @@ def test_a_retry_that_grew_past_the_share_is_still_held_counting_the_failed_ones
         world.crm.remove_member(camp, pid)
 
     report = world.sync(cfg, "web")
+
+    assert report.status == "held"
+    assert "the plan removes 13 of 40 members, more than max_removal_fraction=0.3" in report.message
+    assert len(world.ma_emails(lst)) == 40
+
+
+def test_adds_that_keep_failing_are_not_counted_as_members_in_the_share(world: World) -> None:
+    """Newcomers whose adds fail are ``failed`` in the ledger too, but they are not in the target and not
+    the rule's: only the failed removals count as members."""
+    camp, lst, ids, cfg = _removals_failed_once(world, 40, 10, 0.3)
+    for i in range(10):  # ten newcomers: the list refuses their adds for now, and the removals again
+        world.crm.add_member(camp, world.crm_person(f"new{i}@x.com"), "Responded")
+    engine = world.engine(cfg)
+    engine.connectors["ma"].apply_changes = _unavailable  # type: ignore[method-assign]
+    again = engine.sync("web")
+    assert (again.status, again.counts.get("failed")) == ("partial", 20)
+    world.clock.tick(60)
+
+    for pid in ids[10:13]:  # three more leave; the adds keep failing
+        world.crm.remove_member(camp, pid)
+    engine = world.engine(cfg)
+    ma = engine.connectors["ma"]
+    real = ma.apply_changes
+
+    def adds_unavailable(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        removals = [c for c in changes if c.action is ChangeAction.REMOVE]
+        done = iter(real(container, removals) if removals else [])
+        return [next(done) if c.action is ChangeAction.REMOVE else _unavailable(container, [c])[0] for c in changes]
+
+    ma.apply_changes = adds_unavailable  # type: ignore[method-assign]
+    report = engine.sync("web")
 
     assert report.status == "held"
     assert "the plan removes 13 of 40 members, more than max_removal_fraction=0.3" in report.message
