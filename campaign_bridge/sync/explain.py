@@ -14,11 +14,14 @@ from campaign_bridge.sync.store.store import Store
 
 def explain(store: Store, config: ClientConfig, email: str) -> list[dict[str, Any]]:
     """For each rule: is this person in its target, and why (ledger state + latest decisions)."""
-    normal = normalise_email(email) or ""
+    normal = normalise_email(email)
     out: list[dict[str, Any]] = []
-    decisions = store.decisions(email=normal, limit=500)
-    keys = {d["person_key"] for d in decisions if d["person_key"]}
-    keys |= set(store.persons_by_emails([normal]).values())
+    decisions: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    if normal is not None:  # a blank address is nobody's (and to the decision log, no filter at all)
+        decisions = store.decisions(email=normal, limit=500)
+        keys = {d["person_key"] for d in decisions if d["person_key"]}
+        keys |= set(store.persons_by_emails([normal]).values())
     for rule in config.rules:
         rows = [r for k in keys for r in store.ledger(rule.name, [k]).values()]
         mine = [d for d in decisions if d["rule"] == rule.name]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.sync.plan import Decision, Kind, RunReport
+from campaign_bridge.sync.store.states import LedgerState
 from campaign_bridge.sync.store.store import Store
 
 #: The removal-fraction limit only applies to plans removing at least this many members.
@@ -45,11 +46,9 @@ class SafetyGuard:
         removing = sum(1 for i in report.removals if i.owned)
         if not removing:
             return False
-        owned = self.store.ledger_counts(rule.name).get("owned", 0)
         over_count = removing > safety.max_removals
-        over_share = (
-            removing >= MIN_REMOVALS_FOR_FRACTION and owned > 0 and removing / owned > safety.max_removal_fraction
-        )
+        owned = self._owned(rule, report)  # at least ``removing``: every member removed is one the rule owns
+        over_share = removing >= MIN_REMOVALS_FOR_FRACTION and removing / owned > safety.max_removal_fraction
         if not (over_count or over_share) or self._approved(rule, report):
             return False
         why = (
@@ -60,6 +59,16 @@ class SafetyGuard:
         report.message = f"removals held, not applied: {why}; check the source, then approve these removals in the console (campaign-bridge ui), raise the limit, or run with --full"
         report.decisions.append(Decision(Kind.HELD_PLAN, None, None, report.message, rule.target.container_name))
         return True
+
+    def _owned(self, rule: Rule, report: RunReport) -> int:
+        """The members the rule owns in its target, for the share: those present, and those a removal
+        retries because it failed last time (still there, still the rule's, but ``failed`` in the ledger).
+        Without the latter, a retry of failed removals was judged against the members left over, and held
+        ("removes 10 of 1 members") though the plan that first sent those removals was within the limit.
+        A removal of the rule's own is always of a ``present`` or a ``failed`` row (``diff.REMOVABLE``)."""
+        present = self.store.ledger_counts(rule.name).get("owned", 0)
+        rows = self.store.ledger(rule.name, [i.person_key for i in report.removals if i.owned])
+        return present + sum(1 for row in rows.values() if row.state == LedgerState.FAILED)
 
     def held_keys(self, report: RunReport) -> list[str]:
         """The person keys of the removals a held plan holds (what an approval covers), sorted."""

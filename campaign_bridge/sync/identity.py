@@ -118,7 +118,11 @@ class PendingLookup:
 
 
 class TargetResolver:
-    """Find (or create) each person's record in the target system."""
+    """Find (or create) each person's record in the target system: the crosswalk first, then batched
+    lookups, then ``create`` for those the target has no record of (when the plan is applied).
+
+    The lookup runs in three steps, which the pipeline runs apart: ``start`` (the crosswalk), ``fetch``
+    (the target's API only, no state store: it may run in another thread) and ``finish``."""
 
     def __init__(self, store: Store, connector: Connector, match: Match, now: datetime, *, persist: bool) -> None:
         self.store, self.connector, self.match, self.now, self.persist = store, connector, match, now, persist
@@ -126,25 +130,6 @@ class TargetResolver:
         if create is None:
             create = "contact" if connector.role is Role.MA else "skip"
         self.create_missing = create
-
-    def resolve(self, wanted: dict[str, str | None]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
-        """``wanted``: {person key: email}. Returns refs found (or created), decisions, and {person key: why
-        unresolved}: ``lookup`` then ``create``."""
-        found, decisions, unresolved, missing = self.lookup(wanted)
-        created, more, why = self.create(missing)
-        return {**found, **created}, decisions + more, {**unresolved, **why}
-
-    def lookup(
-        self, wanted: dict[str, str | None]
-    ) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str], list[tuple[str, str]]]:
-        """Find each wanted person's target record, through the crosswalk, then batched lookups; create
-        nothing. Returns refs found, decisions, {person key: why unresolved}, and the (person key, email)
-        pairs the target has no record for, for ``create`` (when the plan is applied).
-
-        In three steps, which a caller may run apart: ``start`` (the crosswalk), ``fetch`` (the target's
-        API only, no state store: it may run in another thread) and ``finish``."""
-        pending = self.start(wanted)
-        return self.finish(pending, self.fetch(pending.emails))
 
     def start(self, wanted: dict[str, str | None]) -> PendingLookup:
         """The crosswalk's answer for ``wanted``, and the emails left to look up in the target."""
@@ -213,7 +198,7 @@ class TargetResolver:
         return found, decisions, pending.unresolved, to_create
 
     def create(self, asked: list[tuple[str, str]]) -> tuple[dict[str, RecordRef], list[Decision], dict[str, str]]:
-        """Create the target records ``lookup`` found missing, as the rule's ``create_missing`` says."""
+        """Create the target records ``finish`` found missing, as the rule's ``create_missing`` says."""
         if not asked:
             return {}, [], {}
         created, decisions, why = self._create(asked)
