@@ -47,7 +47,9 @@ class SafetyGuard:
         if not removing:
             return False
         over_count = removing > safety.max_removals
-        owned = self._owned(rule, report)  # at least ``removing``: every member removed is one the rule owns
+        # At least ``removing``: every member removed is one the rule owns. Should the store ever say less, the
+        # plan counts as removing all the rule owns (held, never a division by zero in a night's run).
+        owned = max(self._owned(rule, report), removing)
         over_share = removing >= MIN_REMOVALS_FOR_FRACTION and removing / owned > safety.max_removal_fraction
         if not (over_count or over_share) or self._approved(rule, report):
             return False
