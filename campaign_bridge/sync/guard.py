@@ -48,9 +48,11 @@ class SafetyGuard:
             return False
         over_count = removing > safety.max_removals
         # At least ``removing``: every member removed is one the rule owns. Should the store ever say less, the
-        # plan counts as removing all the rule owns (held, never a division by zero in a night's run).
-        owned = max(self._owned(rule, report), removing)
-        over_share = removing >= MIN_REMOVALS_FOR_FRACTION and removing / owned > safety.max_removal_fraction
+        # plan counts as removing all the rule owns (held, never a division by zero in a night's run). Read
+        # only where the share applies: ``_owned`` reads the ledger row of every removal.
+        share_applies = removing >= MIN_REMOVALS_FOR_FRACTION
+        owned = max(self._owned(rule, report), removing) if share_applies else removing
+        over_share = share_applies and removing / owned > safety.max_removal_fraction
         if not (over_count or over_share) or self._approved(rule, report):
             return False
         why = (
