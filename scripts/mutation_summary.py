@@ -61,9 +61,13 @@ def _groups(rows: list[tuple[str, Counter[str]]]) -> dict[str, Counter[str]]:
     """The rows summed per package (a connector's modules per connector)."""
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for module, counts in rows:
-        group = "/".join(module.split("/")[:3]) if "/connectors/" in module else "/".join(module.split("/")[:2])
-        groups[group].update(counts)
+        groups[_group(module)].update(counts)
     return groups
+
+
+def _group(module: str) -> str:
+    """A module's package (a connector's modules go under their connector)."""
+    return "/".join(module.split("/")[:3]) if "/connectors/" in module else "/".join(module.split("/")[:2])
 
 
 def _time(metas: list[Path]) -> int:
@@ -73,7 +77,7 @@ def _time(metas: list[Path]) -> int:
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for meta in metas:
         data = json.loads(meta.read_text(encoding="utf-8"))
-        group = next(iter(_groups([(str(meta.relative_to("mutants")), Counter())])))
+        group = _group(str(meta.relative_to("mutants")))
         for name, code in data["exit_code_by_key"].items():
             took = data.get("durations_by_key", {}).get(name)
             kind = verdict(code)
