@@ -30,6 +30,7 @@ schema of ``tables.py``: the test suite compares the two on SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from alembic import command
@@ -78,15 +79,17 @@ def upgrade(engine: Engine) -> None:
     """
     with _in_process, engine.connect() as connection, connection.begin():
         _lock(connection)
+        current = _revision(connection)
+        _refuse_unknown(current)
+        if current == _head():
+            return  # Alembic would load every revision script again only to find nothing to do
         config = alembic_config()
-        _refuse_unknown(_revision(connection), ScriptDirectory.from_config(config))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
 
 def check_current(engine: Engine) -> None:
     """Writing nothing, raise ``SchemaMismatch`` unless the database's schema is the newest one."""
-    scripts = ScriptDirectory.from_config(alembic_config())
     with engine.connect() as connection:
         current = _revision(connection)
         if current is None:
@@ -96,11 +99,11 @@ def check_current(engine: Engine) -> None:
                 if empty
                 else "it is not a campaign-bridge state database (it has no schema version)"
             )
-        _refuse_unknown(current, scripts)
-        if current != scripts.get_current_head():
+        _refuse_unknown(current)
+        if current != _head():
             raise SchemaMismatch(
                 f"its schema (revision {current}) is older than this campaign-bridge's "
-                f"({scripts.get_current_head()}), and a read-only command does not upgrade it; run sync or "
+                f"({_head()}), and a read-only command does not upgrade it; run sync or "
                 "plan once with write access to the state (they upgrade it), or use the campaign-bridge "
                 "that wrote it"
             )
@@ -110,8 +113,19 @@ def _revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def _refuse_unknown(current: str | None, scripts: ScriptDirectory) -> None:
-    if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+@functools.cache
+def _known() -> tuple[frozenset[str], str | None]:
+    """Every revision this code knows, and the newest: read from the revision scripts once per process."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(s.revision for s in scripts.walk_revisions()), scripts.get_current_head()
+
+
+def _head() -> str | None:
+    return _known()[1]
+
+
+def _refuse_unknown(current: str | None) -> None:
+    if current is not None and current not in _known()[0]:
         raise SchemaMismatch(
             f"it was written by a newer campaign-bridge (schema revision {current}, unknown to this one); "
             "upgrade campaign-bridge, or point state: at another database"
