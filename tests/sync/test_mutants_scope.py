@@ -19,6 +19,7 @@ from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.scope import LEASE_SECONDS, RunScope
 from campaign_bridge.sync.store.runs import DEAD_WORKER
 from campaign_bridge.sync.store.store import Store
+from tests.fresh_store import fresh_sqlite_url
 
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -36,7 +37,7 @@ class Clock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    s = Store(fresh_sqlite_url(tmp_path / "state.db"))
     yield s
     s.close()
 

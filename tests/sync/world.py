@@ -17,6 +17,7 @@ from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.plan import RunReport
 from campaign_bridge.sync.store.store import Store
 from tests.contract.harness_memory import FakeClock
+from tests.fresh_store import fresh_sqlite_url
 
 _ids = itertools.count()
 
@@ -33,7 +34,7 @@ class World:
         self.crm: MemoryData = memory_store(self.crm_name)
         self.ma: MemoryData = memory_store(self.ma_name)
         self.crm.clock = self.ma.clock = self.clock
-        self.store = Store(self.store_url or f"sqlite:///{self.tmp / 'state.db'}")
+        self.store = Store(self.store_url or fresh_sqlite_url(self.tmp / "state.db"))
         self.rules_yaml = ""
         self.defaults_yaml = ""
 
