@@ -10,6 +10,7 @@
 #   scripts/mutation.sh --fresh              # forget earlier results first
 #   scripts/mutation.sh 'campaign_bridge.sync.guard*'   # only these mutants
 #   scripts/mutation.sh --retry-survivors    # after adding tests: run the survivors again
+#   scripts/mutation.sh --retry-timeouts     # on a quiet machine: run again the mutants stopped at the time limit
 #   scripts/mutation.sh --summary            # only print the last result, with every survivor
 #
 # Show one mutant: .venv/bin/mutmut show NAME (names as the summary lists them).
@@ -20,11 +21,18 @@ jobs=2
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --fresh) rm -rf mutants ;;
+        # forget every verdict; keep only killers.tsv (which tests killed which function's mutants: the order
+        # scripts/mutation_pytest.py runs a mutant's tests in, never a verdict)
+        --fresh) if [ -f mutants/killers.tsv ]; then mv mutants/killers.tsv .killers.tsv; fi
+            rm -rf mutants
+            if [ -f .killers.tsv ]; then mkdir mutants && mv .killers.tsv mutants/killers.tsv; fi ;;
         --jobs) jobs=$2; shift ;;
         --summary) exec "$python" scripts/mutation_summary.py --survivors ;;
         # after adding tests: check again the mutants that survived (a plain run keeps earlier verdicts)
         --retry-survivors) mapfile -t -O "${#args[@]}" args < <("$python" scripts/mutation_summary.py --names) ;;
+        # a mutant stopped at the time limit counts as killed; on a loaded machine (nice 19 starves the workers)
+        # the limit can stop tests that would have passed: check those again when the machine is quiet
+        --retry-timeouts) mapfile -t -O "${#args[@]}" args < <("$python" scripts/mutation_summary.py --timeouts) ;;
         *) args+=("$1") ;;
     esac
     shift

@@ -2,7 +2,9 @@
 
 Reads what mutmut leaves in ``mutants/`` (a ``.meta`` file per mutated module: each mutant's exit code).
 "killed %" counts a mutant ``mypy --strict`` rejects as killed; "by tests %" is the share the tests killed of
-the mutants mypy let through. ``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``; ``--names`` only those.
+the mutants mypy let through. ``--survivors`` lists the survivors' names, to pass to ``mutmut show NAME``; ``--names`` only those;
+``--not-run`` the names no run has checked; ``--timeouts`` those stopped at the time limit (worth checking again on
+a quiet machine: a worker starved of CPU reaches the limit with tests that would have passed).
 ``--time``: where a run's time went (worker-minutes per package and verdict, from the durations mutmut keeps
 per mutant), and what a whole run would take with two workers: survivors and timeouts are what cost.
 """
@@ -104,9 +106,11 @@ def main(argv: list[str]) -> int:
     if not metas:
         print("no mutation results: run scripts/mutation.sh first", file=sys.stderr)
         return 1
-    if "--names" in argv or "--not-run" in argv:
-        # the survivors' names (or those not checked yet), one a line, for ``mutation.sh``
-        wanted = "not run" if "--not-run" in argv else "survived"
+    listing = {"--names": "survived", "--not-run": "not run", "--timeouts": "timeout"}
+    asked = [flag for flag in listing if flag in argv]
+    if asked:
+        # the survivors' names (or those not checked yet, or stopped at the limit), one a line, for ``mutation.sh``
+        wanted = listing[asked[0]]
         prefixes = [a for a in argv if not a.startswith("--")]
         for meta in metas:
             codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
