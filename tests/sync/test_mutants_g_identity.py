@@ -10,6 +10,9 @@ record the target already had would be.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from campaign_bridge.mapping.model import PersonRecord
 from tests.sync.world import World
 
 RULES = """
@@ -46,3 +49,42 @@ def test_two_persons_sharing_an_address_the_target_lacks_get_one_record_created_
     assert world.ma_emails(nurture) == {"ada@x.com"}
     created = [d for d in report.decisions if d.kind.value == "created_person"]
     assert {d.detail for d in created} == {f"created ma:contact:{world.ma.person_id('ada@x.com')}"}
+
+
+CONVERTED_RULE = """
+  - name: r
+    from: {connection: ma, list: Attendees}
+    to: {connection: crm, campaign: Event, status: Attended}
+    match: {prefer: lead, create_missing: skip}
+"""
+
+
+def test_a_converted_lead_is_remembered_as_converted_next_to_the_contact_it_became(world: World) -> None:
+    """The console lists a person's records per connection (``records_of_email``): the contact the run
+    wrote, and the lead it was, known as converted; a later run asks the CRM about neither again."""
+    camp = world.campaign("Event", [("Invited", False), ("Attended", True)])
+    att = world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("ada@x.com"))
+    lead = world.crm_person("ada@x.com", "Lead")
+    contact = world.crm_person("ada@x.com", "Contact")
+    world.crm.convert(lead, contact)
+    cfg = world.config(CONVERTED_RULE)
+
+    world.sync(cfg, "r")
+
+    assert world.crm.members(camp) == {contact: "Attended"}
+    crm = sorted((r["record_id"], r["kind"], r["state"]) for r in world.store.records_of_email("ada@x.com")["crm"])
+    assert crm == sorted([(contact, "Contact", "active"), (lead, "Lead", "converted")])
+
+    engine = world.engine(cfg)
+    asked: list[str] = []
+    real = engine.connectors["crm"].lookup_people
+
+    def counted(emails: Sequence[str]) -> dict[str, list[PersonRecord]]:
+        asked.extend(emails)
+        return real(emails)
+
+    engine.connectors["crm"].lookup_people = counted  # type: ignore[method-assign]
+    engine.sync("r", full=True)
+    assert asked == []
+    assert world.crm.members(camp) == {contact: "Attended"}
