@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from campaign_bridge.config.models import Rule
+from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import Container, ContainerKind, MemberStatus
-from campaign_bridge.sync.target import target_problem
+from campaign_bridge.sync.target import find_target, target_problem
 from tests.sync.world import World
 
 
@@ -92,3 +94,28 @@ def test_a_member_status_the_campaign_lacks_is_refused_naming_the_ones_it_has(
     world: World, target: str, problem: str | None
 ) -> None:
     assert _problem(world, "salesforce", target, _campaign()) == problem
+
+
+@pytest.mark.parametrize("create_list", [False, True])
+def test_a_list_missing_from_its_campaign_is_created_only_when_the_rule_says_create_list(
+    world: World, create_list: bool
+) -> None:
+    """Dynamics' way (a campaign with the list to write in it), on the memory MA given such lists: without
+    ``create_list`` a list not in the campaign is an error the user reads, never a list created."""
+    cfg = world.config("  - {name: a, from: {connection: crm, campaign: S}, to: {connection: ma, list: L}}")
+    conn = world.engine(cfg).connectors["ma"]
+
+    def find_campaign_list(campaign: str, name: str, *, create_as: str | None) -> Container:
+        if create_as is None:
+            raise FatalError(f"ma: campaign {campaign!r} has no list {name!r}")
+        return Container("ma", "new", name, ContainerKind.STATIC_LIST, member_kind=create_as)
+
+    conn.find_campaign_list = find_campaign_list  # type: ignore[attr-defined]
+    to = {"connection": "ma", "campaign": "Spring", "list": "Nurture", "create_list": create_list}
+    rule = Rule.model_validate({"name": "a", "from": {"connection": "crm", "campaign": "S"}, "to": to})
+
+    if create_list:
+        assert find_target(conn, rule.target, "lead").member_kind == "lead"
+    else:
+        with pytest.raises(FatalError, match="^ma: campaign 'Spring' has no list 'Nurture'$"):
+            find_target(conn, rule.target, "lead")
