@@ -49,3 +49,24 @@ def test_a_held_retry_of_every_owned_members_removal_counts_only_the_members_the
     assert report.status == "held"
     assert "the plan removes 10 of 10 members, more than max_removal_fraction=0.5" in report.message
     assert len(world.ma_emails(lst)) == 10
+
+
+def test_the_logged_hold_names_the_list_whose_removals_it_holds(world: World) -> None:
+    """``campaign-bridge conflicts`` shows where each logged decision happened (its ``container``)."""
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ids = [world.crm_person(f"p{i}@x.com") for i in range(10)]
+    for pid in ids:
+        world.crm.add_member(camp, pid, "Responded")
+    cfg = world.config(MIRROR + "    safety: {max_removals: 5}\n")
+    world.sync(cfg, "web")
+    for pid in ids:
+        world.crm.remove_member(camp, pid)
+
+    assert world.sync(cfg, "web").status == "held"
+
+    (held,) = world.store.decisions(rule="web", kind="held_plan")
+    assert held["container"] == "Nurture"
+    assert held["detail"].startswith(
+        "removals held, not applied: the plan removes 10 members, more than max_removals=5"
+    )
+    assert len(world.ma_emails(lst)) == 10
