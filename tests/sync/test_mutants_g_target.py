@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 
 from campaign_bridge.config.models import Rule
+from campaign_bridge.connectors.base import Connector
 from campaign_bridge.errors import FatalError
 from campaign_bridge.mapping.model import Container, ContainerKind, MemberStatus
-from campaign_bridge.sync.target import find_target, target_problem
+from campaign_bridge.sync.target import find_target, resolve_target, target_problem
 from tests.sync.world import World
 
 
@@ -96,12 +97,9 @@ def test_a_member_status_the_campaign_lacks_is_refused_naming_the_ones_it_has(
     assert _problem(world, "salesforce", target, _campaign()) == problem
 
 
-@pytest.mark.parametrize("create_list", [False, True])
-def test_a_list_missing_from_its_campaign_is_created_only_when_the_rule_says_create_list(
-    world: World, create_list: bool
-) -> None:
-    """Dynamics' way (a campaign with the list to write in it), on the memory MA given such lists: without
-    ``create_list`` a list not in the campaign is an error the user reads, never a list created."""
+def _ma_with_campaign_lists(world: World) -> Connector:
+    """The memory MA given lists linked to campaigns, as Dynamics has: a list not in its campaign stands for
+    the list the first write creates, of the kind asked (``create_as``), or is an error when none is."""
     cfg = world.config("  - {name: a, from: {connection: crm, campaign: S}, to: {connection: ma, list: L}}")
     conn = world.engine(cfg).connectors["ma"]
 
@@ -111,11 +109,31 @@ def test_a_list_missing_from_its_campaign_is_created_only_when_the_rule_says_cre
         return Container("ma", "new", name, ContainerKind.STATIC_LIST, member_kind=create_as)
 
     conn.find_campaign_list = find_campaign_list  # type: ignore[attr-defined]
-    to = {"connection": "ma", "campaign": "Spring", "list": "Nurture", "create_list": create_list}
-    rule = Rule.model_validate({"name": "a", "from": {"connection": "crm", "campaign": "S"}, "to": to})
+    return conn
 
+
+def _in_campaign(create_list: bool) -> Rule:
+    to = {"connection": "ma", "campaign": "Spring", "list": "Nurture", "create_list": create_list}
+    return Rule.model_validate(
+        {"name": "a", "from": {"connection": "crm", "campaign": "S"}, "to": to, "match": {"prefer": "lead"}}
+    )
+
+
+@pytest.mark.parametrize("create_list", [False, True])
+def test_a_list_missing_from_its_campaign_is_created_only_when_the_rule_says_create_list(
+    world: World, create_list: bool
+) -> None:
+    """Without ``create_list`` a list not in the campaign is an error the user reads, never a list created."""
+    conn = _ma_with_campaign_lists(world)
+    rule = _in_campaign(create_list)
     if create_list:
         assert find_target(conn, rule.target, "lead").member_kind == "lead"
     else:
         with pytest.raises(FatalError, match="^ma: campaign 'Spring' has no list 'Nurture'$"):
             find_target(conn, rule.target, "lead")
+
+
+def test_a_run_takes_the_list_to_create_in_its_campaign_as_the_rules_preferred_kind(world: World) -> None:
+    conn = _ma_with_campaign_lists(world)
+    target = resolve_target(_in_campaign(True), {"ma": conn})
+    assert (target.container.name, target.container.member_kind) == ("Nurture", "lead")
