@@ -228,17 +228,25 @@ class TargetResolver:
             for key, email in asked:
                 why[key] = f"would create a {kind} for {email}"
             return created, decisions, why
+        # Two persons can share an email (one first seen without any): one record is created for the email,
+        # and it is each of theirs, as a record the target already had would be. A draft per person would
+        # put the same address in the target twice.
+        keys_of: dict[str, list[str]] = {}
+        for key, email in asked:
+            keys_of.setdefault(email, []).append(key)
+        emails = list(keys_of)
         step = self.connector.lookup_batch_size
-        for i in range(0, len(asked), step):
-            chunk = asked[i : i + step]
-            outcomes = self.connector.create_people([PersonDraft(email, kind) for _, email in chunk])
-            for (key, email), outcome in zip(chunk, outcomes, strict=True):
-                if outcome.record is not None:
-                    created[key] = outcome.record.ref
-                    decisions.append(Decision(Kind.CREATED_PERSON, key, email, f"created {outcome.record.ref}"))
-                else:
-                    why[key] = f"the target refused to create this person: {outcome.code}: {outcome.message}"
-                    decisions.append(Decision(Kind.REJECTED_RECORD, key, email, why[key]))
+        for i in range(0, len(emails), step):
+            chunk = emails[i : i + step]
+            outcomes = self.connector.create_people([PersonDraft(email, kind) for email in chunk])
+            for email, outcome in zip(chunk, outcomes, strict=True):
+                for key in keys_of[email]:
+                    if outcome.record is not None:
+                        created[key] = outcome.record.ref
+                        decisions.append(Decision(Kind.CREATED_PERSON, key, email, f"created {outcome.record.ref}"))
+                    else:
+                        why[key] = f"the target refused to create this person: {outcome.code}: {outcome.message}"
+                        decisions.append(Decision(Kind.REJECTED_RECORD, key, email, why[key]))
         return created, decisions, why
 
     def _prefer(self, refs: list[RecordRef]) -> RecordRef:
