@@ -1,0 +1,59 @@
+"""A converted lead's membership read between full reads (``sync/walk.py``: the snapshot key of a record).
+
+A lead in a source campaign is converted (the memory CRM moves its membership to the contact, as Salesforce
+does), and the contact later leaves the campaign: the incremental run that reads the removal removes the
+member from the target. The snapshot kept the lead's record under the contact's id before, so the row the
+lead's first read wrote stayed behind and the person counted as still in the source until the next full read.
+"""
+
+from __future__ import annotations
+
+from tests.sync.world import World
+
+MIRROR = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, list: Nurture}
+    mode: mirror
+"""
+
+
+def test_a_converted_leads_contact_leaving_the_source_is_removed_by_the_next_incremental_run(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    lead = world.crm_person("ann@x.com", "Lead")
+    world.crm.add_member(camp, lead, "Sent")
+    world.crm.add_member(camp, world.crm_person("bob@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    assert world.sync(cfg, "web").full_read
+    contact = world.crm_person("ann@x.com")
+    world.crm.convert(lead, contact)
+    converted = world.sync(cfg, "web")
+    assert not converted.full_read
+    assert world.ma_emails(lst) == {"ann@x.com", "bob@x.com"}
+
+    world.crm.remove_member(camp, contact)
+    left = world.sync(cfg, "web")
+
+    assert not left.full_read
+    assert [i.email for i in left.removals] == ["ann@x.com"]
+    assert world.ma_emails(lst) == {"bob@x.com"}
+
+
+def test_a_lead_converted_into_a_contact_already_in_the_source_is_removed_once_the_contact_leaves(
+    world: World,
+) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    lead, contact = world.crm_person("ann@x.com", "Lead"), world.crm_person("ann@x.com")
+    world.crm.add_member(camp, lead, "Sent")
+    world.crm.add_member(camp, contact, "Sent")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    world.crm.convert(lead, contact)
+    world.sync(cfg, "web")
+    assert world.ma_emails(lst) == {"ann@x.com"}  # still in the campaign through the contact
+
+    world.crm.remove_member(camp, contact)
+    left = world.sync(cfg, "web")
+
+    assert not left.full_read
+    assert world.ma_emails(lst) == set()
