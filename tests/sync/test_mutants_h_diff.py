@@ -44,3 +44,70 @@ def test_a_priority_rule_of_any_number_wins_the_slot_from_a_rule_no_longer_in_th
     assert world.ma_emails(spring) == set()
     said = [d.detail for d in report.decisions if d.kind is Kind.EXCLUSIVE_TARGET]
     assert said == [f"already in {spring} through rule 'spring'; priority: moved here"]
+
+
+SHARED = """
+  - name: webinar
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, list: Nurture}
+    mode: mirror
+  - name: event
+    from: {connection: crm, campaign: Event}
+    to: {connection: ma, list: Nurture}
+    mode: mirror
+"""
+
+
+def test_a_member_kept_for_another_rule_is_logged_naming_that_rule(world: World) -> None:
+    webinar, event, lst = world.campaign("Webinar"), world.campaign("Event"), world.ma_list("Nurture")
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(webinar, ada, "Responded")
+    world.crm.add_member(event, ada, "Responded")
+    cfg = world.config(SHARED)
+    world.sync(cfg, "webinar")
+    world.sync(cfg, "event")
+    world.crm.remove_member(webinar, ada)
+
+    left = world.sync(cfg, "webinar")
+
+    assert world.ma_emails(lst) == {"ada@x.com"}
+    said = [(d.kind, d.email, d.detail, d.container) for d in left.decisions]
+    assert said == [
+        (
+            Kind.KEPT_FOR_OTHER_RULE,
+            "ada@x.com",
+            "no longer in this rule's source, but rule 'event' also wants this member: kept",
+            "ma:Nurture",
+        )
+    ]
+
+
+SAME_STATUS = """
+  - name: attendees
+    from: {connection: crm, campaign: Attendees}
+    to: {connection: crm, campaign: Event, status: Sent}
+    mode: mirror
+  - name: invitees
+    from: {connection: crm, campaign: Invitees}
+    to: {connection: crm, campaign: Event, status: Sent}
+    mode: mirror
+"""
+
+
+def test_a_second_rule_writing_the_same_status_shares_the_member_and_keeps_them_when_the_first_lets_go(
+    world: World,
+) -> None:
+    event, attendees = world.campaign("Event"), world.campaign("Attendees")
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(attendees, ada, "Sent")
+    world.crm.add_member(world.campaign("Invitees"), ada, "Sent")
+    cfg = world.config(SAME_STATUS)
+    world.sync(cfg, "attendees")
+
+    second = world.sync(cfg, "invitees")  # the same status is no collision
+
+    assert not [d for d in second.decisions if d.kind is Kind.STATUS_COLLISION]
+    world.crm.remove_member(attendees, ada)
+    left = world.sync(cfg, "attendees")
+    assert world.crm_members(event) == {"ada@x.com": "Sent"}  # invitees still wants her
+    assert [d.kind for d in left.decisions if d.email == "ada@x.com"] == [Kind.KEPT_FOR_OTHER_RULE]
