@@ -111,3 +111,34 @@ def test_a_second_rule_writing_the_same_status_shares_the_member_and_keeps_them_
     left = world.sync(cfg, "attendees")
     assert world.crm_members(event) == {"ada@x.com": "Sent"}  # invitees still wants her
     assert [d.kind for d in left.decisions if d.email == "ada@x.com"] == [Kind.KEPT_FOR_OTHER_RULE]
+
+
+TWO_STATUSES = """
+  - name: high
+    from: {connection: crm, campaign: Attendees}
+    to: {connection: crm, campaign: Event, status: Responded}
+  - name: low
+    from: {connection: crm, campaign: Invitees}
+    to: {connection: crm, campaign: Event, status: Sent}
+"""
+
+
+def test_a_status_collision_does_not_stop_the_people_after_it_from_being_added(world: World) -> None:
+    event, invitees = world.campaign("Event"), world.campaign("Invitees")
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(world.campaign("Attendees"), ada, "Sent")
+    cfg = world.config(TWO_STATUSES)
+    world.sync(cfg, "high")  # ada is known first: her person key sorts before those made later
+    world.crm.add_member(invitees, ada, "Sent")
+    for name in ("bob", "cy", "dee"):
+        world.crm.add_member(invitees, world.crm_person(f"{name}@x.com"), "Sent")
+
+    report = world.sync(cfg, "low")
+
+    assert world.crm_members(event) == {
+        "ada@x.com": "Responded",
+        "bob@x.com": "Sent",
+        "cy@x.com": "Sent",
+        "dee@x.com": "Sent",
+    }
+    assert [d.email for d in report.decisions if d.kind is Kind.STATUS_COLLISION] == ["ada@x.com"]
