@@ -142,3 +142,29 @@ def test_a_status_collision_does_not_stop_the_people_after_it_from_being_added(w
         "dee@x.com": "Sent",
     }
     assert [d.email for d in report.decisions if d.kind is Kind.STATUS_COLLISION] == ["ada@x.com"]
+
+
+def test_a_member_kept_in_another_exclusive_slot_does_not_stop_the_people_after_them(world: World) -> None:
+    world.ma_person("ada@x.com")
+    ada = world.crm_person("ada@x.com")
+    spring_src, autumn_src = world.campaign("Spring"), world.campaign("Autumn")
+    world.crm.add_member(spring_src, ada)
+    spring, autumn = (
+        world.ma_list(name, ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+        for name in ("Spring touch", "Autumn touch")
+    )
+    cfg = world.config(
+        EXCLUSIVE.format(name="spring", source="Spring", target="Spring touch", policy="keep_first", priority=1)
+        + EXCLUSIVE.format(name="autumn", source="Autumn", target="Autumn touch", policy="keep_first", priority=1)
+    )
+    world.sync(cfg, "spring")  # ada is known first: her person key sorts before those made later
+    world.crm.add_member(autumn_src, ada)
+    for name in ("bob", "cy"):
+        world.ma_person(f"{name}@x.com")
+        world.crm.add_member(autumn_src, world.crm_person(f"{name}@x.com"))
+
+    report = world.sync(cfg, "autumn")
+
+    assert world.ma_emails(spring) == {"ada@x.com"}
+    assert world.ma_emails(autumn) == {"bob@x.com", "cy@x.com"}
+    assert [d.email for d in report.decisions if d.kind is Kind.EXCLUSIVE_TARGET] == ["ada@x.com"]
