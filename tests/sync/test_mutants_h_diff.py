@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign_bridge.mapping.model import ContainerKind
+from campaign_bridge.mapping.model import ChangeOutcome, ContainerKind, OutcomeState
 from campaign_bridge.sync.plan import Kind
 from tests.sync.world import World
 
@@ -168,3 +168,90 @@ def test_a_member_kept_in_another_exclusive_slot_does_not_stop_the_people_after_
     assert world.ma_emails(spring) == {"ada@x.com"}
     assert world.ma_emails(autumn) == {"bob@x.com", "cy@x.com"}
     assert [d.email for d in report.decisions if d.kind is Kind.EXCLUSIVE_TARGET] == ["ada@x.com"]
+
+
+STATUS_RULE = """
+  - name: registered
+    from: {connection: ma, list: Registrants}
+    to: {connection: crm, campaign: Event, status: Registered}
+    match: {prefer: contact, create_missing: skip}
+"""
+
+
+def test_a_status_kept_over_the_rules_lower_one_is_logged_at_the_target_on_a_full_sync(world: World) -> None:
+    camp = world.campaign("Event", [("Invited", False), ("Registered", False), ("Attended", True)])
+    reg = world.ma_list("Registrants")
+    world.ma.add_member(reg, world.ma_person("ada@x.com"))
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), "Attended")  # put there by hand
+    cfg = world.config(STATUS_RULE)
+    world.sync(cfg, "registered")
+
+    again = world.sync(cfg, "registered", full=True)  # the ledger now holds Attended: the diff keeps it
+
+    said = [(d.email, d.detail, d.container) for d in again.decisions if d.kind is Kind.STATUS_COLLISION]
+    assert said == [
+        ("ada@x.com", "kept 'Attended' over 'Registered': a member status never moves backwards", "crm:Event")
+    ]
+
+
+FILTERED = """
+  - name: web
+    from: {connection: crm, campaign: Webinar, member_status: [Responded]}
+    to: {connection: ma, list: Nurture}
+    mode: mirror
+"""
+
+
+def test_a_source_member_who_never_qualified_does_not_stop_the_removals_after_them(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    cfg = world.config(FILTERED)
+    world.crm.add_member(camp, world.crm_person("sent@x.com"), "Sent")  # in the campaign, never selected
+    world.sync(cfg, "web")  # sent@ is known first: their person key sorts before those made later
+    leaving = [world.crm_person(f"{name}@x.com") for name in ("ann", "bob")]
+    for pid in leaving:
+        world.crm.add_member(camp, pid, "Responded")
+    world.sync(cfg, "web")
+    assert world.ma_emails(lst) == {"ann@x.com", "bob@x.com"}
+    for pid in leaving:
+        world.crm.remove_member(camp, pid)
+
+    report = world.sync(cfg, "web", full=True)
+
+    assert world.ma_emails(lst) == set()
+    assert sorted(i.email or "" for i in report.removals) == ["ann@x.com", "bob@x.com"]
+
+
+ADDITIVE = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, list: Nurture}
+    mode: additive
+"""
+
+
+def test_an_additive_rule_still_plans_the_leavers_after_a_member_it_keeps(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    cfg = world.config(ADDITIVE)
+    kept = world.crm_person("kept@x.com")
+    world.crm.add_member(camp, kept, "Sent")
+    world.sync(cfg, "web")  # kept@ is known first: their person key sorts before those made later
+    engine = world.engine(cfg)
+    real = engine.connectors["ma"].apply_changes
+
+    def refuse_all(container, changes):  # type: ignore[no-untyped-def]
+        return [ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later") for c in changes]
+
+    engine.connectors["ma"].apply_changes = refuse_all  # type: ignore[method-assign]
+    failing = world.crm_person("failing@x.com")
+    world.crm.add_member(camp, failing, "Sent")
+    assert engine.sync("web").counts.get("failed") == 1
+    engine.connectors["ma"].apply_changes = real  # type: ignore[method-assign]
+    world.crm.remove_member(camp, kept)
+    world.crm.remove_member(camp, failing)
+
+    report = world.sync(cfg, "web", full=True)
+
+    assert world.ma_emails(lst) == {"kept@x.com"}  # additive: nobody is removed
+    released = [(d.email, d.detail) for d in report.decisions if d.kind is Kind.LEFT_IN_PLACE]
+    assert released == [("failing@x.com", "no longer in the source, but this rule did not add it: left in place")]
+    assert report.counts.get("released") == 1
