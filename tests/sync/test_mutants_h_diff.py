@@ -8,6 +8,7 @@ import pytest
 
 from campaign_bridge.mapping.model import ChangeOutcome, ContainerKind, OutcomeState
 from campaign_bridge.sync.plan import Kind
+from campaign_bridge.sync.store.states import LedgerState
 from tests.sync.world import World
 
 EXCLUSIVE = """
@@ -254,4 +255,31 @@ def test_an_additive_rule_still_plans_the_leavers_after_a_member_it_keeps(world:
     assert world.ma_emails(lst) == {"kept@x.com"}  # additive: nobody is removed
     released = [(d.email, d.detail) for d in report.decisions if d.kind is Kind.LEFT_IN_PLACE]
     assert released == [("failing@x.com", "no longer in the source, but this rule did not add it: left in place")]
+    assert report.counts.get("released") == 1
+
+
+def test_an_add_a_stopped_run_never_saw_land_is_let_go_saying_why_when_the_person_leaves(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(camp, ada, "Sent")
+    cfg = world.config(SHARED)
+    world.sync(cfg, "webinar")
+    # what a run stopped mid-batch leaves when its add never landed: the intent, and no member
+    key = next(iter(world.store.ledger_keys("webinar")))
+    row = world.store.ledger("webinar", [key])[key]
+    world.store.write_ledger([row._replace(state=LedgerState.PENDING, owned=False)])
+    world.ma.remove_member(lst, row.target_record_id or "")
+    world.crm.remove_member(camp, ada)
+
+    report = world.sync(cfg, "webinar", full=True)
+
+    said = [(d.email, d.detail, d.container) for d in report.decisions if d.kind is Kind.LEFT_IN_PLACE]
+    assert said == [
+        (
+            "ada@x.com",
+            "no longer in the source; a run that stopped before the target confirmed its change left it unsettled, "
+            "and the target cannot say who added the member: left in place",
+            "ma:Nurture",
+        )
+    ]
     assert report.counts.get("released") == 1
