@@ -283,3 +283,28 @@ def test_an_add_a_stopped_run_never_saw_land_is_let_go_saying_why_when_the_perso
         )
     ]
     assert report.counts.get("released") == 1
+
+
+MIRROR = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: ma, list: Nurture}
+    mode: mirror
+"""
+
+
+def test_plan_json_lists_a_released_member_with_their_email_and_target_record(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(camp, ada)
+    ma_ada = world.ma_person("ada@x.com")
+    world.ma.add_member(lst, ma_ada)  # there before the rule: not its own
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    world.crm.remove_member(camp, ada)
+
+    planned = world.engine(cfg).plan("web").as_json()
+
+    assert planned["changes"]["removals"] == [
+        {"action": "remove", "email": "ada@x.com", "status": None, "target": f"ma:contact:{ma_ada}"}
+    ]
