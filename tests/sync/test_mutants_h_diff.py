@@ -308,3 +308,36 @@ def test_plan_json_lists_a_released_member_with_their_email_and_target_record(wo
     assert planned["changes"]["removals"] == [
         {"action": "remove", "email": "ada@x.com", "status": None, "target": f"ma:contact:{ma_ada}"}
     ]
+
+
+MAPPED_MIRROR = """
+  - name: web
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: crm, campaign: Event, status_map: {Sent: Invited, Responded: Attended}}
+    mode: mirror
+"""
+
+
+def test_a_status_map_rule_still_plans_removals_after_a_person_it_leaves_as_they_are(world: World) -> None:
+    # ada is in the source twice (a lead and a contact); once her lead's record leaves, the incremental read
+    # does not see her contact's, so her status is left as it is; bob left, and is removed all the same.
+    camp = world.campaign("Webinar")
+    event = world.campaign("Event", [("Invited", False), ("Attended", True)])
+    ada_lead = world.crm_person("ada@x.com", "Lead")
+    world.crm.add_member(camp, ada_lead, "Responded")
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), "Responded")
+    cfg = world.config(MAPPED_MIRROR)
+    world.sync(cfg, "web")  # ada is known first: her person key sorts before bob's
+    world.clock.tick(3600)  # her contact's record falls behind the look-back of the reads after bob's
+    bob = world.crm_person("bob@x.com")
+    world.crm.add_member(camp, bob, "Sent")
+    world.sync(cfg, "web")
+    assert world.crm_members(event) == {"ada@x.com": "Attended", "bob@x.com": "Invited"}
+    world.crm.remove_member(camp, ada_lead)
+    world.crm.remove_member(camp, bob)
+
+    report = world.sync(cfg, "web")
+
+    assert not report.full_read
+    assert world.crm_members(event) == {"ada@x.com": "Attended"}
+    assert [i.email for i in report.removals] == ["bob@x.com"]
