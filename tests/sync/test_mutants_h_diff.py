@@ -341,3 +341,30 @@ def test_a_status_map_rule_still_plans_removals_after_a_person_it_leaves_as_they
     assert not report.full_read
     assert world.crm_members(event) == {"ada@x.com": "Attended"}
     assert [i.email for i in report.removals] == ["bob@x.com"]
+
+
+def test_a_member_whose_removal_failed_and_who_came_back_is_still_the_rules_own(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(camp, ada, "Sent")
+    world.ma_person("ada@x.com")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")  # added by the rule: its own
+    engine = world.engine(cfg)
+
+    def refuse_all(container, changes):  # type: ignore[no-untyped-def]
+        return [ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later") for c in changes]
+
+    engine.connectors["ma"].apply_changes = refuse_all  # type: ignore[method-assign]
+    world.crm.remove_member(camp, ada)
+    assert engine.sync("web").counts.get("failed") == 1  # the removal failed: she is still in the list
+    world.clock.tick(60)
+    world.crm.add_member(camp, ada, "Sent")  # and back in the source
+
+    back = world.sync(cfg, "web")
+
+    said = [d.detail for d in back.decisions if d.kind is Kind.ALREADY_MEMBER]
+    assert said == ["already a member, added by this rule before (still its own)"]
+    world.crm.remove_member(camp, ada)
+    world.sync(cfg, "web")
+    assert world.ma_emails(lst) == set()  # still the rule's own: removed once she leaves
