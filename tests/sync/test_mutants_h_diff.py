@@ -368,3 +368,26 @@ def test_a_member_whose_removal_failed_and_who_came_back_is_still_the_rules_own(
     world.crm.remove_member(camp, ada)
     world.sync(cfg, "web")
     assert world.ma_emails(lst) == set()  # still the rule's own: removed once she leaves
+
+
+def test_a_member_past_a_lowered_max_attempts_does_not_stop_the_adds_after_them(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("failing@x.com"), "Sent")
+    world.ma_person("failing@x.com")
+    engine = world.engine(world.config(MIRROR, defaults="defaults: {max_attempts: 5}"))
+
+    def refuse_all(container, changes):  # type: ignore[no-untyped-def]
+        return [ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later") for c in changes]
+
+    engine.connectors["ma"].apply_changes = refuse_all  # type: ignore[method-assign]
+    for _ in range(2):
+        engine.sync("web")  # failing@ is known first: their person key sorts before those made later
+        world.clock.tick(60)
+    for name in ("bob", "cy"):
+        world.crm.add_member(camp, world.crm_person(f"{name}@x.com"), "Sent")
+        world.ma_person(f"{name}@x.com")
+
+    report = world.sync(world.config(MIRROR, defaults="defaults: {max_attempts: 2}"), "web", full=True)
+
+    assert world.ma_emails(lst) == {"bob@x.com", "cy@x.com"}  # failing@ is not sent again
+    assert report.counts.get("added") == 2
