@@ -391,3 +391,23 @@ def test_a_member_past_a_lowered_max_attempts_does_not_stop_the_adds_after_them(
 
     assert world.ma_emails(lst) == {"bob@x.com", "cy@x.com"}  # failing@ is not sent again
     assert report.counts.get("added") == 2
+
+
+def test_a_member_the_rule_raised_to_a_higher_status_is_still_its_own_and_removed_when_they_leave(
+    world: World,
+) -> None:
+    camp = world.campaign("Webinar")
+    event = world.campaign("Event", [("Invited", False), ("Attended", True)])
+    ada = world.crm_person("ada@x.com")
+    world.crm.add_member(camp, ada, "Sent")
+    cfg = world.config(MAPPED_MIRROR)
+    world.sync(cfg, "web")
+    world.crm.add_member(camp, ada, "Responded")
+    raised = world.sync(cfg, "web")
+    assert raised.counts.get("status_changed") == 1
+    assert world.crm_members(event) == {"ada@x.com": "Attended"}
+
+    world.crm.remove_member(camp, ada)
+    world.sync(cfg, "web")
+
+    assert world.crm_members(event) == {}
