@@ -57,3 +57,22 @@ def test_a_lead_converted_into_a_contact_already_in_the_source_is_removed_once_t
 
     assert not left.full_read
     assert world.ma_emails(lst) == set()
+
+
+def test_each_member_who_left_is_planned_and_removed_once(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    people = [world.crm_person(f"{name}@x.com") for name in ("ann", "bob", "cy", "dee")]
+    for pid in people:
+        world.crm.add_member(camp, pid, "Sent")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    for pid in people[:3]:
+        world.crm.remove_member(camp, pid)
+
+    planned = world.engine(cfg).plan("web", full=True)
+    report = world.sync(cfg, "web", full=True)
+
+    assert sorted(i.email or "" for i in planned.removals) == ["ann@x.com", "bob@x.com", "cy@x.com"]
+    assert planned.as_json()["planned"]["removals"] == 3
+    assert report.counts.get("removed") == 3
+    assert world.ma_emails(lst) == {"dee@x.com"}
