@@ -76,3 +76,18 @@ def test_each_member_who_left_is_planned_and_removed_once(world: World) -> None:
     assert planned.as_json()["planned"]["removals"] == 3
     assert report.counts.get("removed") == 3
     assert world.ma_emails(lst) == {"dee@x.com"}
+
+
+def test_the_progress_bar_of_the_read_is_labelled_read_and_counts_the_records(world: World) -> None:
+    camp = world.campaign("Webinar")
+    world.ma_list("Nurture")
+    for name in ("ann", "bob", "cy"):
+        world.crm.add_member(camp, world.crm_person(f"{name}@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    seen: list[tuple[str, int, int]] = []
+    engine = world.engine(cfg)
+    engine.progress = lambda stage, done, total: seen.append((stage, done, total))
+
+    engine.sync("web")
+
+    assert [s for s in seen if s[0] == "read"][-1] == ("read", 3, 3)
