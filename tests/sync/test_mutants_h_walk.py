@@ -91,3 +91,22 @@ def test_the_progress_bar_of_the_read_is_labelled_read_and_counts_the_records(wo
     engine.sync("web")
 
     assert [s for s in seen if s[0] == "read"][-1] == ("read", 3, 3)
+
+
+def test_each_incremental_run_reads_from_the_newest_change_the_last_one_read(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person("ann@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    world.sync(cfg, "web")
+    reads = []
+    for name in ("bob", "cy", "dee"):
+        world.clock.tick(2 * 3600)  # well past the look-back
+        world.crm.add_member(camp, world.crm_person(f"{name}@x.com"), "Sent")
+        report = world.sync(cfg, "web")
+        assert not report.full_read
+        reads.append(report.read)
+
+    # each reads the new member, and the one the watermark stands on again (within the look-back): the
+    # newest change read moves the watermark, so what earlier runs read is not read again and again
+    assert reads == [2, 2, 2]
+    assert world.ma_emails(lst) == {"ann@x.com", "bob@x.com", "cy@x.com", "dee@x.com"}
