@@ -8,6 +8,7 @@ lead's first read wrote stayed behind and the person counted as still in the sou
 
 from __future__ import annotations
 
+from campaign_bridge.sync.pipeline import Tuning
 from tests.sync.world import World
 
 MIRROR = """
@@ -110,3 +111,19 @@ def test_each_incremental_run_reads_from_the_newest_change_the_last_one_read(wor
     # newest change read moves the watermark, so what earlier runs read is not read again and again
     assert reads == [2, 2, 2]
     assert world.ma_emails(lst) == {"ann@x.com", "bob@x.com", "cy@x.com", "dee@x.com"}
+
+
+def test_a_run_reading_its_source_in_several_chunks_counts_every_record_read(world: World) -> None:
+    camp = world.campaign("Webinar")
+    lst = world.ma_list("Nurture")
+    for i in range(23):
+        world.crm.add_member(camp, world.crm_person(f"p{i}@x.com"), "Sent")
+    cfg = world.config(MIRROR)
+    small = Tuning(chunk=10, first_chunk=5, eager_write=10, eager_bulk=30, read_ahead=2, lookups_ahead=2)
+    engine = world.engine(cfg)
+    engine.tuning = small
+
+    report = engine.sync("web")
+
+    assert (report.read, report.as_json()["read"]) == (23, 23)
+    assert len(world.ma_emails(lst)) == 23
