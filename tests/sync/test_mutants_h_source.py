@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.sync.test_mutants_e_source import Versioned, _run_with
 from tests.sync.world import World
 
 MIRROR = """
@@ -42,3 +43,16 @@ def test_an_empty_read_of_a_campaign_the_store_never_remembered_keeps_the_waterm
 
     assert not world.sync(cfg, "web").full_read
     assert "late@x.com" in world.ma_emails(lst)
+
+
+def test_an_idle_run_of_a_versioned_source_is_not_reported_as_a_full_read(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    for email in ("a@x.com", "b@x.com"):
+        world.crm.add_member(camp, world.crm_person(email), "Sent")
+    cfg = world.config(MIRROR)
+    assert _run_with(world, cfg, Versioned("crm", cfg.connections["crm"])).full_read
+
+    idle = _run_with(world, cfg, Versioned("crm", cfg.connections["crm"]))
+
+    assert (idle.status, idle.read, idle.as_json()["full_read"]) == ("ok", 0, False)
+    assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
