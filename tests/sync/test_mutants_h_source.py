@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from campaign_bridge.errors import FatalError
 from tests.sync.test_mutants_e_source import Versioned, _run_with
 from tests.sync.world import World
 
@@ -56,3 +59,15 @@ def test_an_idle_run_of_a_versioned_source_is_not_reported_as_a_full_read(world:
 
     assert (idle.status, idle.read, idle.as_json()["full_read"]) == ("ok", 0, False)
     assert world.ma_emails(lst) == {"a@x.com", "b@x.com"}
+
+
+def test_two_unknown_statuses_are_both_named_in_one_message(world: World) -> None:
+    world.campaign("Webinar")
+    world.ma_list("Nurture")
+    cfg = world.config(MIRROR.replace("campaign: Webinar}", "campaign: Webinar, member_status: [Attended, Noshow]}"))
+    with pytest.raises(FatalError) as raised:
+        world.sync(cfg, "web")
+    assert str(raised.value) == (
+        "rule 'web' from: 'Webinar' has no member status 'Attended'; it has Sent, Responded; "
+        "'Webinar' has no member status 'Noshow'; it has Sent, Responded"
+    )
