@@ -151,7 +151,7 @@ class Differ:
                 holder = elsewhere[item.person_key][0]
                 policy = rule.exclusive
                 win = policy is ExclusivePolicy.LATEST_WINS or (
-                    policy is ExclusivePolicy.PRIORITY and rule.priority < self._priority(holder.rule)
+                    policy is ExclusivePolicy.PRIORITY and self._outranks(holder.rule)
                 )
                 verdict = "moved here" if win else "kept where they are"
                 report.decisions.append(
@@ -184,11 +184,14 @@ class Differ:
                 item.other_rule = other.rule
             report.removals.append(item)
 
-    def _priority(self, rule_name: str) -> int:
+    def _outranks(self, holder: str) -> bool:
+        """Whether this rule wins an exclusive slot held through rule ``holder``: the lower ``priority`` wins (a
+        tie keeps the member where they are); a rule no longer in the file ranks below every rule in it, however
+        large its number."""
         try:
-            return self.config.rule(rule_name).priority
+            return self.rule.priority < self.config.rule(holder).priority
         except CampaignBridgeError:
-            return 1_000_000
+            return True
 
 
 def _ref(row: LedgerRow | None) -> RecordRef | None:

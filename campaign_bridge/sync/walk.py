@@ -128,7 +128,10 @@ class Walk:
         emails: dict[str, str | None] = {}
         for r in resolved:
             person = r.record.person
-            rid = person.survivor.id if person.survivor != person.ref else person.ref.id
+            # Keyed by the record's own id, not its survivor's: a lead's membership read again once the lead
+            # is converted (removed, or still the same member) replaces the row read before the conversion,
+            # instead of leaving it behind to count the person still in the source after they have left.
+            rid = person.ref.id
             qualifies = not r.record.removed and not person.deleted and not self._lapsed(r.record)
             if qualifies and self.wanted:
                 qualifies = (r.record.status or "").casefold() in self.wanted
