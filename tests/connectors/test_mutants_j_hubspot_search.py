@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from campaign_bridge.connectors.base import Watermark
 from campaign_bridge.connectors.hubspot import HubSpotConnector
 from campaign_bridge.connectors.hubspot.timestamps import parse_time
 from campaign_bridge.errors import TransientError
@@ -183,3 +184,39 @@ def test_a_result_without_an_id_is_skipped_and_the_others_are_read(
     _spy(conn, monkeypatch, with_a_stray)
 
     assert sorted(r.person.ref.id for r in conn.read_segment(SCORED)) == sorted(ids)
+
+
+def test_contacts_sharing_the_cursors_millisecond_are_walked_by_id_without_asking_twice(
+    hs: HubSpotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 399 contacts on one millisecond, read from that moment: the first page is all one stamp, so the rest
+    # are walked by id (200, then the 199 after the 200th id), then the read moves one millisecond on
+    moment = hs.now() - timedelta(days=1)
+    ids = hs.sb.state.bulk_add_contacts(
+        [(f"t{i}@example.com", {"hubspotscore": 70, "lastmodifieddate": moment}) for i in range(399)]
+    )
+    conn = hs.connector()
+    bodies = _spy(conn, monkeypatch)
+
+    found = [r.person.ref.id for r in conn.read_segment(SCORED, since=Watermark(moment, ""))]
+
+    assert sorted(found) == sorted(ids)
+    assert len(bodies) == 4
+    ordered = sorted(ids, key=int)
+    beyond = [f for f in bodies[2]["filterGroups"][0]["filters"] if f["propertyName"] == "hs_object_id"]
+    assert beyond == [{"propertyName": "hs_object_id", "operator": "GT", "value": ordered[199]}]
+
+
+def test_a_read_with_only_an_end_asks_for_contacts_modified_up_to_it(
+    hs: HubSpotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids, start = _seed(hs, 10)
+    conn = hs.connector()
+    bodies = _spy(conn, monkeypatch)
+    until = start + timedelta(seconds=4)
+
+    found = [r.person.ref.id for r in conn.read_segment(SCORED, until=until)]
+
+    assert sorted(found) == sorted(ids[:5])
+    window = [f for f in bodies[0]["filterGroups"][0]["filters"] if f["propertyName"] == "lastmodifieddate"]
+    assert window == [{"propertyName": "lastmodifieddate", "operator": "LTE", "value": _ms(until)}]
