@@ -9,8 +9,9 @@ from typing import Any
 
 from campaign_bridge.connectors.registry import build_connector
 from campaign_bridge.errors import TransientError
-from campaign_bridge.mapping.model import Change, ChangeOutcome, Container
+from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, ContainerKind
 from campaign_bridge.sync.engine import Engine
+from campaign_bridge.sync.explain import explain
 from campaign_bridge.sync.plan import Kind, RunReport
 from tests.sync.world import World
 
@@ -19,6 +20,13 @@ MIRROR = """
     from: {connection: crm, campaign: Webinar, member_status: [Responded]}
     to: {connection: ma, list: Nurture}
     mode: mirror
+"""
+
+RAISE = """
+  - name: {name}
+    from: {{connection: ma, list: {source}}}
+    to: {{connection: crm, campaign: Event, status: {status}}}
+    match: {{prefer: contact, create_missing: skip}}
 """
 
 
@@ -58,3 +66,72 @@ def test_a_member_whose_removal_failed_and_who_came_back_is_still_the_rules_own(
     gone = _sync(world, cfg)
     assert gone.counts.get("removed") == 1
     assert world.ma_emails(lst) == set()
+
+
+SLOT = """
+  - name: autumn
+    from: {{connection: crm, campaign: Autumn}}
+    to: {{connection: ma, campaign: Autumn touch}}
+    exclusive: {policy}
+"""
+
+
+def _placed_by_hand_in_another_slot(world: World) -> tuple[str, str]:
+    """Ann is in the "Spring touch" campaign of an exclusive family (a prospect is in one of them), put
+    there by hand (no rule's ledger knows it), and in the CRM's Autumn campaign."""
+    spring = world.ma_list("Spring touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    autumn = world.ma_list("Autumn touch", ContainerKind.EXCLUSIVE_CAMPAIGN, family="prospect-campaign")
+    world.ma.add_member(spring, world.ma_person("ann@x.com"))
+    world.crm.add_member(world.campaign("Autumn"), world.crm_person("ann@x.com"))
+    return spring, autumn
+
+
+def test_latest_wins_moves_a_person_out_of_a_slot_they_were_put_in_by_hand(world: World) -> None:
+    spring, autumn = _placed_by_hand_in_another_slot(world)
+
+    report = world.sync(world.config(SLOT.format(policy="latest_wins")), "autumn")
+
+    assert (world.ma_emails(spring), world.ma_emails(autumn)) == (set(), {"ann@x.com"})
+    said = [(d.kind, d.email, d.detail, d.container) for d in report.decisions]
+    assert said == [
+        (Kind.EXCLUSIVE_TARGET, "ann@x.com", f"already in {spring}; latest_wins: moved here", "ma:Autumn touch"),
+        (Kind.ADDED, "ann@x.com", "added", "ma:Autumn touch"),
+    ]
+    assert report.status == "ok"
+    # the rule owns the member it moved: a rerun changes nothing
+    again = world.sync(world.config(SLOT.format(policy="latest_wins")), "autumn")
+    assert (again.counts.get("added", 0), again.conflicts) == (0, [])
+
+
+def test_keep_first_leaves_a_person_in_the_slot_they_were_put_in_by_hand(world: World) -> None:
+    spring, autumn = _placed_by_hand_in_another_slot(world)
+
+    report = world.sync(world.config(SLOT.format(policy="keep_first")), "autumn")
+
+    assert (world.ma_emails(spring), world.ma_emails(autumn)) == ({"ann@x.com"}, set())
+    said = [(d.kind, d.email, d.detail, d.container) for d in report.decisions]
+    assert said == [
+        (Kind.EXCLUSIVE_TARGET, "ann@x.com", f"already in {spring}; keep_first: kept where they are", "ma:Autumn touch")
+    ]
+    cfg = world.config(SLOT.format(policy="keep_first"))
+    (verdict,) = explain(world.store, cfg, "ann@x.com")
+    assert verdict["verdict"] == f"not in ma:Autumn touch: blocked (occupied by {spring})"
+
+
+def test_a_member_put_in_by_hand_at_a_higher_status_is_kept_there_and_the_conflict_log_says_so(world: World) -> None:
+    camp = world.campaign("Event", [("Invited", False), ("Registered", False), ("Attended", True)])
+    registered = world.ma_list("Registered")
+    world.ma.add_member(registered, world.ma_person("ada@x.com"))
+    world.crm.add_member(camp, world.crm_person("ada@x.com"), "Attended")  # put there by hand
+    cfg = world.config(RAISE.format(name="registered", source="Registered", status="Registered"))
+
+    world.sync(cfg, "registered")
+
+    assert world.crm_members(camp) == {"ada@x.com": "Attended"}
+    (row,) = world.store.decisions(rule="registered", conflicts_only=True)  # what `conflicts` lists
+    assert (row["kind"], row["email"], row["container"], row["detail"]) == (
+        Kind.STATUS_COLLISION,
+        "ada@x.com",
+        "crm:Event",
+        "kept 'Attended' over 'Registered': a member status never moves backwards",
+    )
