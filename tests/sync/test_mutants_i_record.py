@@ -135,3 +135,20 @@ def test_a_member_put_in_by_hand_at_a_higher_status_is_kept_there_and_the_confli
         "crm:Event",
         "kept 'Attended' over 'Registered': a member status never moves backwards",
     )
+
+
+def test_after_a_removal_explain_says_the_person_is_gone_not_maybe_still_there(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    ann = world.crm_person("ann@x.com")
+    world.crm.add_member(camp, ann, "Responded")
+    world.ma_person("ann@x.com")
+    cfg = world.config(MIRROR)
+    _sync(world, cfg)
+    world.crm.remove_member(camp, ann)
+
+    assert _sync(world, cfg).counts.get("removed") == 1
+
+    assert world.ma_emails(lst) == set()
+    (said,) = explain(world.store, cfg, "ann@x.com")
+    assert said["verdict"] == "not in ma:Nurture: see the decisions below"
+    assert [d["kind"] for d in said["decisions"]] == [Kind.REMOVED, Kind.ADDED]
