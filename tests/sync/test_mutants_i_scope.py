@@ -58,3 +58,17 @@ def test_the_runs_row_of_a_sync_says_when_it_finished_what_it_read_and_what_it_d
     assert run["api_calls"] == report.api_calls
     assert set(run["api_calls"]) == {"crm", "ma"}
     assert set(run["timings"]) == set(report.timings)
+
+
+def test_a_sync_that_writes_nothing_still_logs_its_conflicts_and_counts_them(world: World) -> None:
+    camp, lst = world.campaign("Webinar"), world.ma_list("Nurture")
+    world.crm.add_member(camp, world.crm_person(None), "Responded")  # no email: nobody to add
+
+    report = world.sync(world.config(MIRROR), "web")
+
+    assert world.ma_emails(lst) == set()
+    assert report.status == "ok"
+    (run,) = world.store.runs(rule="web")
+    assert run["counts"].get("conflicts") == 1  # the `runs` listing's conflicts column
+    (logged,) = world.store.decisions(rule="web", conflicts_only=True)  # what `conflicts` lists
+    assert (logged["kind"], logged["email"]) == (Kind.UNMATCHED_PERSON, None)
