@@ -8,22 +8,8 @@ a default of one when the rule has no present owned member: "removes 10 of 11 me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, OutcomeState
+from tests.sync.test_mutants_f_guard import MIRROR, _unavailable
 from tests.sync.world import World
-
-MIRROR = """
-  - name: web
-    from: {connection: crm, campaign: Webinar, member_status: [Responded]}
-    to: {connection: ma, list: Nurture}
-    mode: mirror
-"""
-
-
-def _unavailable(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
-    """The list's answer while it is unavailable: every change failed, to be tried again."""
-    return [ChangeOutcome(c, OutcomeState.FAILED, "UNAVAILABLE", "try again later") for c in changes]
 
 
 def test_a_held_retry_of_every_owned_members_removal_counts_only_the_members_the_rule_owns(world: World) -> None:

@@ -9,6 +9,7 @@ import pytest
 from campaign_bridge.mapping.model import ChangeOutcome, ContainerKind, OutcomeState
 from campaign_bridge.sync.plan import Kind
 from campaign_bridge.sync.store.states import LedgerState
+from tests.sync.test_promises_ownership import RULES as SHARED
 from tests.sync.world import World
 
 EXCLUSIVE = """
@@ -45,18 +46,6 @@ def test_a_priority_rule_of_any_number_wins_the_slot_from_a_rule_no_longer_in_th
     assert world.ma_emails(spring) == set()
     said = [d.detail for d in report.decisions if d.kind is Kind.EXCLUSIVE_TARGET]
     assert said == [f"already in {spring} through rule 'spring'; priority: moved here"]
-
-
-SHARED = """
-  - name: webinar
-    from: {connection: crm, campaign: Webinar}
-    to: {connection: ma, list: Nurture}
-    mode: mirror
-  - name: event
-    from: {connection: crm, campaign: Event}
-    to: {connection: ma, list: Nurture}
-    mode: mirror
-"""
 
 
 def test_a_member_kept_for_another_rule_is_logged_naming_that_rule(world: World) -> None:

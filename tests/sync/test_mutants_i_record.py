@@ -13,21 +13,8 @@ from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, Cont
 from campaign_bridge.sync.engine import Engine
 from campaign_bridge.sync.explain import explain
 from campaign_bridge.sync.plan import Kind, RunReport
+from tests.sync.test_mutants_record import MIRROR, RAISE
 from tests.sync.world import World
-
-MIRROR = """
-  - name: web
-    from: {connection: crm, campaign: Webinar, member_status: [Responded]}
-    to: {connection: ma, list: Nurture}
-    mode: mirror
-"""
-
-RAISE = """
-  - name: {name}
-    from: {{connection: ma, list: {source}}}
-    to: {{connection: crm, campaign: Event, status: {status}}}
-    match: {{prefer: contact, create_missing: skip}}
-"""
 
 
 def _sync(world: World, cfg: Any, *, failing: bool = False) -> RunReport:
