@@ -227,6 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a sixth connection opened at once waits for the kernel to retry it
+    # (a second later), so a burst of clients never reaches the handler together, as it would at the vendor's
+    request_queue_size = 128
     sandbox: SandboxServer
 
 

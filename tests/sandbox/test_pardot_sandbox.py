@@ -4,6 +4,7 @@ connector, its saved state loads back unchanged, and its limits answer with v5's
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,11 +68,19 @@ def test_it_accepts_the_tokens_of_a_salesforce_org_it_is_given() -> None:
 
 
 def test_limits_answer_codes_66_and_122_and_a_new_day_restores_the_allotment() -> None:
-    with PardotSandbox(limits=True, latency=0.2) as sb:
+    # Each request holds its slot a second: long enough that the eight overlap even when the test's threads start
+    # late on a busy machine (at 0.2 s a CI run sharing its cores saw all eight answered one after another).
+    with PardotSandbox(limits=True, latency=1.0) as sb:
         headers = {"Authorization": f"Bearer {sb.token()}", "Pardot-Business-Unit-Id": sb.business_unit_id}
         url = f"{sb.url}/api/v5/objects/lists?fields=id"
+        start = threading.Barrier(8)
+
+        def get(_: int) -> requests.Response:
+            start.wait()  # all eight are sent together, not as the pool happens to start its threads
+            return requests.get(url, headers=headers, timeout=10)
+
         with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda _: requests.get(url, headers=headers, timeout=5), range(8)))
+            answers = list(pool.map(get, range(8)))
         refused = [a for a in answers if a.status_code == 429]
         assert len(answers) - len(refused) <= 5
         assert refused
