@@ -9,6 +9,7 @@ import pytest
 from campaign_bridge.mapping.model import ChangeOutcome, ContainerKind, OutcomeState
 from campaign_bridge.sync.plan import Kind
 from campaign_bridge.sync.store.states import LedgerState
+from tests.sync.test_mutants_diff import TWO_RULES as TWO_STATUSES
 from tests.sync.test_promises_ownership import RULES as SHARED
 from tests.sync.world import World
 
@@ -101,16 +102,6 @@ def test_a_second_rule_writing_the_same_status_shares_the_member_and_keeps_them_
     left = world.sync(cfg, "attendees")
     assert world.crm_members(event) == {"ada@x.com": "Sent"}  # invitees still wants her
     assert [d.kind for d in left.decisions if d.email == "ada@x.com"] == [Kind.KEPT_FOR_OTHER_RULE]
-
-
-TWO_STATUSES = """
-  - name: high
-    from: {connection: crm, campaign: Attendees}
-    to: {connection: crm, campaign: Event, status: Responded}
-  - name: low
-    from: {connection: crm, campaign: Invitees}
-    to: {connection: crm, campaign: Event, status: Sent}
-"""
 
 
 def test_a_status_collision_does_not_stop_the_people_after_it_from_being_added(world: World) -> None:
