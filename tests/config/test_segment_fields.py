@@ -136,3 +136,11 @@ def test_validate_offline_refuses_a_hubspot_contains_holding_a_star(
         f"{path}:20: hubspot reads * in a search as a wildcard and cannot escape it, so contains '/pricing*' would "
         "match far more people than hold that text; remove it"
     ]
+
+
+def test_salesforce_declares_each_field_by_its_type_and_only_last_activity_as_a_calendar_day() -> None:
+    # What `discover` lists per field: LastActivityDate is Salesforce's only Date (not DateTime) field here.
+    declared = {name: field.type for name, field in connector_class("salesforce").segment_fields.items()}
+    assert declared == {**{name: CANONICAL_FIELDS[name] for name in declared}, "last_activity_at": FieldType.DATE}
+    assert declared["created_at"] is FieldType.DATETIME
+    assert declared["email"] is FieldType.STRING
