@@ -34,13 +34,16 @@ class Differ:
         self.mode = config.mode_of(rule)
         self.max_attempts = config.defaults.max_attempts
         self.rank = {s.label: s.rank for s in target.container.statuses}
+        # A Marketo channel may put two statuses on one step ("No Show" and "Attended" both at 30): between
+        # those, the one listed later is the higher, so the choice does not depend on which record is read first.
+        self._order = {s.label: (s.rank, i) for i, s in enumerate(target.container.statuses)}
         self.where = f"{target.connector.name}:{target.container.name}"
 
     def higher(self, a: str | None, b: str | None) -> str | None:
-        """The higher ranked of two target statuses (either may be None)."""
+        """The higher ranked of two target statuses (either may be None); of two on one step, the later listed."""
         if a is None or b is None:
             return a or b
-        return a if self.rank.get(a, 0) >= self.rank.get(b, 0) else b
+        return a if self._order.get(a, (0, -1)) >= self._order.get(b, (0, -1)) else b
 
     def diff(
         self,
