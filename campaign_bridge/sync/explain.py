@@ -16,15 +16,13 @@ def explain(store: Store, config: ClientConfig, email: str) -> list[dict[str, An
     """For each rule: is this person in its target, and why (ledger state + latest decisions)."""
     normal = normalise_email(email)
     out: list[dict[str, Any]] = []
-    decisions: list[dict[str, Any]] = []
     keys: set[str] = set()
     if normal is not None:  # a blank address is nobody's (and to the decision log, no filter at all)
-        decisions = store.decisions(email=normal, limit=500)
-        keys = {d["person_key"] for d in decisions if d["person_key"]}
-        keys |= set(store.persons_by_emails([normal]).values())
+        keys = store.decision_persons(normal) | set(store.persons_by_emails([normal]).values())
     for rule in config.rules:
         rows = [r for k in keys for r in store.ledger(rule.name, [k]).values()]
-        mine = [d for d in decisions if d["rule"] == rule.name]
+        # each rule's own latest decisions: another rule's many decisions about the address never hide them
+        mine = [] if normal is None else store.decisions(email=normal, rule=rule.name, limit=10)
         target = f"{rule.target.connection}:{rule.target.container_name}"
         if rows:
             row = rows[0]
@@ -55,7 +53,7 @@ def explain(store: Store, config: ClientConfig, email: str) -> list[dict[str, An
                         "detail": d["detail"],
                         "run_id": d["run_id"],
                     }
-                    for d in mine[:10]
+                    for d in mine
                 ],
             }
         )

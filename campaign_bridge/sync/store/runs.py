@@ -139,6 +139,14 @@ class RunStore(StoreBase):
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def decision_persons(self, email: str) -> set[str]:
+        """The person keys the decision log names for ``email``, however old the decisions (a person stored
+        without an address is tied to it only by the decisions made about it)."""
+        c = t.decisions.c
+        q = select(c.person_key).where(c.email == email).distinct()
+        with self.engine.connect() as conn:
+            return {key for (key,) in conn.execute(q) if key}
+
     # -- reconcile findings ------------------------------------------------------------------------
     def save_findings(self, run_id: int, rule: str, rows: Sequence[FindingRow], at: datetime) -> None:
         """Record what the reconcile ``run_id`` of ``rule`` found (and what its repair did)."""
