@@ -124,6 +124,9 @@ class Engine:
         writer = None if dry else self._writer(rule, target, report, now, log)
         targets = None if dry else TargetResolver(self.store, target.connector, rule.match, now, persist=True)
         retry = self.sources.retryable(rule)
+        # The removal share is judged against the members owned now, before this run writes its adds
+        # (they go out while the source is read, how many of them before the guard depending on timing).
+        owned_at_start = self.guard.owned_now(rule)
         with Pipeline(
             read.rows,
             report,
@@ -152,7 +155,7 @@ class Engine:
             pipe.find_targets(final=True)
 
         # Adds went out while reading; only removals need the whole plan, so only they are held.
-        held = self.guard.holds(rule, report)
+        held = self.guard.holds(rule, report, owned_at_start)
         if held and writer is not None and report.run_id is not None:
             # the held removals' person keys: what a person's approval of this plan covers (guard.py)
             summary = {**report.as_json(), "held_removals": self.guard.held_keys(report)}

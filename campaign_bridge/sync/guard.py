@@ -4,8 +4,11 @@ everyone leaving. (Adds, status changes and their follow-ups go out as planned: 
 the source is read, so that a run killed every few minutes still makes progress.)
 
 Two limits, from the rule's ``safety`` (or the file's defaults): ``max_removals``, a count, and
-``max_removal_fraction``, a share of the members the rule owns. The share is only judged on plans that
-remove at least ``MIN_REMOVALS_FOR_FRACTION`` members: on a small list, one leaver is already a large share.
+``max_removal_fraction``, a share of the members the rule owned when the run began (``owned_now``, read
+before the run writes anything). Not of those it owns when the guard runs: by then some of this run's adds
+are written and recorded, how many depending on batch sizes and on when lookups come back, and a safety
+limit must not depend on timing. The share is only judged on plans that remove at least
+``MIN_REMOVALS_FOR_FRACTION`` members: on a small list, one leaver is already a large share.
 
 A held plan may be approved by a person (the admin console records it: ``Store.decide_plan``). One sync then
 applies its removals over the limits, if they are all among the removals approved (``held_keys`` of the held
@@ -39,9 +42,14 @@ class SafetyGuard:
         safety = self.config.safety_of(rule)
         return removable > 0 and (removable > safety.max_removals or removable >= MIN_REMOVALS_FOR_FRACTION)
 
-    def holds(self, rule: Rule, report: RunReport) -> bool:
+    def owned_now(self, rule: Rule) -> int:
+        """The members the rule owns in its target now (its present owned ledger rows): what the engine
+        reads when the rule's run begins, before it writes, and hands to ``holds``."""
+        return self.store.ledger_counts(rule.name).get("owned", 0)
+
+    def holds(self, rule: Rule, report: RunReport, owned_at_start: int) -> bool:
         """Whether the plan in ``report`` is over a limit; if so, says why in ``report.message`` and a
-        ``held_plan`` decision."""
+        ``held_plan`` decision. ``owned_at_start``: ``owned_now`` when the run began."""
         safety = self.config.safety_of(rule)
         removing = sum(1 for i in report.removals if i.owned)
         if not removing:
@@ -51,7 +59,7 @@ class SafetyGuard:
         # plan counts as removing all the rule owns (held, never a division by zero in a night's run). Read
         # only where the share applies: ``_owned`` reads the ledger row of every removal.
         share_applies = removing >= MIN_REMOVALS_FOR_FRACTION
-        owned = max(self._owned(rule, report), removing) if share_applies else removing
+        owned = max(self._owned(rule, report, owned_at_start), removing) if share_applies else removing
         over_share = share_applies and removing / owned > safety.max_removal_fraction
         if not (over_count or over_share) or self._approved(rule, report):
             return False
@@ -64,13 +72,13 @@ class SafetyGuard:
         report.decisions.append(Decision(Kind.HELD_PLAN, None, None, report.message, rule.target.container_name))
         return True
 
-    def _owned(self, rule: Rule, report: RunReport) -> int:
-        """The members the rule owns in its target, for the share: those present, and those a removal
-        retries because it failed last time (still there, still the rule's, but ``failed`` in the ledger).
-        Without the latter, a retry of failed removals was judged against the members left over, and held
-        ("removes 10 of 1 members") though the plan that first sent those removals was within the limit.
-        A removal of the rule's own is always of a ``present`` or a ``failed`` row (``diff.REMOVABLE``)."""
-        present = self.store.ledger_counts(rule.name).get("owned", 0)
+    def _owned(self, rule: Rule, report: RunReport, present: int) -> int:
+        """The members the rule owns in its target, for the share: those present when the run began, and
+        those a removal retries because it failed last time (still there, still the rule's, but ``failed``
+        in the ledger). Without the latter, a retry of failed removals was judged against the members left
+        over, and held ("removes 10 of 1 members") though the plan that first sent those removals was
+        within the limit. A removal of the rule's own is always of a ``present`` or a ``failed`` row
+        (``diff.REMOVABLE``)."""
         rows = self.store.ledger(rule.name, [i.person_key for i in report.removals if i.owned])
         return present + sum(1 for row in rows.values() if row.state == LedgerState.FAILED)
 
