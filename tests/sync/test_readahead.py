@@ -65,3 +65,15 @@ def test_while_the_run_waits_for_a_slow_chunk_its_idle_work_is_done_in_the_runs_
     assert chunks == [10, 10]
     assert len(idle_threads) >= 2  # called again and again during the wait, not once
     assert set(idle_threads) == {threading.current_thread().name}
+
+
+@pytest.mark.timeout(20)  # a chunk dropped would leave the run waiting for the end of the read for ever
+def test_a_run_slower_than_its_read_still_gets_every_chunk() -> None:
+    # The thread fills its queue long before a run planning against a slow target takes the next chunk: it
+    # waits for room however long that takes, and hands over every record read, once, in order.
+    got: list[str] = []
+    with ReadAhead(_records(12), 3, {"read": 0.0}, depth=1) as ahead:
+        for chunk in ahead:
+            time.sleep(0.15)  # longer than the thread's wait for room in one try
+            got += [r.person.ref.id for r in chunk]
+    assert got == [str(i) for i in range(12)]
