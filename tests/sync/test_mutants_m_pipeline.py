@@ -1,0 +1,121 @@
+"""The pipeline's promises a user sees that the earlier pipeline tests left open (docs/testing.md, "Every
+survivor, explained"): a failed eager write keeps the run partial, what a run's timings are called, and
+that a rule within one connection looks people up from the run's own thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from campaign_bridge.connectors.base import Connector
+from campaign_bridge.connectors.registry import build_connector
+from campaign_bridge.errors import TransientError
+from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, MemberRecord
+from campaign_bridge.sync.engine import Engine
+from tests.sync.test_mutants_k_engine import _recording
+from tests.sync.test_mutants_pipeline import MIRROR, SMALL, _engine, _seed, _sync
+from tests.sync.test_promises_same_system import RULE
+from tests.sync.world import World
+
+
+def _first_write_fails(ma: Any) -> list[int]:
+    """The MA answers its first write with a 503 and takes every later one; the sizes of the writes."""
+    apply = ma.apply_changes
+    sizes: list[int] = []
+
+    def flaky(container: Container, changes: Sequence[Change]) -> list[ChangeOutcome]:
+        sizes.append(len(changes))
+        if len(sizes) == 1:
+            raise TransientError("the MA answered 503 Service Unavailable")
+        return list(apply(container, changes))
+
+    ma.apply_changes = flaky
+    return sizes
+
+
+def test_an_eager_write_that_fails_leaves_the_run_partial_and_the_next_run_adds_its_members(world: World) -> None:
+    # 25 people, written 10 at a time while the source is read, to a target that takes one call at a time:
+    # the first write of 10 fails, the others go through. The run must not call itself "ok" (which would
+    # also move its watermark past the 10 never written).
+    _, lst, _ = _seed(world, 25)
+    cfg = world.config(MIRROR)
+    engine, _ = _engine(world, cfg)
+    sizes = _first_write_fails(engine.connectors["ma"])
+
+    first = _sync(engine, world)
+
+    assert sizes[0] == 10
+    assert first.status == "partial"
+    assert first.counts.get("failed") == 10
+    assert len(world.ma_emails(lst)) == 15
+    second = _sync(_engine(world, cfg)[0], world)
+    assert second.status == "ok"
+    assert world.ma_emails(lst) == {f"p{i:03d}@x.com" for i in range(25)}
+
+
+def test_a_runs_timings_are_its_steps_by_name(world: World) -> None:
+    # `sync --json` and the runs row show these keys; the eager writes count under "apply"
+    _seed(world, 25)
+    report = _sync(_engine(world, world.config(MIRROR))[0], world)
+    assert report.status == "ok"
+    assert set(report.timings) == {"read", "resolve", "plan", "apply", "total"}
+
+
+def test_a_rule_within_one_connection_looks_its_leads_up_from_the_runs_own_thread(world: World) -> None:
+    # As tests/sync/test_mutants_k_engine.py, with leads: a lead with an address is looked up in the target
+    # on every run (it may have been converted since), so this run makes lookups, through the one connector
+    # it also reads from. They must come from the run's own thread too, not from a lookup pool.
+    webinar, follow = world.campaign("Webinar"), world.campaign("Follow-up")
+    for i in range(450):
+        world.crm.add_member(webinar, world.crm_person(f"p{i}@x.com", "Lead"), "Responded")
+    cfg = world.config(RULE)
+    connectors: dict[str, Connector] = {name: build_connector(name, s) for name, s in cfg.connections.items()}
+    threads: set[str] = set()
+    _recording(connectors["crm"], threads)
+
+    report = Engine(cfg, world.store, connectors, clock=world.clock).sync("follow-up")
+
+    assert report.status == "ok"
+    assert len(world.crm_members(follow)) == 450
+    assert threads == {threading.current_thread().name}
+
+
+def test_a_source_faster_than_the_run_is_read_only_a_few_chunks_ahead(world: World) -> None:
+    # A rule's memory grows with its plan, not its source (docs/benchmarks.md, "State at scale"): however
+    # fast the source, the read-ahead holds `read_ahead` chunks (2 of 10 here), not a ramp-up's worth.
+    _seed(world, 300)
+    cfg = world.config(MIRROR)
+    connectors = {name: build_connector(name, s) for name, s in cfg.connections.items()}
+    crm: Any = connectors["crm"]
+    read = crm.read_members
+    yielded = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[MemberRecord]:
+        for record in read(*args, **kwargs):
+            yielded[0] += 1
+            yield record
+
+    crm.read_members = counted
+    seen: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage != "read" or seen:
+            return
+        # the run is slow on its first chunk: give the read-ahead a second to run as far ahead as it may
+        deadline = time.monotonic() + 1.0
+        while yielded[0] <= 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(yielded[0])
+
+    tuning = dataclasses.replace(SMALL, first_chunk=50)
+    engine = Engine(cfg, world.store, connectors, clock=world.clock, tuning=tuning, progress=progress)
+    report = engine.sync("web")
+
+    assert report.status == "ok"
+    assert report.counts["added"] == 300
+    # the run's chunk, the queue's two, the one the thread is filling, and one it holds waiting for room
+    assert len(seen) == 1
+    assert seen[0] <= (tuning.read_ahead + 3) * tuning.chunk
