@@ -119,3 +119,25 @@ def test_a_source_faster_than_the_run_is_read_only_a_few_chunks_ahead(world: Wor
     # the run's chunk, the queue's two, the one the thread is filling, and one it holds waiting for room
     assert len(seen) == 1
     assert seen[0] <= (tuning.read_ahead + 3) * tuning.chunk
+
+
+def test_a_plan_over_a_source_slower_than_the_read_aheads_idle_step_lists_every_add(world: World) -> None:
+    # A dry run reads ahead with nothing to do while it waits (it writes nothing and looks nothing up): a
+    # source that takes longer than that idle step for a chunk (any paced vendor) must not break the plan.
+    _seed(world, 20)
+    cfg = world.config(MIRROR)
+    engine = world.engine(cfg)
+    crm: Any = engine.connectors["crm"]
+    read = crm.read_members
+
+    def paced(*args: Any, **kwargs: Any) -> Iterator[MemberRecord]:
+        for n, record in enumerate(read(*args, **kwargs)):
+            if n == 10:
+                time.sleep(0.7)  # waiting for the vendor's next window
+            yield record
+
+    crm.read_members = paced
+    plan = engine.plan("web")
+
+    assert plan.status == "planned"
+    assert sorted(a["email"] for a in plan.as_json()["changes"]["adds"]) == [f"p{i:03d}@x.com" for i in range(20)]
