@@ -141,3 +141,33 @@ def test_a_plan_over_a_source_slower_than_the_read_aheads_idle_step_lists_every_
 
     assert plan.status == "planned"
     assert sorted(a["email"] for a in plan.as_json()["changes"]["adds"]) == [f"p{i:03d}@x.com" for i in range(20)]
+
+
+LEADS_FIRST = """
+  - name: event
+    from: {connection: ma, list: Attendees}
+    to: {connection: crm, campaign: Event, status: Sent}
+    match: {prefer: lead, create_missing: skip}
+"""
+
+
+def test_an_add_retried_after_its_lead_was_converted_goes_to_the_contact(world: World) -> None:
+    # The first sync found ada's lead, but the write failed; the lead was then converted. A converted lead
+    # takes no membership (Salesforce refuses it), so the retry follows the conversion to the contact, as
+    # a first add would (tests/sync/test_promises_identity.py), instead of writing the lead the ledger holds.
+    event, att = world.campaign("Event"), world.ma_list("Attendees")
+    world.ma.add_member(att, world.ma_person("ada@x.com"))
+    lead = world.crm_person("ada@x.com", "Lead")
+    cfg = world.config(LEADS_FIRST)
+    engine = world.engine(cfg)
+    _first_write_fails(engine.connectors["crm"])
+    assert engine.sync("event").counts.get("failed") == 1
+    world.clock.tick(60)
+    contact = world.crm_person("ada@x.com")
+    world.crm.convert(lead, contact)
+
+    report = world.sync(cfg, "event")
+
+    assert report.status == "ok"
+    assert report.counts.get("added") == 1
+    assert world.crm.members(event) == {contact: "Sent"}
