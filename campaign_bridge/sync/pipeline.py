@@ -150,7 +150,9 @@ class Pipeline:
         took = False
         for item in adds:
             took = True
-            if item.target is None or self._lead_to_recheck(item):
+            # A retried add carries the record its ledger row holds; a lead may have been converted since, and
+            # a converted lead takes no membership: it is looked up again, as a new add's lead is (``start``).
+            if item.target is None or item.target.kind.lower() == "lead":
                 self.lookups.append(item)
             elif self.eager:
                 self.ready.append(item)
@@ -159,12 +161,6 @@ class Pipeline:
             # page) does it now, on the writer thread, so the first write does not wait for it
             self._prepared = True
             self._sender.submit(self.target.connector.prepare_writes, self.target.container)
-
-    def _lead_to_recheck(self, item: Item) -> bool:
-        """A retried add carries the record its ledger row holds; a lead may have been converted since, and a
-        converted lead takes no membership, so it is looked up again as a new add's would be (``start``)."""
-        target = item.target
-        return self.targets is not None and target is not None and target.kind.lower() == "lead" and bool(item.email)
 
     def after_chunk(self) -> None:
         """A chunk is planned: start its lookups, and (eager) write what is ready."""
