@@ -1,13 +1,14 @@
 """The pipeline's promises a user sees that the earlier pipeline tests left open (docs/testing.md, "Every
-survivor, explained"): a failed eager write keeps the run partial, what a run's timings are called, and
-that a rule within one connection looks people up from the run's own thread."""
+survivor, explained"): a failed eager write keeps the run partial, what a run's timings are called, how far
+the source is read ahead, which threads call a connector and how many calls it gets at once, a plan over a
+paced source, and the retry of an add whose lead was converted since."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from campaign_bridge.connectors.base import Connector
@@ -171,3 +172,64 @@ def test_an_add_retried_after_its_lead_was_converted_goes_to_the_contact(world: 
     assert report.status == "ok"
     assert report.counts.get("added") == 1
     assert world.crm.members(event) == {contact: "Sent"}
+
+
+class InFlight:
+    """Counts the calls of some connector methods under way at once. Each call waits a moment for another
+    to join it, so that two calls the pipeline lets overlap do overlap."""
+
+    def __init__(self, connector: Any, *names: str) -> None:
+        self._cond = threading.Condition()
+        self._now = 0
+        self.most = 0
+        self.calls = 0
+        for name in names:
+            setattr(connector, name, self._wrap(getattr(connector, name)))
+
+    def _wrap(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._cond:
+                self._now += 1
+                self.calls += 1
+                self.most = max(self.most, self._now)
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._now > 1, timeout=0.2)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                with self._cond:
+                    self._now -= 1
+
+        return call
+
+
+def test_a_target_that_takes_one_call_at_a_time_gets_one_call_at_a_time(world: World) -> None:
+    # A connector that does not say `concurrent_calls` (one built with the kit, by default) is looked up and
+    # written to by one call at a time, though the run looks people up from a thread of its own.
+    _, lst, _ = _seed(world, 60)
+    # the adds are written at the end, so that nothing waits for the lookups in flight before a write
+    engine, _ = _engine(world, world.config(MIRROR), tuning=dataclasses.replace(SMALL, eager_write=1000))
+    calls = InFlight(engine.connectors["ma"], "lookup_people", "apply_changes")
+
+    report = _sync(engine, world)
+
+    assert report.status == "ok"
+    assert len(world.ma_emails(lst)) == 60
+    assert calls.calls > 2
+    assert calls.most == 1
+
+
+def test_a_target_taking_concurrent_calls_gets_one_write_at_a_time(world: World) -> None:
+    # Lookups may overlap, but writes to one container go one at a time (Salesforce answers two concurrent
+    # CampaignMember writes to one campaign with row-lock errors), and not alongside the first-page read
+    # that prepares them (Marketo).
+    _, lst, _ = _seed(world, 60)
+    engine, _ = _engine(world, world.config(MIRROR), concurrent=True)
+    writes = InFlight(engine.connectors["ma"], "prepare_writes", "apply_changes")
+
+    report = _sync(engine, world)
+
+    assert report.status == "ok"
+    assert len(world.ma_emails(lst)) == 60
+    assert writes.calls > 2
+    assert writes.most == 1
