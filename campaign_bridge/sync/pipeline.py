@@ -150,7 +150,9 @@ class Pipeline:
         took = False
         for item in adds:
             took = True
-            if item.target is None:
+            # A retried add carries the record its ledger row holds; a lead may have been converted since, and
+            # a converted lead takes no membership: it is looked up again, as a new add's lead is (``start``).
+            if item.target is None or item.target.kind.lower() == "lead":
                 self.lookups.append(item)
             elif self.eager:
                 self.ready.append(item)
