@@ -11,14 +11,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from campaign_bridge.connectors.base import Connector
 from campaign_bridge.connectors.registry import build_connector
 from campaign_bridge.errors import TransientError
 from campaign_bridge.mapping.model import Change, ChangeOutcome, Container, MemberRecord
 from campaign_bridge.sync.engine import Engine
-from tests.sync.test_mutants_k_engine import _recording
 from tests.sync.test_mutants_pipeline import MIRROR, SMALL, _engine, _seed, _sync
-from tests.sync.test_promises_same_system import RULE
 from tests.sync.world import World
 
 
@@ -63,25 +60,6 @@ def test_a_runs_timings_are_its_steps_by_name(world: World) -> None:
     report = _sync(_engine(world, world.config(MIRROR))[0], world)
     assert report.status == "ok"
     assert set(report.timings) == {"read", "resolve", "plan", "apply", "total"}
-
-
-def test_a_rule_within_one_connection_looks_its_leads_up_from_the_runs_own_thread(world: World) -> None:
-    # As tests/sync/test_mutants_k_engine.py, with leads: a lead with an address is looked up in the target
-    # on every run (it may have been converted since), so this run makes lookups, through the one connector
-    # it also reads from. They must come from the run's own thread too, not from a lookup pool.
-    webinar, follow = world.campaign("Webinar"), world.campaign("Follow-up")
-    for i in range(450):
-        world.crm.add_member(webinar, world.crm_person(f"p{i}@x.com", "Lead"), "Responded")
-    cfg = world.config(RULE)
-    connectors: dict[str, Connector] = {name: build_connector(name, s) for name, s in cfg.connections.items()}
-    threads: set[str] = set()
-    _recording(connectors["crm"], threads)
-
-    report = Engine(cfg, world.store, connectors, clock=world.clock).sync("follow-up")
-
-    assert report.status == "ok"
-    assert len(world.crm_members(follow)) == 450
-    assert threads == {threading.current_thread().name}
 
 
 def test_a_source_faster_than_the_run_is_read_only_a_few_chunks_ahead(world: World) -> None:
