@@ -22,13 +22,21 @@ mutmut's fastest-first order within it:
 3. the rest.
 
 Every test still runs for a mutant that survives, so only the time to a kill changes (docs/testing.md).
+
+One thing makes a mutant that hangs cheaper to stop. mutmut's own limit is for all of a mutant's tests together
+(four times their measured time): a pager mutant that never advances ran a minute before mutmut stopped it, the
+same minute whichever test hung. **Each test gets its own limit** instead, on the same terms (``timeout_multiplier``
+times its own measured time, plus a second, through pytest-timeout), and a test stopped there ends the mutant's
+process with mutmut's exit code for a timeout: the mutant is counted as a timeout, as before, in a few seconds.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
+import tomllib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -36,6 +44,10 @@ import pytest
 
 #: Under ``mutants/``, where mutmut runs the tests: "mutant name<TAB>test id" for each kill.
 KILLERS = Path("killers.tsv")
+#: mutmut's record of each test's duration, written by its stats run (before the mutants' processes start).
+STATS = Path("mutmut-stats.json")
+#: mutmut's exit code for a mutant stopped at its time limit ("timeout": counted as caught).
+TIMED_OUT = 36
 
 _MUTANT = re.compile(r"^(?P<module>[\w.]+)\.x(?:_|ǁ)(?P<function>.*)__mutmut_\d+$")
 
@@ -60,8 +72,25 @@ def _history() -> dict[str, Counter[str]]:
 _KILLS = _history()
 
 
+#: Each test's time limit in seconds, read from mutmut's stats once they exist (see ``pytest_configure``).
+_LIMITS: dict[str, float] = {}
+
+
+def _limits() -> dict[str, float]:
+    """``timeout_multiplier`` x (the test's measured seconds + ``timeout_constant``), as mutmut computes its
+    limit for a mutant's tests together."""
+    mutmut = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    multiplier, constant = float(mutmut.get("timeout_multiplier", 15)), float(mutmut.get("timeout_constant", 1))
+    durations = json.loads(STATS.read_text(encoding="utf-8"))["duration_by_test"]
+    return {test: multiplier * (float(seconds) + constant) for test, seconds in durations.items()}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     del config  # the hook's signature; nothing in it is needed
+    # Read in mutmut's parent process, when its clean run starts (the stats run before it wrote the file), so
+    # every mutant's process inherits the limits instead of parsing the stats again.
+    if not _LIMITS and STATS.exists():
+        _LIMITS.update(_limits())
     gc.freeze()
 
 
@@ -88,10 +117,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 2, 0
 
     items.sort(key=rank)  # stable: mutmut's fastest-first order holds within each group
+    for item in items:
+        if item.nodeid in _LIMITS:
+            item.add_marker(pytest.mark.timeout(_LIMITS[item.nodeid]))
+
+
+#: Set when a test of this mutant's process was stopped at its limit.
+_timed_out: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     mutant = _mutant()
     if mutant is not None and report.failed:
+        if "Timeout (>" in report.longreprtext:  # pytest-timeout's words for a test stopped at its limit
+            _timed_out.append(report.nodeid)
+            return
         with KILLERS.open("a", encoding="utf-8") as file:  # one short append: whole lines from both workers
             file.write(f"{mutant}\t{report.nodeid}\n")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _mutant() is not None and _timed_out:
+        session.exitstatus = TIMED_OUT

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from campaign_bridge.config.models import ClientConfig
 from campaign_bridge.sync.pipeline import Tuning
 from campaign_bridge.sync.plan import RunReport
@@ -79,6 +81,9 @@ def test_the_share_does_not_count_adds_sent_from_the_writer_thread_at_the_end_of
     _assert_held_and_added(world, lst, report, 100)
 
 
+# Over 10,000 people: 47 worker-minutes of a whole mutation run, for a promise the tests above check with
+# write batches of 10 (docs/testing.md, "Time").
+@pytest.mark.costly
 def test_with_the_default_sizes_thousands_joining_do_not_dilute_the_share(world: World) -> None:
     """With the measured sizes, a whole eager write of joiners goes out before the guard; the plan is held
     all the same. (The default MA answers lookups 100 at a time, so this needs more than one eager write.)"""
