@@ -123,3 +123,20 @@ def test_a_settled_add_keeps_the_status_the_target_holds(world: World) -> None:
     assert after.counts.get("status_changed", 0) == 0
     (web,) = explain(world.store, cfg, "ann@x.com")
     assert web["verdict"] == "in crm:Event with status 'Attended'; added by this rule"
+
+
+def test_an_add_in_flight_to_a_list_the_rule_no_longer_targets_is_not_settled_from_the_new_list(
+    world: World,
+) -> None:
+    _mirror_world(world, "ann@x.com")
+    _killed(world, world.config(MIRROR))  # her add to Nurture in flight
+    other = world.ma_list("Other")
+    ann = next(p for p, person in world.ma.people.items() if person.email == "ann@x.com")
+    world.ma.add_member(other, ann)  # a person puts her in Other by hand
+    cfg = world.config(MIRROR.replace("list: Nurture", "list: Other"))  # and the rule is pointed at Other
+
+    after = _sync(world, cfg)
+
+    assert [(d.kind, d.detail) for d in after.decisions] == [(Kind.ALREADY_MEMBER, NOT_OURS)]
+    (row,) = world.store.ledger("web").values()
+    assert row.container_id == other  # the row is Other's, not the old list's
