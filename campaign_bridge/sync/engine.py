@@ -208,7 +208,7 @@ class Engine:
         writer: BatchWriter,
         now: datetime,
         *,
-        removals: bool = True,
+        removals: bool,
     ) -> bool:
         """Apply the plan in batches: release what the rule no longer wants but does not own, record the adds
         that found no target record, then write (removals only when ``removals``: a held plan's wait);

@@ -42,7 +42,7 @@ class _Containers:
         self._listed: dict[str, Sequence[Container] | CampaignBridgeError] = {}
         self._found: dict[tuple[str, str, str], Container | CampaignBridgeError] = {}
 
-    def find(self, ep: Endpoint, prefer: str = "contact") -> Container:
+    def find(self, ep: Endpoint, prefer: str) -> Container:
         """The endpoint's container; raises the connector's ``CampaignBridgeError`` when it has none.
         ``prefer``: the rule's preferred person kind, the kind of a list the rule would create."""
         key = (ep.connection, ep.key, ep.container_name)

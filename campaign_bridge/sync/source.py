@@ -123,7 +123,7 @@ class Sources:
         return now - timedelta(seconds=duration_seconds(self.config.defaults.lookback)), ""
 
     def read_all(
-        self, rule: Rule, report: RunReport, now: datetime, *, full: bool = False
+        self, rule: Rule, report: RunReport, now: datetime, *, full: bool
     ) -> tuple[list[MemberRecord], bool, Watermark | None]:
         """The whole of ``open``'s read at once (the reconciler compares whole sets). Returns the records,
         whether the read was full, and the watermark it started from; sets ``report.read`` and
