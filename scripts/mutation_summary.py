@@ -7,6 +7,8 @@ the mutants mypy let through. ``--survivors`` lists the survivors' names, to pas
 a quiet machine: a worker starved of CPU reaches the limit with tests that would have passed).
 ``--unexplained``: the survivors of the modules the issue's bar covers (``sync/``, ``mapping/``, the connectors'
 translation modules) that docs/testing.md's list of survivors does not name: each needs a test or a reason.
+``--stale``: the names that list still gives whose last verdict is not "survived" (killed since, not run, or no
+longer generated after a change): bullets to drop or to check again.
 ``--time``: where a run's time went (worker-minutes per package and verdict, from the durations mutmut keeps
 per mutant), and what a whole run would take with two workers: survivors and timeouts are what cost.
 """
@@ -139,6 +141,26 @@ def unexplained(metas: list[Path], doc: Path) -> int:
     return 1 if missing else 0
 
 
+def stale(metas: list[Path], doc: Path) -> int:
+    """Prints each name docs/testing.md's list gives (OPEN bullets too) with its last verdict, when that is not
+    "survived" or "no tests"; 1 if there are any."""
+    text = doc.read_text(encoding="utf-8")
+    start = text.find(EXPLAINED)
+    end = text.find("\n## ", start + len(EXPLAINED))
+    named = set(re.findall(r"campaign_bridge\.[\wǁ.]+__mutmut_\d+", text[start : end if end > 0 else None]))
+    codes: dict[str, int | None] = {}
+    for meta in metas:
+        codes.update(json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"])
+    gone = 0
+    for name in sorted(named):
+        kind = verdict(codes[name]) if name in codes else "not generated"
+        if kind not in ("survived", "no tests"):
+            print(f"{name}\t{kind}")
+            gone += 1
+    print(f"{gone} name(s) in {doc}'s list of survivors did not survive the last run", file=sys.stderr)
+    return 1 if gone else 0
+
+
 def main(argv: list[str]) -> int:
     root = Path("mutants")
     metas = sorted(root.rglob("*.py.meta"))
@@ -161,6 +183,8 @@ def main(argv: list[str]) -> int:
         return _time(metas)
     if "--unexplained" in argv:
         return unexplained(metas, Path("docs/testing.md"))
+    if "--stale" in argv:
+        return stale(metas, Path("docs/testing.md"))
     rows: list[tuple[str, Counter[str]]] = []
     survivors: dict[str, list[str]] = defaultdict(list)
     for meta in metas:
