@@ -132,7 +132,6 @@ class Pipeline:
         # eager writes: adds with a target not written yet, writes handed to the writer thread, follow-ups
         self.ready: list[Item] = []
         self.writes: deque[Write] = deque()
-        self.written = 0
         self.follow: list[Item] = []
         self.clean = True  # every write so far reached a final state
         self._prepared = False
@@ -344,8 +343,8 @@ class Pipeline:
             follow_up, final = self.writer.recorded(batch, future.result())
             self.follow.extend(follow_up)
             self.clean = self.clean and final
-            self.written += len(batch)
-            self.writer.tick(self.written, self.written)
+            self.writer.done += len(batch)
+            self.writer.tick(self.writer.done)
         self.report.timings["apply"] = self.report.timings.get("apply", 0.0) + time.perf_counter() - t0
 
     def _while_waiting(self) -> None:

@@ -70,6 +70,9 @@ class BatchWriter:
         self.clock = clock or (lambda: now)
         self.max_attempts, self.log, self.renew, self.should_stop = max_attempts, log, renew, should_stop
         self.progress = progress or (lambda stage, done, total: None)
+        # the changes recorded so far this run, over every write (eager ones and those sent from the writer
+        # thread included): the apply progress counts on from it, so the bar never goes back
+        self.done = 0
 
     def write(self, items: Sequence[Item], *, settle: Settle | None = None) -> bool:
         """Send ``items`` in batches (``route``), record each outcome, then send the follow-ups.
@@ -79,7 +82,8 @@ class BatchWriter:
         the run stopped. Raises what the connector raises for a whole batch, except ``TransientError``:
         that marks each of the batch's items failed, to be retried by a later run."""
         apply, step = self.route(len(items))
-        total, done, clean = len(items), 0, True
+        total, clean = len(items), True
+        upto = self.done + total  # the apply progress's total: what earlier writes recorded, and these
         self.log.flush()  # what the run decided before it writes
         follow_up: list[Item] = []
         for i in range(0, total, step):
@@ -94,8 +98,8 @@ class BatchWriter:
             more, final = self.recorded(batch, outcomes)
             follow_up.extend(more)
             clean = clean and final
-            done += len(batch)
-            self.tick(done, total)
+            self.done += len(batch)
+            self.tick(upto)
         follow_up = [it for it in follow_up if it.target is not None]
         apply, step = self.route(len(follow_up))
         for j in range(0, len(follow_up), step):
@@ -138,9 +142,9 @@ class BatchWriter:
         self.log.flush()
         return follow_up, all(o.state is not OutcomeState.FAILED for o in outcomes)
 
-    def tick(self, done: int, total: int) -> None:
-        """A batch is recorded: report progress and keep the lease."""
-        self.progress("apply", done, total)
+    def tick(self, total: int) -> None:
+        """A batch is recorded: report progress (``done`` of ``total``) and keep the lease."""
+        self.progress("apply", self.done, total)
         self.renew()
 
 
