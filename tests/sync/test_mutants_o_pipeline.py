@@ -8,13 +8,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from campaign_bridge.mapping.model import PersonRecord
 from campaign_bridge.sync.walk import Walk
+from tests.sync.test_mutants_m_pipeline import InFlight
 from tests.sync.test_mutants_pipeline import MIRROR, SMALL, _engine, _seed, _sync
 from tests.sync.world import World
 
@@ -112,39 +113,12 @@ def test_lookups_still_in_flight_when_the_read_ends_are_all_taken_in(
     assert report.counts.get("unmatched", 0) == 0
 
 
-class Overlap:
-    """Counts a connector's calls under way at once; each lookup takes a moment, as a paced vendor's does."""
-
-    def __init__(self, connector: Any) -> None:
-        self._lock = threading.Lock()
-        self._now = 0
-        self.most = 0
-        self.calls = 0
-        connector.lookup_people = self._wrap(connector.lookup_people, 0.05)
-        connector.apply_changes = self._wrap(connector.apply_changes, 0.0)
-
-    def _wrap(self, method: Callable[..., Any], pause: float) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                self._now += 1
-                self.calls += 1
-                self.most = max(self.most, self._now)
-            try:
-                time.sleep(pause)
-                return method(*args, **kwargs)
-            finally:
-                with self._lock:
-                    self._now -= 1
-
-        return call
-
-
 def test_a_target_taking_one_call_at_a_time_is_written_to_only_once_its_lookups_are_in(world: World) -> None:
     # The adds are written 10 at a time while the source is read; a target that does not say
     # `concurrent_calls` is looked up from the lookup thread, so a write waits for the lookups in flight.
     _, lst, _ = _seed(world, 20)
     engine, _ = _engine(world, world.config(MIRROR))
-    calls = Overlap(engine.connectors["ma"])
+    calls = InFlight(engine.connectors["ma"], "lookup_people", "apply_changes")
 
     report = _sync(engine, world)
 
