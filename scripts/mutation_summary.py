@@ -10,7 +10,7 @@ translation modules) that docs/testing.md's list of survivors does not name: eac
 ``--stale``: the names that list still gives whose last verdict is not "survived" (killed since, not run, or no
 longer generated after a change): bullets to drop or to check again.
 ``--time``: where a run's time went (worker-minutes per package and verdict, from the durations mutmut keeps
-per mutant), and what a whole run would take with two workers: survivors and timeouts are what cost.
+per mutant), and what a whole run would take with three workers or two: survivors and timeouts are what cost.
 """
 
 from __future__ import annotations
@@ -115,18 +115,24 @@ def _time(metas: list[Path]) -> int:
     return 0
 
 
-def explained(doc: Path) -> set[str]:
-    """The mutant names docs/testing.md's list of survivors gives a reason for (its section, to the next ``## ``;
-    a bullet starting ``OPEN`` gives none)."""
+def _bullets(doc: Path) -> list[str]:
+    """The bullets of docs/testing.md's list of survivors (its section, to the next ``## ``)."""
     text = doc.read_text(encoding="utf-8")
     start = text.find(EXPLAINED)
     if start < 0:
-        return set()
+        return []
     end = text.find("\n## ", start + len(EXPLAINED))
-    section = text[start : end if end > 0 else None]
-    # a bullet marked OPEN names a survivor still waiting for a test or a reason: not explained
-    bullets = [b for b in re.split(r"\n- ", section) if not b.startswith("OPEN")]
+    return re.split(r"\n- ", text[start : end if end > 0 else None])
+
+
+def _names(bullets: list[str]) -> set[str]:
     return set(re.findall(r"campaign_bridge\.[\wǁ.]+__mutmut_\d+", "\n".join(bullets)))
+
+
+def explained(doc: Path) -> set[str]:
+    """The mutant names docs/testing.md's list of survivors gives a reason for (a bullet starting ``OPEN``
+    names a survivor still waiting for a test or a reason: it gives none)."""
+    return _names([b for b in _bullets(doc) if not b.startswith("OPEN")])
 
 
 def unexplained(metas: list[Path], doc: Path) -> int:
@@ -148,10 +154,7 @@ def unexplained(metas: list[Path], doc: Path) -> int:
 def stale(metas: list[Path], doc: Path) -> int:
     """Prints each name docs/testing.md's list gives (OPEN bullets too) with its last verdict, when that is not
     "survived" or "no tests"; 1 if there are any."""
-    text = doc.read_text(encoding="utf-8")
-    start = text.find(EXPLAINED)
-    end = text.find("\n## ", start + len(EXPLAINED))
-    named = set(re.findall(r"campaign_bridge\.[\wǁ.]+__mutmut_\d+", text[start : end if end > 0 else None]))
+    named = _names(_bullets(doc))
     codes: dict[str, int | None] = {}
     for meta in metas:
         codes.update(json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"])
