@@ -59,7 +59,7 @@ def test_a_stop_asked_while_the_last_lookups_come_in_ends_the_run_before_its_rem
 
 def test_a_write_still_under_way_when_the_lookups_are_in_is_recorded_before_the_plan_goes_on(world: World) -> None:
     # A paced target answers the last write sent ahead only after the run has moved on to plan who left
-    # (held at most a second here); the run waits for that answer, so the report and the ledger say
+    # (held at most 0.3 s here); the run waits for that answer, so the report and the ledger say
     # what landed.
     camp, lst, ids = _seed(world, 5)
     cfg = world.config(MIRROR)
@@ -75,7 +75,7 @@ def test_a_write_still_under_way_when_the_lookups_are_in_is_recorded_before_the_
     apply = ma.apply_changes
 
     def answered_late(container: Any, changes: Sequence[Any]) -> Any:
-        planning_leavers.wait(timeout=1)
+        planning_leavers.wait(timeout=0.3)
         return apply(container, changes)
 
     ma.apply_changes = answered_late

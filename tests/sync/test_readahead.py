@@ -58,13 +58,16 @@ def test_while_the_run_waits_for_a_slow_chunk_its_idle_work_is_done_in_the_runs_
             yield record
 
     idle_threads: list[str] = []
-    with ReadAhead(
-        slow(20), 10, {"read": 0.0}, idle=lambda: idle_threads.append(threading.current_thread().name)
-    ) as ahead:
+    timings = {"read": 0.0}
+    started = time.perf_counter()
+    with ReadAhead(slow(20), 10, timings, idle=lambda: idle_threads.append(threading.current_thread().name)) as ahead:
         chunks = [len(c) for c in ahead]
+    waited = time.perf_counter() - started
     assert chunks == [10, 10]
     assert len(idle_threads) >= 2  # called again and again during the wait, not once
     assert set(idle_threads) == {threading.current_thread().name}
+    # the run's "read" time is every wait for the slow chunk, the waits its idle work broke up included
+    assert 0.5 <= timings["read"] <= waited
 
 
 @pytest.mark.timeout(20)  # a chunk dropped would leave the run waiting for the end of the read for ever
