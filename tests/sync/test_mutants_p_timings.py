@@ -53,10 +53,14 @@ def test_each_step_counts_its_time_over_the_whole_run_and_the_steps_fit_in_the_t
     _seed(world, 25)
     cfg = world.config(MIRROR)
     engine, _ = _engine(world, cfg)
-    engine.sources.open = _slow_once(engine.sources.open, 0.06)  # before the first chunk: read
-    world.store.update_snapshot = _slow_once(world.store.update_snapshot, 0.04)  # the first chunk: resolve
-    world.store.ledger = _slow_once(world.store.ledger, 0.05)  # the first chunk: plan
-    world.store.drop_unseen = _slow_once(world.store.drop_unseen, 0.03)  # who left the full read: plan
+    # before the first chunk: read
+    engine.sources.open = _slow_once(engine.sources.open, 0.06)  # type: ignore[method-assign]
+    # the first chunk: resolve
+    world.store.update_snapshot = _slow_once(world.store.update_snapshot, 0.04)  # type: ignore[method-assign]
+    # the first chunk: plan
+    world.store.ledger = _slow_once(world.store.ledger, 0.05)  # type: ignore[method-assign]
+    # who left the full read: plan
+    world.store.drop_unseen = _slow_once(world.store.drop_unseen, 0.03)  # type: ignore[method-assign]
     ma: Any = engine.connectors["ma"]
     ma.apply_changes = _slow_once(ma.apply_changes, 0.07)  # the first write: apply
 
@@ -80,7 +84,8 @@ def test_a_run_that_only_removes_counts_the_planning_of_who_left_and_its_writes(
     engine, _ = _engine(world, cfg)
     ma: Any = engine.connectors["ma"]
     ma.apply_changes = _slow_once(ma.apply_changes, 0.05)
-    world.store.persons = _slow_once(world.store.persons, 0.04)  # planning the three who left
+    # planning the three who left
+    world.store.persons = _slow_once(world.store.persons, 0.04)  # type: ignore[method-assign]
 
     report, waited = _timed_sync(world, engine)
 
