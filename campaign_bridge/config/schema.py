@@ -9,7 +9,9 @@ from campaign_bridge.connectors.registry import connector_class, connector_types
 
 
 def client_file_schema() -> dict[str, Any]:
-    schema = ClientConfig.model_json_schema(by_alias=True, mode="validation")
+    # pydantic's defaults are what an editor needs: keys by their alias (a rule's ``from:``, ``to:``), the
+    # schema of what is read (mode "validation"), references under ``#/$defs/``.
+    schema = ClientConfig.model_json_schema()
     defs = schema.setdefault("$defs", {})
     variants = []
     for type_ in connector_types():
@@ -17,7 +19,7 @@ def client_file_schema() -> dict[str, Any]:
             settings = connector_class(type_).Settings
         except ImportError:
             continue
-        sub = settings.model_json_schema(by_alias=True, mode="validation", ref_template="#/$defs/{model}")
+        sub = settings.model_json_schema()
         defs.update(sub.pop("$defs", {}))
         name = f"{settings.__name__}_{type_.replace('-', '_')}"
         defs[name] = sub
@@ -27,8 +29,8 @@ def client_file_schema() -> dict[str, Any]:
         "description": "Named connections; secrets as ${ENV_NAME}.",
         "additionalProperties": {"oneOf": variants},
     }
-    schema["properties"].pop("path", None)
-    schema["properties"].pop("rule_lines", None)
+    # The loader fills these in (the file it read, each rule's line); a file never writes them.
+    del schema["properties"]["path"], schema["properties"]["rule_lines"]
     schema["title"] = "campaign-bridge client file"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
