@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -80,7 +80,7 @@ def _model_keys(model: type[BaseModel], loc: Path_) -> list[str]:
 def _first_model(ann: Any) -> type[BaseModel] | None:
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
-    for arg in getattr(ann, "__args__", ()) or ():
+    for arg in get_args(ann):
         found = _first_model(arg)
         if found is not None:
             return found
@@ -145,21 +145,18 @@ def _secret_paths(model: type[BaseModel], data: Any, path: Path_) -> Iterable[Pa
         if key not in data:
             continue
         ann = f.annotation
-        if ann is SecretStr or SecretStr in (getattr(ann, "__args__", ()) or ()):
+        if ann is SecretStr or SecretStr in get_args(ann):
             yield (*path, key)
-        sub = _first_model(ann)
-        if sub is not None:
-            # a discriminated union: find the member whose literal tag matches
-            for arg in getattr(ann, "__args__", ()) or (ann,):
+        if _first_model(ann) is not None:
+            # a model, or a union of models (a login method): a secret key of any member is refused
+            for arg in get_args(ann) or (ann,):
                 m = _first_model(arg)
                 if m is not None:
                     yield from _secret_paths(m, data[key], (*path, key))
-            if not getattr(ann, "__args__", None):
-                yield from _secret_paths(sub, data[key], (*path, key))
 
 
 def _validate_connections(doc: Located, problems: list[Problem]) -> dict[str, ConnectionSettings]:
-    raw = doc.data.get("connections") if isinstance(doc.data, dict) else None
+    raw = doc.data.get("connections")  # load_config_text has checked that the file is a mapping
     out: dict[str, ConnectionSettings] = {}
     if raw is None:
         problems.append(doc.problem((), "the file has no 'connections' section"))
@@ -218,7 +215,7 @@ def load_config_text(text: str, file: str = "<text>", environ: Mapping[str, str]
         raise ConfigError([doc.problem((), "the file must be a mapping with client, connections and rules")])
     _interpolate(doc, os.environ if environ is None else environ, problems)
     connections = _validate_connections(doc, problems)
-    body = {k: v for k, v in doc.data.items() if k not in ("connections", "rules")}
+    body = {k: v for k, v in doc.data.items() if k != "rules"}  # connections are validated above
     config: ClientConfig | None = None
     try:
         config = ClientConfig.model_validate({**body, "connections": {}, "path": file})
