@@ -60,12 +60,13 @@ def rule_cycles(rules: Sequence[Rule], identity: Identity) -> list[Loop]:
     """Every tangle of rules that feed each other, once, in the order of their first rule.
 
     A rule that reads and writes one container is left out (the caller reports that on its own), as are
-    segment sources, which are filters, not containers another rule can fill.
+    segment sources, which are filters, not containers another rule can fill. (A segment target, refused
+    on its own, then ends every path that reaches it: no rule here reads a segment.)
     """
     node_of: dict[Hashable, int] = {}
     edges: list[tuple[int, int, int]] = []  # (rule position, source node, target node)
     for position, rule in enumerate(rules):
-        if rule.source.key == "segment" or rule.target.key == "segment":
+        if rule.source.key == "segment":
             continue
         source = node_of.setdefault(identity(rule.source), len(node_of))
         target = node_of.setdefault(identity(rule.target), len(node_of))
@@ -93,7 +94,7 @@ def _loop(tangle: list[tuple[int, int, int]]) -> Loop:
     came_by: dict[int, tuple[int, int]] = {}  # node → (rule position, previous node)
     queue = deque([goal])
     seen = {goal}
-    while queue and start not in seen:
+    while start not in seen:  # a tangle is strongly connected: the search reaches ``start``
         node = queue.popleft()
         for position, target in out.get(node, ()):
             if target not in seen:
@@ -102,7 +103,7 @@ def _loop(tangle: list[tuple[int, int, int]]) -> Loop:
                 queue.append(target)
     path: list[int] = []
     node = start
-    while node != goal:  # a tangle is strongly connected, so the search reached ``start``
+    while node != goal:
         position, node = came_by[node]
         path.append(position)
     cycle = (first, *reversed(path), first)
