@@ -210,7 +210,7 @@ class _BoundedLoader(yaml.SafeLoader):
         # Checked on the way down, before the composer recurses again: a 5,000-deep file stops here.
         if self.depth > MAX_DEPTH:
             raise self.refuse(line, f"the data is nested more than {MAX_DEPTH} levels deep")
-        anchor = getattr(event, "anchor", None) if isinstance(event, yaml.CollectionStartEvent) else None
+        anchor = event.anchor if isinstance(event, yaml.CollectionStartEvent) else None
         if anchor is not None:
             self.open_anchors.add(anchor)
         try:
@@ -266,12 +266,10 @@ def _construct(node: yaml.Node, path: Path_, doc: Located, scalars: SafeConstruc
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), doc, scalars) for i, item in enumerate(node.value)]
-    # Scalars: PyYAML's safe constructor decides the type (int, bool, null…) as usual. An empty value
+    # Scalars: PyYAML's safe constructor decides the type (str, int, bool, null…) as usual. An empty value
     # (``rules:`` with nothing after it) is null, not a parse error.
-    if node.tag == "tag:yaml.org,2002:str":
-        return node.value
     try:
-        return scalars.construct_object(node, deep=True)
+        return scalars.construct_object(node)
     except (yaml.YAMLError, ValueError, TypeError) as exc:  # e.g. `!!int x`, a date like 2026-13-45
         line = node.start_mark.line + 1
         what = getattr(exc, "problem", None) or exc
