@@ -10,7 +10,7 @@ translation modules) that docs/testing.md's list of survivors does not name: eac
 ``--stale``: the names that list still gives whose last verdict is not "survived" (killed since, not run, or no
 longer generated after a change): bullets to drop or to check again.
 ``--time``: where a run's time went (worker-minutes per package and verdict, from the durations mutmut keeps
-per mutant), and what a whole run would take with three workers or two: survivors and timeouts are what cost.
+per mutant), and what a whole run would take with four workers or three: survivors and timeouts are what cost.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _time(metas: list[Path]) -> int:
     minutes = sum(total.values()) / 60
     # the durations are wall time in the fork, so they depend on how many ran at once: divide by the run's workers
     print(
-        f"\n{minutes:.1f} worker-minutes of tests: {minutes / 3:.1f} minutes if run by 3 workers, {minutes / 2:.1f} by 2,"
+        f"\n{minutes:.1f} worker-minutes of tests: {minutes / 4:.1f} minutes if run by 4 workers, {minutes / 3:.1f} by 3,"
         " before the fixed"
     )
     print(
