@@ -57,24 +57,33 @@ def _interpolate(doc: Located, environ: Mapping[str, str], problems: list[Proble
     doc.data = walk(doc.data, ())
 
 
-def _model_keys(model: type[BaseModel], loc: Path_) -> list[str]:
-    """The keys allowed where ``loc`` points, walking nested models (for "did you mean")."""
-    current: Any = model
-    for part in loc:
+def _walk(model: type[BaseModel], loc: Path_) -> tuple[Path_, type[BaseModel] | None]:
+    """Follow a pydantic error location through the models: the location without the parts that name a
+    union's member (a login method's tag, such as ``password``, which may also be one of its keys), and the
+    model the location ends in (None past a key no model declares)."""
+    current: type[BaseModel] | None = model
+    keys: list[str | int] = []
+    parts = iter(loc)
+    for part in parts:
+        keys.append(part)
         if isinstance(part, int) or current is None:
-            continue
-        fields = getattr(current, "model_fields", None)
-        if fields is None:
-            return []
-        by_alias = {(f.alias or n): f for n, f in fields.items()}
-        f = by_alias.get(str(part)) or fields.get(str(part))
+            continue  # an item of a list: the list's model goes on
+        fields = current.model_fields
+        f = {(f.alias or n): f for n, f in fields.items()}.get(part) or fields.get(part)
         if f is None:
             current = None
-            break
-        ann = f.annotation
-        current = _first_model(ann)
-    fields = getattr(current, "model_fields", None) if current is not None else None
-    return [f.alias or n for n, f in fields.items()] if fields else []
+            continue
+        members = [m for m in map(_first_model, get_args(f.annotation)) if m is not None]
+        if len(members) < 2:
+            current = _first_model(f.annotation)
+            continue
+        label = next(parts, None)  # pydantic names the member it tried: by its tag, or by its class
+        current = next((m for m in members if label == m.__name__ or _tagged(m, label)), None)
+    return tuple(keys), current
+
+
+def _tagged(model: type[BaseModel], label: object) -> bool:
+    return any(label in get_args(f.annotation) for f in model.model_fields.values())
 
 
 def _first_model(ann: Any) -> type[BaseModel] | None:
@@ -90,12 +99,14 @@ def _first_model(ann: Any) -> type[BaseModel] | None:
 def _pydantic_problems(exc: ValidationError, doc: Located, model: type[BaseModel], prefix: Path_ = ()) -> list[Problem]:
     out = []
     for err in exc.errors():
-        loc = _data_loc(doc.data, prefix, tuple(err["loc"]))
+        keys, _ = _walk(model, tuple(err["loc"]))
+        loc = _data_loc(doc.data, prefix, keys)
         full = (*prefix, *loc)
         where = doc.describe(full)
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
-            allowed = _model_keys(model, loc[:-1])
+            _, parent = _walk(model, tuple(err["loc"])[:-1])
+            allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent is not None else []
             msg = f"unknown key '{key}' in {doc.describe(full[:-1]) or 'the file'}{did_you_mean(key, allowed)}"
         elif err["type"] == "missing":
             msg = f"{where}: required key is missing"

@@ -348,3 +348,42 @@ def test_a_missing_key_is_reported_at_the_section_that_lacks_it() -> None:
 def test_a_wrong_value_is_explained_at_its_line(line: str, message: str) -> None:
     text = ONE_RULE + "    from: {connection: crm, campaign: W}\n    to: {connection: ma, list: L}\n" + line
     assert _problems(text) == [(9, message)]
+
+
+# A login block is one of several methods, told apart by ``method``; pydantic names the method it tried in
+# the error's location, and a method's name can also be one of its keys (Salesforce ``password``).
+LOGIN_MISTAKES = {
+    "a misspelt key of the password method": (
+        "    type: salesforce\n    instance_url: https://acme.my.salesforce.com\n    auth:\n"
+        "      method: password\n      usernam: u\n      password: ${S}\n      security_token: ${T}\n",
+        [
+            (6, "connections.c.auth.username: required key is missing"),
+            (8, "unknown key 'usernam' in connections.c.auth; did you mean 'username'?"),
+        ],
+    ),
+    "an extra key beside the password": (
+        "    type: salesforce\n    instance_url: https://acme.my.salesforce.com\n    auth:\n"
+        "      method: password\n      username: u\n      password: ${S}\n      security_token: ${T}\n"
+        "      extra: 1\n",
+        [(11, "unknown key 'extra' in connections.c.auth")],
+    ),
+    "the password left out": (
+        "    type: salesforce\n    instance_url: https://acme.my.salesforce.com\n    auth:\n"
+        "      method: password\n      username: u\n      security_token: ${T}\n",
+        [(6, "connections.c.auth.password: required key is missing")],
+    ),
+    "a misspelt key of HubSpot's second method": (
+        "    type: hubspot\n    auth:\n      method: oauth\n      client_id: app\n"
+        "      client_secret: ${S}\n      refresh_tokn: ${T}\n",
+        [
+            (5, "connections.c.auth.refresh_token: required key is missing"),
+            (9, "unknown key 'refresh_tokn' in connections.c.auth; did you mean 'refresh_token'?"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LOGIN_MISTAKES)
+def test_a_mistake_in_a_login_block_is_named_by_the_keys_of_its_own_method(case: str) -> None:
+    block, problems = LOGIN_MISTAKES[case]
+    assert _problems(_connection(block), {"S": "s3cret", "T": "t0ken"}) == problems
