@@ -38,7 +38,7 @@ def semantic_problems(
             problems.extend(_endpoint_problems(config, doc, endpoint, side, path, known_connections, roles))
         if identity(rule.source) == identity(rule.target):
             problems.append(doc.problem((*base, "to"), f"rule {rule.name!r} reads and writes the same container"))
-        if roles.get("source") is Role.CRM and rule.match.create_missing in ("lead",):
+        if roles.get("target") is Role.MA and rule.match.create_missing == "lead":
             problems.append(
                 doc.problem(
                     (*base, "match", "create_missing"), "create_missing: lead only makes sense for a CRM target"

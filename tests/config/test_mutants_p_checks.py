@@ -207,6 +207,28 @@ def test_creating_leads_from_a_crm_source_is_refused_at_create_missing() -> None
     assert _problems(rules) == [(14, "create_missing: lead only makes sense for a CRM target")]
 
 
+def test_creating_leads_in_a_marketing_list_is_refused_whatever_the_source() -> None:
+    rules = """\
+  - name: a
+    from: {connection: ma, list: Webinar}
+    to: {connection: ma, list: Nurture}
+    match:
+      prefer: contact
+      create_missing: lead
+"""
+    assert _problems(rules) == [(14, "create_missing: lead only makes sense for a CRM target")]
+
+
+def test_creating_leads_for_a_campaign_fed_by_another_campaign_loads() -> None:
+    rules = """\
+  - name: a
+    from: {connection: crm, campaign: Webinar}
+    to: {connection: crm, campaign: Follow-up, status: Sent}
+    match: {create_missing: lead}
+"""
+    assert _load(HEAD + rules).rules[0].match.create_missing == "lead"
+
+
 def test_creating_leads_in_the_crm_from_a_marketing_list_loads() -> None:
     rules = """\
   - name: a
