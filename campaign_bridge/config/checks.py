@@ -32,13 +32,13 @@ def semantic_problems(
         if rule.name in seen:
             problems.append(doc.problem((*base, "name"), f"rule name {rule.name!r} is used twice"))
         seen[rule.name] = i
-        roles: dict[str, Role] = {}
-        for side, endpoint, alias in (("source", rule.source, "from"), ("target", rule.target, "to")):
+        for is_target, endpoint, alias in ((False, rule.source, "from"), (True, rule.target, "to")):
             path = (*base, alias)
-            problems.extend(_endpoint_problems(config, doc, endpoint, side, path, known_connections, roles))
+            problems.extend(_endpoint_problems(config, doc, endpoint, is_target, path, known_connections))
         if identity(rule.source) == identity(rule.target):
             problems.append(doc.problem((*base, "to"), f"rule {rule.name!r} reads and writes the same container"))
-        if roles.get("target") is Role.MA and rule.match.create_missing == "lead":
+        target = config.connections.get(rule.target.connection)
+        if target is not None and SEMANTICS[target.type].role is Role.MA and rule.match.create_missing == "lead":
             problems.append(
                 doc.problem(
                     (*base, "match", "create_missing"), "create_missing: lead only makes sense for a CRM target"
@@ -75,10 +75,9 @@ def _endpoint_problems(
     config: ClientConfig,
     doc: Located,
     ep: Endpoint,
-    side: str,
+    is_target: bool,
     path: tuple[str | int, ...],
     known: set[str],
-    roles: dict[str, Role],
 ) -> list[Problem]:
     out: list[Problem] = []
     conn = config.connections.get(ep.connection)
@@ -88,10 +87,9 @@ def _endpoint_problems(
         return out
     system = conn.type
     sem = SEMANTICS[system]
-    roles[side] = sem.role
     key = ep.key
     if key == "segment":
-        if side == "target":
+        if is_target:
             out.append(
                 doc.problem((*path, "segment"), "a segment can only be a source: it is a filter, not a container")
             )
@@ -103,7 +101,7 @@ def _endpoint_problems(
     if not kinds_for(system, key):
         out.append(doc.problem((*path, key), f"{system} has no '{key}' containers; it has: {', '.join(sem.keys)}"))
         return out
-    if side == "target":
+    if is_target:
         refusal = static_target_refusal(system, key)
         if refusal:
             out.append(doc.problem((*path, key), f"cannot write to this {key}: {refusal}"))
