@@ -43,6 +43,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+# a new clone: the project's virtualenv as scripts/test.sh makes it, with mutmut (the `mutation` extra)
+if [ ! -x "$python" ]; then python3 -m venv "$(dirname "$(dirname "$python")")"; fi
 "$python" -c 'import mutmut' 2>/dev/null || "$python" -m pip install -q -e '.[dev,mutation]'
 # [tool.mutmut]'s type_check_command runs "python -m mypy": the project's python, with mypy installed
 PATH="$(cd "$(dirname "$python")" && pwd):$PATH"
