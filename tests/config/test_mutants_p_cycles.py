@@ -13,21 +13,9 @@ from campaign_bridge.config.cycles import cycle_message, offline_identity, rule_
 from campaign_bridge.config.loader import load_config_text
 from campaign_bridge.config.models import ClientConfig, Rule
 from campaign_bridge.errors import ConfigError
+from tests.config.test_cycles import SALESFORCE
 
 HEAD = "client: x\nconnections:\n  crm: {type: memory-crm}\n  ma: {type: memory-ma}\nrules:\n"  # 5 lines
-
-SALESFORCE = """\
-client: x
-connections:
-  sf:
-    type: salesforce
-    instance_url: https://acme.my.salesforce.com
-    auth: {method: session, session_id: "${SF_SESSION}"}
-  ma: {type: memory-ma}
-rules:
-  - {name: a, from: {connection: sf, campaign: "READ"}, to: {connection: ma, list: Nurture}}
-  - {name: b, from: {connection: ma, list: Nurture}, to: {connection: sf, campaign: "WRITE", status: Sent}}
-"""
 
 
 def _load(text: str, environ: dict[str, str] | None = None) -> ClientConfig:
