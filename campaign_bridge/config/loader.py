@@ -60,12 +60,14 @@ def _interpolate(doc: Located, environ: Mapping[str, str], problems: list[Proble
 def _walk(model: type[BaseModel], loc: Path_) -> tuple[Path_, type[BaseModel] | None]:
     """Follow a pydantic error location through the models: the location without the parts that name a
     union's member (a login method's tag, such as ``password``, which may also be one of its keys), and the
-    model the location ends in (None past a key no model declares)."""
+    model its last key belongs to (None past a key no model declares): what "did you mean" offers."""
     current: type[BaseModel] | None = model
+    holder = current
     keys: list[str | int] = []
     parts = iter(loc)
     for part in parts:
         keys.append(part)
+        holder = current
         if isinstance(part, int) or current is None:
             continue  # an item of a list: the list's model goes on
         fields = current.model_fields
@@ -79,7 +81,7 @@ def _walk(model: type[BaseModel], loc: Path_) -> tuple[Path_, type[BaseModel] | 
             continue
         label = next(parts, None)  # pydantic names the member it tried: by its tag, or by its class
         current = next((m for m in members if label == m.__name__ or _tagged(m, label)), None)
-    return tuple(keys), current
+    return tuple(keys), holder
 
 
 def _tagged(model: type[BaseModel], label: object) -> bool:
@@ -99,14 +101,13 @@ def _first_model(ann: Any) -> type[BaseModel] | None:
 def _pydantic_problems(exc: ValidationError, doc: Located, model: type[BaseModel], prefix: Path_ = ()) -> list[Problem]:
     out = []
     for err in exc.errors():
-        keys, _ = _walk(model, tuple(err["loc"]))
+        keys, holder = _walk(model, tuple(err["loc"]))
         loc = _data_loc(doc.data, prefix, keys)
         full = (*prefix, *loc)
         where = doc.describe(full)
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
-            _, parent = _walk(model, tuple(err["loc"])[:-1])
-            allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent is not None else []
+            allowed = [f.alias or n for n, f in holder.model_fields.items()] if holder is not None else []
             msg = f"unknown key '{key}' in {doc.describe(full[:-1]) or 'the file'}{did_you_mean(key, allowed)}"
         elif err["type"] == "missing":
             msg = f"{where}: required key is missing"
